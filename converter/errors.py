@@ -1,0 +1,23 @@
+"""User-facing errors: every mistake a user can make ends as one clear line, never a traceback.
+
+Command-line entry points catch `UserError` (and its subclasses), print `str(error)` on stderr
+and exit with status 2. Library callers get an ordinary exception with the same message.
+"""
+
+
+class UserError(Exception):
+    """A problem with the user's input (file, option, data) that they can fix."""
+
+    exit_code = 2
+
+
+class T7FormatError(UserError):
+    """The file is not a readable Torch7 serialization (truncated, corrupt, unsupported)."""
+
+
+class NotTorch7Error(T7FormatError):
+    """The file is some other known format (PyTorch pickle, Git LFS pointer, ...)."""
+
+
+class MappingError(UserError):
+    """The checkpoint's tensors do not fit the mapping table (missing, unused, wrong shape)."""
