@@ -13,6 +13,7 @@ torchfile's `T7Reader` is the parser; this module extends it where real checkpoi
 - files that are not Torch7 at all (PyTorch pickles, Git LFS pointers, ...) are named, with what to
   do instead (see `sniff_format`).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -140,7 +141,9 @@ class T7Tensor:
         if self.numel == 0:
             return np.zeros(self.shape or (0,), dtype=self.dtype.newbyteorder("="))
         first, end = self.span()
-        flat = self.storage.read(first, end - first).astype(self.dtype.newbyteorder("="), copy=False)
+        flat = self.storage.read(first, end - first).astype(
+            self.dtype.newbyteorder("="), copy=False
+        )
         view = np.lib.stride_tricks.as_strided(
             flat,
             shape=self.shape,
@@ -193,9 +196,13 @@ def sniff_format(head: bytes, path: PathLike) -> str:
             "file; load it in PyTorch with torch.load(path, weights_only=True)"
         )
     if head[:4] == b"\x89HDF":
-        raise NotTorch7Error(f"{path}: this is an HDF5 file, not a Lua Torch7 file; open it with h5py")
+        raise NotTorch7Error(
+            f"{path}: this is an HDF5 file, not a Lua Torch7 file; open it with h5py"
+        )
     if head[:6] == b"\x93NUMPY":
-        raise NotTorch7Error(f"{path}: this is a NumPy .npy file, not a Lua Torch7 file; use numpy.load")
+        raise NotTorch7Error(
+            f"{path}: this is a NumPy .npy file, not a Lua Torch7 file; use numpy.load"
+        )
     if len(head) >= 4 and int.from_bytes(head[:4], "little") in (0, 1, 2, 3, 4, 5, 6, 7, 8):
         return "binary"
     if _ASCII_RE.match(head):
@@ -350,8 +357,10 @@ class _Reader(torchfile.T7Reader):
                 table[key] = value
             except TypeError:  # a table used as a key: keep it under its identity
                 table[_IdentityKey(key)] = value
-        if table and all(type(k) is int for k in table) and sorted(table) == list(
-            range(1, len(table) + 1)
+        if (
+            table
+            and all(type(k) is int for k in table)
+            and sorted(table) == list(range(1, len(table) + 1))
         ):
             items = [table[i] for i in range(1, len(table) + 1)]
             self.objects[index] = items
@@ -531,7 +540,9 @@ def _gunzip(g: BinaryIO, path: Path) -> bytes:
     try:
         return g.read()
     except (OSError, EOFError) as e:
-        raise T7FormatError(f"{path}: corrupt or truncated gzip data ({e}); copy it again") from None
+        raise T7FormatError(
+            f"{path}: corrupt or truncated gzip data ({e}); copy it again"
+        ) from None
 
 
 def _read_stream(

@@ -3,6 +3,7 @@
 Each table is a TSV file beside this module; `table_path(name)` finds it in a source checkout
 and in an installed wheel alike.
 """
+
 from pathlib import Path
 
 MAPPINGS_DIR = Path(__file__).resolve().parent

@@ -1,0 +1,92 @@
+"""fb.resnet.torch checkpoint directories: what `latest.t7` points to, and the optimizer state.
+
+A training directory holds model_N.t7, optimState_N.t7 and latest.t7 = {epoch, modelFile,
+optimFile} (checkpoints.lua). Users also hand over single files; both resolve to a
+`CheckpointSource` so the converter and the trainer read them the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from converter.errors import T7FormatError, UserError
+from converter.t7reader import T7Tensor, load_t7
+
+OPTIM_FIELDS = (
+    "learningRate",
+    "learningRateDecay",
+    "momentum",
+    "nesterov",
+    "dampening",
+    "weightDecay",
+    "evalCounter",
+)
+
+
+@dataclass(frozen=True)
+class CheckpointSource:
+    model_path: Path
+    epoch: int | None = None  # from latest.t7, when a directory was given
+    optim_path: Path | None = None
+    latest_path: Path | None = None
+
+    @property
+    def optim_present(self) -> bool:
+        return self.optim_path is not None and self.optim_path.is_file()
+
+    def describe(self) -> str:
+        if self.latest_path is None:
+            return f"model file {self.model_path}"
+        optim = self.optim_path.name if self.optim_path else "none"
+        state = "present" if self.optim_present else "MISSING"
+        return (
+            f"{self.latest_path}: epoch {self.epoch}, model file {self.model_path.name}, "
+            f"optimizer file {optim} ({state})"
+        )
+
+
+def resolve(path: str | Path) -> CheckpointSource:
+    """A model file as is; a directory (or its latest.t7) through latest.t7."""
+    path = Path(path)
+    if path.is_dir():
+        latest = path / "latest.t7"
+        if not latest.is_file():
+            models = sorted(p.name for p in path.glob("model_*.t7"))
+            hint = f"; it has {', '.join(models[:5])}: give one of those" if models else ""
+            raise UserError(f"{path}: no latest.t7 in this checkpoint directory{hint}")
+        return _from_latest(latest)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or directory")
+    if path.name == "latest.t7":
+        return _from_latest(path)
+    return CheckpointSource(model_path=path)
+
+
+def _from_latest(latest: Path) -> CheckpointSource:
+    info = load_t7(latest)
+    if not isinstance(info, dict) or "modelFile" not in info:
+        raise T7FormatError(f"{latest}: not a fb.resnet.torch latest.t7 (no modelFile entry)")
+    model = latest.parent / str(info["modelFile"])
+    if not model.is_file():
+        raise UserError(f"{latest} names model file {model.name}, which is not in {latest.parent}")
+    optim = info.get("optimFile")
+    epoch = info.get("epoch")
+    return CheckpointSource(
+        model_path=model,
+        epoch=int(epoch) if epoch is not None else None,
+        optim_path=latest.parent / str(optim) if optim else None,
+        latest_path=latest,
+    )
+
+
+def read_optim_state(path: str | Path) -> dict[str, Any]:
+    """optim.sgd's table: hyper-parameters, evalCounter and `dfdx` (flat momentum, lazy T7Tensor)."""
+    state = load_t7(path)
+    if not isinstance(state, dict):
+        raise T7FormatError(f"{path}: not an optim state table")
+    dfdx = state.get("dfdx")
+    if dfdx is not None and not isinstance(dfdx, T7Tensor):
+        raise T7FormatError(f"{path}: its dfdx is a {type(dfdx).__name__}, not a tensor")
+    return state

@@ -1,0 +1,92 @@
+"""read -> map -> model: a Torch7 IRv2 checkpoint becomes a named PyTorch state_dict.
+
+`convert_checkpoint` is what `t7convert`, `load_model` and the trainer call; it reads only the
+tensors the mapping uses (see t7reader's lazy storages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from converter import checkpoint, mapping, t7modules
+from converter.model import InceptionResNetV2, IRV2Config
+from converter.t7reader import T7Object, load_t7
+from mappings import table_path
+
+ARCH = "inception_resnet_v2"
+CONVERTER_VERSION = "0.1.0"
+_STEM_WIDTH = 32  # output channels of the first convolution at full width
+
+
+@dataclass
+class Conversion:
+    state_dict: dict[str, torch.Tensor]
+    config: IRV2Config
+    source: checkpoint.CheckpointSource
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def build_model(self) -> InceptionResNetV2:
+        """The converted network, in eval mode (checkpoints are saved with train=true)."""
+        model = InceptionResNetV2(self.config)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+
+def infer_config(root: T7Object) -> IRV2Config:
+    """Width and class count read off the tensors; what cannot be read stays at the default."""
+    convs = [m for _, m in t7modules.walk(root) if "Convolution" in m.class_name]
+    linears = [
+        m for _, m in t7modules.walk(root) if t7modules.short_class(m.class_name) == "Linear"
+    ]
+    kwargs: dict[str, Any] = {}
+    if convs and "weight" in convs[0] and convs[0]["weight"].numel:
+        stem = convs[0]["weight"].shape[0]
+        if stem and _STEM_WIDTH % stem == 0:
+            kwargs["width_divisor"] = _STEM_WIDTH // stem
+    if linears and "weight" in linears[-1]:
+        kwargs["num_classes"] = int(linears[-1]["weight"].shape[0])
+    return IRV2Config(**kwargs)
+
+
+def _sha256_in_background(path: Path) -> tuple[threading.Thread, dict]:
+    """Hash the source while it is being converted (hashlib releases the GIL on large chunks)."""
+    out: dict[str, str] = {}
+
+    def run() -> None:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+        out["sha256"] = h.hexdigest()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def convert_checkpoint(path: str | Path, table: str = "irv2") -> Conversion:
+    """Convert a model file, a checkpoint directory or its latest.t7."""
+    source = checkpoint.resolve(path)
+    hasher, digest = _sha256_in_background(source.model_path)
+    root = t7modules.unwrap(load_t7(source.model_path), str(source.model_path))
+    config = infer_config(root)
+    with torch.device("meta"):  # shapes and geometry only: no memory, no weight init
+        target = InceptionResNetV2(config)
+    state = mapping.apply_table(root, mapping.read_table(table_path(table)), target)
+    hasher.join()
+    meta = {
+        "arch": ARCH,
+        "config": config.to_dict(),
+        "source_file": source.model_path.name,
+        "source_sha256": digest["sha256"],
+        "source_epoch": source.epoch,
+        "mapping": table,
+        "converter_version": CONVERTER_VERSION,
+    }
+    return Conversion(state, config, source, meta)

@@ -1,0 +1,191 @@
+"""The layer-name mapping table: which Torch7 tensor becomes which PyTorch state_dict entry.
+
+The table is data (`mappings/<name>.tsv`, one row per tensor), generated once by
+`scripts/gen_mapping.py` from the two module trees and checked by the tests. Applying it checks
+everything a silent mis-mapping could hide: module classes, tensor shapes, convolution geometry
+(kernel orientation, stride, padding), BN eps, tensors left unused and keys left missing.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from converter import legacy, t7modules
+from converter.errors import MappingError
+from converter.t7reader import T7Object
+
+HEADER = ("t7_path", "t7_class", "t7_field", "torch_key")
+MAX_LISTED_PROBLEMS = 25
+
+# Torch7 classes that compute the same thing, whatever backend or storage layout they use.
+_FAMILIES = {
+    "SpatialConvolution": "conv",
+    "SpatialConvolutionMM": "conv",
+    "SpatialBatchNormalization": "bn",
+    "BatchNormalization": "bn",
+    "Linear": "linear",
+}
+_TORCH_FAMILIES = {
+    nn.Conv2d: "conv",
+    nn.BatchNorm2d: "bn",
+    nn.BatchNorm1d: "bn",
+    nn.Linear: "linear",
+}
+_FIELDS = {
+    "conv": ("weight", "bias"),
+    "bn": ("weight", "bias", "running_mean", "running_var"),
+    "linear": ("weight", "bias"),
+}
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    t7_path: str
+    t7_class: str
+    t7_field: str
+    torch_key: str
+
+
+def read_table(path: Path) -> list[MappingRow]:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    if not rows or tuple(rows[0]) != HEADER:
+        raise MappingError(f"{path}: not a mapping table (expected the header {'/'.join(HEADER)})")
+    return [MappingRow(*r) for r in rows[1:] if r]
+
+
+def write_table(rows: Iterable[MappingRow], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f, delimiter="\t", lineterminator="\n")
+        out.writerow(HEADER)
+        for r in rows:
+            out.writerow((r.t7_path, r.t7_class, r.t7_field, r.torch_key))
+
+
+def _family(class_name: str) -> str | None:
+    return _FAMILIES.get(t7modules.short_class(class_name))
+
+
+def build_rows(t7_root: T7Object, model: nn.Module) -> list[MappingRow]:
+    """Pair the parameter-bearing modules of both trees in order (both are depth-first).
+
+    Used by scripts/gen_mapping.py; the result is reviewed and committed as data.
+    """
+    t7_mods = [(p, m) for p, m in t7modules.walk(t7_root) if _family(m.class_name)]
+    pt_mods = [(n, m) for n, m in model.named_modules() if type(m) in _TORCH_FAMILIES]
+    if len(t7_mods) != len(pt_mods):
+        raise MappingError(
+            f"the Torch7 tree has {len(t7_mods)} parameter modules, the PyTorch model {len(pt_mods)}"
+        )
+    rows = []
+    for (path, t7m), (name, ptm) in zip(t7_mods, pt_mods):
+        family = _family(t7m.class_name)
+        if family != _TORCH_FAMILIES[type(ptm)]:
+            raise MappingError(
+                f"{path} ({t7m.class_name}) pairs with {name} ({type(ptm).__name__})"
+            )
+        own = dict(ptm.named_parameters(recurse=False)) | dict(ptm.named_buffers(recurse=False))
+        for field in _FIELDS[family]:
+            if field in own:
+                rows.append(MappingRow(path, t7m.class_name, field, f"{name}.{field}"))
+    return rows
+
+
+def _read_field(module: T7Object, field: str, where: str) -> np.ndarray | None:
+    if field == "running_var":
+        return legacy.bn_running_var(module)
+    if field == "weight" and _family(module.class_name) == "conv" and "weight" in module:
+        return legacy.conv_weight(module, where)
+    tensors = t7modules.state_tensors(module)
+    return tensors[field].numpy() if field in tensors else None
+
+
+def _geometry_problem(t7m: T7Object, ptm: nn.Module, where: str) -> str | None:
+    """Kernel orientation, stride and padding come from the saved fields, never assumptions."""
+    if isinstance(ptm, nn.Conv2d):
+        saved = tuple(
+            (int(t7m.get(h, 1 if h[0] == "d" else 0)), int(t7m.get(w, 1 if w[0] == "d" else 0)))
+            for h, w in (("kH", "kW"), ("dH", "dW"), ("padH", "padW"))
+        )
+        wanted = (tuple(ptm.kernel_size), tuple(ptm.stride), tuple(ptm.padding))
+        if saved != wanted:
+            return (
+                f"{where}: kernel/stride/padding (h,w) {saved} but the model's {wanted} "
+                "(Torch7 prints kernels as kW x kH)"
+            )
+    if isinstance(ptm, (nn.BatchNorm2d, nn.BatchNorm1d)):
+        eps = float(t7m.get("eps", 1e-5))
+        if not np.isclose(eps, ptm.eps, rtol=1e-6, atol=0):
+            return f"{where}: BN eps {eps:g} but the model uses {ptm.eps:g}"
+    return None
+
+
+def apply_table(
+    t7_root: T7Object, rows: list[MappingRow], model: nn.Module
+) -> dict[str, torch.Tensor]:
+    """The state_dict for `model` from the Torch7 tree, or MappingError listing every problem."""
+    expected = model.state_dict()
+    state: dict[str, torch.Tensor] = {}
+    used: set[tuple[str, str]] = set()
+    problems: list[str] = []
+    for row in rows:
+        where = f"{row.t7_path} ({row.t7_class}).{row.t7_field} -> {row.torch_key}"
+        try:
+            t7m = t7modules.get(t7_root, row.t7_path)
+        except KeyError:
+            problems.append(f"{where}: the checkpoint has no module at {row.t7_path}")
+            continue
+        if not isinstance(t7m, T7Object) or _family(t7m.class_name) != _family(row.t7_class):
+            found = t7m.class_name if isinstance(t7m, T7Object) else type(t7m).__name__
+            problems.append(f"{where}: found a {found} there")
+            continue
+        value = _read_field(t7m, row.t7_field, where)
+        if value is None:
+            problems.append(f"{where}: the module has no {row.t7_field} tensor")
+            continue
+        used.add((row.t7_path, row.t7_field))
+        if row.t7_field == "running_var":  # a legacy file's running_std is what it read
+            used.add((row.t7_path, "running_std"))
+        if row.torch_key not in expected:
+            problems.append(f"{where}: the model has no {row.torch_key}")
+            continue
+        target = expected[row.torch_key]
+        if tuple(value.shape) != tuple(target.shape):
+            problems.append(
+                f"{where}: shape {tuple(value.shape)} but the model expects {tuple(target.shape)}"
+            )
+            continue
+        owner = model.get_submodule(row.torch_key.rsplit(".", 1)[0])
+        geometry = _geometry_problem(t7m, owner, where)
+        if geometry:
+            problems.append(geometry)
+            continue
+        state[row.torch_key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+    for path, t7m in t7modules.walk(t7_root):
+        for field in t7modules.state_tensors(t7m):
+            if (path, field) not in used:
+                problems.append(
+                    f"{path} ({t7m.class_name}).{field}: tensor not used by the mapping"
+                )
+    for key, value in expected.items():
+        if key.endswith("num_batches_tracked"):
+            state.setdefault(key, torch.zeros((), dtype=value.dtype))  # Torch7 keeps no counter
+        elif key not in state and not any(key in p for p in problems):
+            problems.append(f"{key}: no Torch7 tensor maps to this model parameter")
+    if problems:
+        listed = problems[:MAX_LISTED_PROBLEMS]
+        more = len(problems) - len(listed)
+        raise MappingError(
+            f"the checkpoint does not fit the mapping table ({len(problems)} problem(s); is it "
+            "the right architecture?):\n  "
+            + "\n  ".join(listed)
+            + (f"\n  ... and {more} more" if more else "")
+        )
+    return state
