@@ -82,7 +82,7 @@ def _from_latest(latest: Path) -> CheckpointSource:
 
 
 def read_optim_state(path: str | Path) -> dict[str, Any]:
-    """optim.sgd's table: hyper-parameters, evalCounter and `dfdx` (flat momentum, lazy T7Tensor)."""
+    """optim.sgd's table: hyper-parameters, evalCounter, `dfdx` (flat momentum, lazy)."""
     state = load_t7(path)
     if not isinstance(state, dict):
         raise T7FormatError(f"{path}: not an optim state table")

@@ -9,9 +9,9 @@ everything a silent mis-mapping could hide: module classes, tensor shapes, convo
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -82,7 +82,8 @@ def build_rows(t7_root: T7Object, model: nn.Module) -> list[MappingRow]:
     pt_mods = [(n, m) for n, m in model.named_modules() if type(m) in _TORCH_FAMILIES]
     if len(t7_mods) != len(pt_mods):
         raise MappingError(
-            f"the Torch7 tree has {len(t7_mods)} parameter modules, the PyTorch model {len(pt_mods)}"
+            f"the Torch7 tree has {len(t7_mods)} parameter modules, "
+            f"the PyTorch model {len(pt_mods)}"
         )
     rows = []
     for (path, t7m), (name, ptm) in zip(t7_mods, pt_mods):

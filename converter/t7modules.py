@@ -6,7 +6,8 @@ Paths are Lua's 1-based child indices joined by dots ("1.4.2.1" is
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from converter.errors import T7FormatError
 from converter.t7reader import T7Object, T7Tensor

@@ -247,7 +247,7 @@ class _Reader(torchfile.T7Reader):
         if n < 0 or n > self.remaining():
             raise self.fail(
                 f"truncated file: needs {n:,} bytes but only {max(self.remaining(), 0):,} remain "
-                f"(file size {self.total_size:,}); the file is incomplete, copy or download it again"
+                f"(file size {self.total_size:,}); the file is incomplete, copy it again"
             )
         return self.f.read(n)
 
