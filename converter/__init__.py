@@ -1,0 +1,57 @@
+"""Torch7 -> PyTorch conversion of fb.resnet.torch Inception-ResNet-v2 checkpoints.
+
+    from converter import load_converted, load_model
+    model = load_converted("irv2.pt")        # written by t7convert
+    model = load_model("model_90.t7")        # .pt, .h5, a .t7 file or a checkpoint directory
+
+Imports are lazy so that `t7convert --help` does not pay for `import torch`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from converter.model import InceptionResNetV2
+
+__all__ = ["load_converted", "load_model", "translate", "convert_checkpoint"]
+
+
+def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
+    """The model stored by `t7convert` (.pt or .h5), in eval mode, on `device`."""
+    from converter import output
+    from converter.errors import UserError
+    from converter.model import InceptionResNetV2, IRV2Config
+
+    state, meta = output.load(path)
+    if meta.get("arch") != "inception_resnet_v2":
+        raise UserError(f"{path}: holds a {meta.get('arch')!r} model, not inception_resnet_v2")
+    model = InceptionResNetV2(IRV2Config(**meta["config"]))
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def load_model(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
+    """Any form a user has: converted .pt/.h5, a Torch7 .t7 model, or a checkpoint directory."""
+    from converter.convert import convert_checkpoint
+
+    p = Path(path)
+    if p.suffix.lower() in (".pt", ".pth", ".h5", ".hdf5") and not p.is_dir():
+        return load_converted(p, device)
+    return convert_checkpoint(p).build_model().to(device)
+
+
+def convert_checkpoint(path: str | Path):  # noqa: ANN201 - re-export, typed at the source
+    from converter.convert import convert_checkpoint as _convert
+
+    return _convert(path)
+
+
+def translate(path_or_module) -> nn.Module:  # noqa: ANN001
+    """Generic Torch7 nn tree -> torch.nn.Module (see converter.translate)."""
+    from converter.translate import translate as _translate
+
+    return _translate(path_or_module)

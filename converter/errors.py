@@ -21,3 +21,20 @@ class NotTorch7Error(T7FormatError):
 
 class MappingError(UserError):
     """The checkpoint's tensors do not fit the mapping table (missing, unused, wrong shape)."""
+
+
+def exit_on_user_error(func):  # noqa: ANN001, ANN201 - a decorator for click commands
+    """Run a CLI body; a UserError becomes one line on stderr and exit status 2, no traceback."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        try:
+            return func(*args, **kwargs)
+        except UserError as e:
+            import click
+
+            click.echo(f"error: {e}", err=True)
+            raise SystemExit(e.exit_code) from None
+
+    return wrapper
