@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import re
 import struct
 import sys
@@ -127,7 +128,7 @@ class T7Tensor:
 
     @property
     def numel(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 0
+        return math.prod(self.shape) if self.shape else 0
 
     def span(self) -> tuple[int, int]:
         """(first, last+1) storage element touched by this view."""
