@@ -135,58 +135,69 @@ def apply_table(
     expected = model.state_dict()
     state: dict[str, torch.Tensor] = {}
     used: set[tuple[str, str]] = set()
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []  # (kind, detail)
     for row in rows:
         where = f"{row.t7_path} ({row.t7_class}).{row.t7_field} -> {row.torch_key}"
         try:
             t7m = t7modules.get(t7_root, row.t7_path)
         except KeyError:
-            problems.append(f"{where}: the checkpoint has no module at {row.t7_path}")
+            problems.append(("missing", f"{where}: the checkpoint has no module at {row.t7_path}"))
             continue
         if not isinstance(t7m, T7Object) or _family(t7m.class_name) != _family(row.t7_class):
             found = t7m.class_name if isinstance(t7m, T7Object) else type(t7m).__name__
-            problems.append(f"{where}: found a {found} there")
+            problems.append(("wrong module", f"{where}: found a {found} there"))
             continue
         value = _read_field(t7m, row.t7_field, where)
         if value is None:
-            problems.append(f"{where}: the module has no {row.t7_field} tensor")
+            problems.append(("missing", f"{where}: the module has no {row.t7_field} tensor"))
             continue
         used.add((row.t7_path, row.t7_field))
         if row.t7_field == "running_var":  # a legacy file's running_std is what it read
             used.add((row.t7_path, "running_std"))
         if row.torch_key not in expected:
-            problems.append(f"{where}: the model has no {row.torch_key}")
+            problems.append(("not in model", f"{where}: the model has no {row.torch_key}"))
             continue
         target = expected[row.torch_key]
         if tuple(value.shape) != tuple(target.shape):
             problems.append(
-                f"{where}: shape {tuple(value.shape)} but the model expects {tuple(target.shape)}"
+                (
+                    "wrong shape",
+                    f"{where}: shape {tuple(value.shape)} but the model "
+                    f"expects {tuple(target.shape)}",
+                )
             )
             continue
         owner = model.get_submodule(row.torch_key.rsplit(".", 1)[0])
         geometry = _geometry_problem(t7m, owner, where)
         if geometry:
-            problems.append(geometry)
+            problems.append(("wrong geometry", geometry))
             continue
         state[row.torch_key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
     for path, t7m in t7modules.walk(t7_root):
         for field in t7modules.state_tensors(t7m):
             if (path, field) not in used:
-                problems.append(
-                    f"{path} ({t7m.class_name}).{field}: tensor not used by the mapping"
-                )
+                problems.append(("unused", f"{path} ({t7m.class_name}).{field}: tensor not used"))
     for key, value in expected.items():
         if key.endswith("num_batches_tracked"):
             state.setdefault(key, torch.zeros((), dtype=value.dtype))  # Torch7 keeps no counter
-        elif key not in state and not any(key in p for p in problems):
-            problems.append(f"{key}: no Torch7 tensor maps to this model parameter")
+        elif key not in state and not any(key in detail for _, detail in problems):
+            problems.append(("unmapped", f"{key}: no Torch7 tensor maps to this model parameter"))
     if problems:
-        listed = problems[:MAX_LISTED_PROBLEMS]
-        more = len(problems) - len(listed)
-        raise MappingError(
-            f"the checkpoint does not fit the mapping table ({len(problems)} problem(s); is it "
-            "the right architecture?):\n  "
-            + "\n  ".join(listed)
-            + (f"\n  ... and {more} more" if more else "")
-        )
+        raise MappingError(_summarise(problems))
     return state
+
+
+def _summarise(problems: list[tuple[str, str]]) -> str:
+    """First line: counts per kind of problem; then each problem (capped)."""
+    counts: dict[str, int] = {}
+    for kind, _ in problems:
+        counts[kind] = counts.get(kind, 0) + 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    listed = [detail for _, detail in problems[:MAX_LISTED_PROBLEMS]]
+    more = len(problems) - len(listed)
+    return (
+        f"the checkpoint does not fit the mapping table ({summary}); is it an "
+        "Inception-ResNet-v2 checkpoint?\n  "
+        + "\n  ".join(listed)
+        + (f"\n  ... and {more} more" if more else "")
+    )

@@ -1,0 +1,156 @@
+"""Converted IRv2 models reproduce real Torch7 outputs, and the mapping table is trustworthy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from converter.convert import convert_checkpoint
+from converter.errors import MappingError
+from converter.mapping import read_table
+from converter.t7reader import load_t7
+from mappings import table_path
+
+REL_TOL = 1e-5  # of max |reference|; a faithful float32 port measures ~1e-6, a missing BN eps 3e-5
+
+# activation key in the Torch7 reference -> (submodule of our model, what to take)
+ACTS = {
+    "stem_conv1_out": "stem.conv1.conv",
+    "stem_bn1_out": "stem.conv1",
+    "stem_out": "stem",
+    "irA_out": "blocks_a",
+    "redA_out": "reduction_a",
+    "irB_out": "blocks_b",
+    "redB_out": "reduction_b",
+    "irC_out": "blocks_c",
+    "pool_out": "global_pool",
+}
+
+
+def run_with_activations(model: torch.nn.Module, x: torch.Tensor) -> tuple[np.ndarray, dict]:
+    acts: dict[str, np.ndarray] = {}
+    hooks = [
+        model.get_submodule(name).register_forward_hook(
+            lambda _m, _i, out, key=key: acts.__setitem__(key, out.detach().clone().numpy())
+        )
+        for key, name in ACTS.items()
+    ]
+    with torch.no_grad():
+        out = model(x).numpy()
+    for h in hooks:
+        h.remove()
+    acts["view_out"] = acts["pool_out"].reshape(len(x), -1)
+    return out, acts
+
+
+def rel_err(ours: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.abs(ours - ref).max() / np.abs(ref).max())
+
+
+def check_against_reference(model, ref: dict, acts_ref: dict, label: str) -> None:
+    x = torch.from_numpy(ref["input"].numpy())
+    out, acts = run_with_activations(model, x)
+    err = rel_err(out, ref["output"].numpy())
+    print(f"\n{label}: output max|diff|/max|ref| = {err:.2e} (tolerance {REL_TOL:g})")
+    for key in [k for k in ACTS if k in acts_ref] + ["view_out"]:
+        want = acts_ref[key].numpy()
+        got = acts[key][: len(want)]  # the full model's acts cover sample 1 only
+        e = rel_err(got, want)
+        print(f"  {key:15s} {tuple(want.shape)} rel err {e:.2e}")
+        assert e <= REL_TOL, f"{label}: {key} differs from Torch7 by {e:.2e}"
+    assert err <= REL_TOL
+    softmax = torch.softmax(torch.from_numpy(out), 1).numpy()
+    np.testing.assert_allclose(softmax, ref["output_softmax"].numpy(), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tiny(bundled):
+    return convert_checkpoint(bundled / "irv2_tiny.t7")
+
+
+def test_tiny_reproduces_torch7(tiny, bundled):
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    assert tiny.config.width_divisor == 8 and tiny.config.num_classes == 1000
+    check_against_reference(tiny.build_model(), ref, ref["acts"], "tiny")
+
+
+def test_full_reproduces_torch7(irv2_full_t7, fixtures):
+    conversion = convert_checkpoint(irv2_full_t7)
+    assert conversion.config.width_divisor == 1
+    n_params = sum(
+        t.numel()
+        for k, t in conversion.state_dict.items()
+        if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    )
+    assert n_params == 31_574_440  # MANIFEST: every parameter of the 398 tensors
+    ref = load_t7(fixtures / "full" / "irv2_full_ref.t7")
+    acts = load_t7(fixtures / "full" / "irv2_full_acts.t7")
+    check_against_reference(conversion.build_model(), ref, acts, "full")
+
+
+def test_cuda_typed_checkpoint_converts_identically(tiny, fixtures):
+    cuda = convert_checkpoint(fixtures / "tiny" / "irv2_tiny_cuda_emulated.t7")
+    assert cuda.state_dict.keys() == tiny.state_dict.keys()
+    for key, value in tiny.state_dict.items():
+        assert torch.equal(cuda.state_dict[key], value), key
+
+
+def test_channels_last_gives_the_same_output(tiny, bundled):
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    x = torch.from_numpy(ref["input"].numpy())
+    model = tiny.build_model()
+    with torch.no_grad():
+        plain = model(x)
+        cl = model.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last))
+    print(f"\nchannels_last max|diff| = {(plain - cl).abs().max():.2e}")
+    torch.testing.assert_close(cl, plain, rtol=0, atol=1e-4)
+
+
+def test_resnet_checkpoint_is_refused_with_every_problem_listed(resnet18_t7):
+    with pytest.raises(MappingError) as info:
+        convert_checkpoint(resnet18_t7)
+    message = str(info.value)
+    print(message[:600])
+    assert "does not fit the mapping table" in message
+    summary = message.splitlines()[0]
+    assert "662 missing" in summary and "unused" in summary  # nothing of IRv2's 662 tensors
+
+
+def test_mapping_table_is_what_the_generator_makes():
+    from scripts_loader import load_script
+
+    rows = load_script("gen_mapping").generate()
+    assert read_table(table_path("irv2")) == rows, "run python scripts/gen_mapping.py"
+
+
+def test_mapping_covers_every_parameter_of_the_torch7_order(fixtures):
+    """Table rows for weight/bias, in order, are exactly model:parameters() (param_order.tsv)."""
+    lines = (fixtures / "tiny" / "irv2_tiny_param_order.tsv").read_text().splitlines()[1:]
+    torch7_order = [line.split("\t")[1].removeprefix("model.") for line in lines]
+    rows = [r for r in read_table(table_path("irv2")) if r.t7_field in ("weight", "bias")]
+    assert [f"{r.t7_path}.{r.t7_field}" for r in rows] == torch7_order
+
+
+def test_missing_and_unused_tensors_are_listed(bundled, tmp_path):
+    from converter.t7reader import load_t7 as read
+    from converter.t7writer import save_t7
+
+    model = read(bundled / "irv2_tiny.t7")
+    stem_bn = model["modules"][0]["modules"][0]["modules"][1]
+    del stem_bn.fields["running_var"]
+    model["modules"][26].fields["extra"] = None  # harmless bookkeeping field: ignored
+    model["modules"][25].fields["weight"] = np.ones(3, dtype=np.float32)  # Dropout with a weight?
+    conv2 = model["modules"][0]["modules"][1]["modules"][0]
+    conv2.fields["weight"] = np.ones((4, 4, 5, 5), dtype=np.float32)  # 5x5 where IRv2 has 3x3
+    save_t7(model, tmp_path / "broken.t7")
+    with pytest.raises(MappingError) as info:
+        convert_checkpoint(tmp_path / "broken.t7")
+    message = str(info.value)
+    assert "1.1.2 (nn.SpatialBatchNormalization).running_var" in message
+    assert "26 (nn.Dropout).weight: tensor not used" in message
+    assert (
+        "1.2.1 (cudnn.SpatialConvolution).weight -> stem.conv2.conv.weight: shape (4, 4, 5, 5)"
+        in message
+    )
+    assert message.splitlines()[0].count(",") == 2  # missing, wrong shape, unused

@@ -1,0 +1,197 @@
+"""The Torch7 reader against files written by real Lua Torch7 and by other people."""
+
+from __future__ import annotations
+
+import filecmp
+import struct
+
+import numpy as np
+import pytest
+
+from converter.errors import NotTorch7Error, T7FormatError, UserError
+from converter.t7reader import LuaBool, T7Object, load_t7
+from converter.t7writer import save_t7
+
+
+def test_noncontiguous_views_match_torch(fixtures):
+    d = load_t7(fixtures / "zoo" / "noncontiguous.t7")
+    assert d["expanded"].stride == (0, 1)  # stride 0: a broadcast view
+    assert d["column"].offset == 1  # Lua's storageOffset 2, 0-based here
+    for key in ("transposed", "column", "offset_rows", "expanded"):
+        np.testing.assert_array_equal(d[key].numpy(), d[f"{key}_expected"].numpy())
+
+
+def test_misc_types(fixtures):
+    d = load_t7(fixtures / "zoo" / "misc_types.t7")
+    assert d["long"].numpy()[1, 2] == 1099511627776  # 8-byte longs
+    assert d["char"].numpy().tolist() == [-128, 0, 127]
+    assert d["short"].numpy().dtype == np.int16
+    assert d["empty"].numel == 0 and d["empty"].numpy().size == 0
+    assert d["integer_number"] == 42 and d["number"] == 3.25
+    assert d["boolean_true"] is True and d["boolean_false"] is False
+    assert d["list"] == [10, 20, 30]
+    # Lua keeps the keys true and 1 apart; a plain Python dict would merge them.
+    assert d["mixed"][LuaBool(True)] == "bool key" and d["mixed"][2.5] == "float key"
+    assert d["nested"]["a"]["b"]["c"].numpy().shape == (2,)
+
+
+def test_shared_storage_stays_shared(fixtures):
+    d = load_t7(fixtures / "zoo" / "shared_storage.t7")
+    a, b = d["module"]["modules"][0], d["module"]["modules"][2]
+    assert a["weight"] is not b["weight"] and a["weight"].storage is b["weight"].storage
+    t = d["tensors"]
+    assert t["t"] is t["t_again"]
+    np.testing.assert_array_equal(t["row2"].numpy(), t["t"].numpy()[1])
+    np.testing.assert_array_equal(t["tT"].numpy(), t["t"].numpy().T)
+
+
+def test_checkpoint_parameters_are_views_of_one_flat_storage(bundled):
+    model = load_t7(bundled / "irv2_tiny.t7")
+    conv = model["modules"][0]["modules"][0]["modules"][0]
+    bn = model["modules"][0]["modules"][0]["modules"][1]
+    assert conv.class_name == "cudnn.SpatialConvolution" and "bias" not in conv
+    assert conv["weight"].storage is bn["weight"].storage
+    assert conv["weight"].storage.size == 727176  # all parameters, as getParameters() left them
+    assert bn["weight"].offset == 4 * 3 * 3 * 3  # right after the conv weight
+
+
+def test_ascii_file_reads_like_binary(fixtures):
+    d = load_t7(fixtures / "zoo" / "ascii_model.t7")
+    conv, bn, relu = d["module"]["modules"]
+    assert (conv.class_name, bn.class_name, relu.class_name) == (
+        "nn.SpatialConvolution",
+        "nn.SpatialBatchNormalization",
+        "nn.ReLU",
+    )
+    assert conv["weight"].shape == (3, 2, 3, 3)
+    assert d["list"] == [1, 2, 3] and d["string"] == "ascii" and d["flag"] is True
+    assert d["output"].numpy().shape == (1, 3, 4, 4)
+
+
+def test_cuda_typed_file_reads_as_float(fixtures, bundled):
+    cuda = load_t7(fixtures / "tiny" / "irv2_tiny_cuda_emulated.t7")
+    cpu = load_t7(bundled / "irv2_tiny.t7")
+    w_cuda = cuda["modules"][0]["modules"][0]["modules"][0]["weight"]
+    w_cpu = cpu["modules"][0]["modules"][0]["modules"][0]["weight"]
+    assert (
+        w_cuda.class_name == "torch.CudaTensor" and w_cuda.storage.class_name == "torch.CudaStorage"
+    )
+    np.testing.assert_array_equal(w_cuda.numpy(), w_cpu.numpy())
+
+
+def test_storages_are_not_read_until_asked(bundled, monkeypatch):
+    """Loading touches no storage bytes; .numpy() reads only the view's span."""
+    from converter import t7reader
+
+    reads = []
+    original = t7reader.T7Storage.read
+    monkeypatch.setattr(
+        t7reader.T7Storage,
+        "read",
+        lambda self, start, count: reads.append(count) or original(self, start, count),
+    )
+    model = load_t7(bundled / "irv2_tiny.t7")
+    assert reads == []
+    model["modules"][0]["modules"][0]["modules"][0]["weight"].numpy()
+    assert reads == [4 * 3 * 3 * 3]
+
+
+EXPECTED_REALWORLD = {
+    "asexam_charrnn_model.t7": "nn.gModule",
+    "henlisp_hw1_model.t7": "nn.Sequential",
+    "torchdemos_face_binary.net": "nn.Sequential",
+    "torchdemos_face_net_ascii.net": "nn.Sequential",
+    "torchrnn_checkpoint_1000.t7": dict,
+    "hideandseek_meanstdCache.t7": dict,
+    "fbresnet_latest_checkpoint.t7": dict,
+}
+REJECTED_REALWORLD = {
+    "jbr97_deepmask_model.t7": (T7FormatError, "truncated file"),
+    "not_lua/git_lfs_pointer_model.t7": (NotTorch7Error, "Git LFS pointer"),
+    "not_lua/pytorch_legacy_pickle_named_model.t7": (NotTorch7Error, "torch.load"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_REALWORLD))
+def test_realworld_files_read(realworld, name):
+    obj = load_t7(realworld / "t7" / name)
+    expected = EXPECTED_REALWORLD[name]
+    if isinstance(expected, str):
+        assert isinstance(obj, T7Object) and obj.class_name == expected
+    else:
+        assert isinstance(obj, expected)
+
+
+def test_realworld_details(realworld):
+    rnn = load_t7(realworld / "t7" / "torchrnn_checkpoint_1000.t7")
+    lookup = rnn["model"]["net"]["modules"][0]
+    assert (lookup.class_name, lookup.version) == ("nn.LookupTable", 4)  # a "V 4" class
+    latest = load_t7(realworld / "t7" / "fbresnet_latest_checkpoint.t7")
+    assert latest == {"epoch": 1, "optimFile": "optimState_1.t7", "modelFile": "model_1.t7"}
+    cuda = load_t7(realworld / "t7" / "henlisp_hw1_model.t7")
+    fc = cuda["modules"][1]
+    assert fc["weight"].class_name == "torch.CudaTensor" and fc["weight"].numpy().shape == (64, 784)
+    face = load_t7(realworld / "t7" / "torchdemos_face_binary.net")
+    conv = face["modules"][1]
+    assert conv["weight"].class_name == "torch.DoubleTensor"
+    assert conv["weight"].numpy().dtype == np.float64 and conv["weight"].shape == (8, 1, 5, 5)
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED_REALWORLD))
+def test_realworld_non_torch_files_are_named(realworld, name):
+    error, words = REJECTED_REALWORLD[name]
+    with pytest.raises(error, match=words) as info:
+        load_t7(realworld / "t7" / name)
+    assert "\n" not in str(info.value) and name.split("/")[-1] in str(info.value)
+    print(info.value)
+
+
+def test_deep_nesting_is_an_error_not_a_crash(tmp_path):
+    one_level = b"".join(  # {[1] = <next level>}: type table, index, 1 entry, key 1.0
+        struct.pack("<iiiid", 3, i + 1, 1, 1, 1.0) for i in range(5000)
+    )
+    (tmp_path / "deep.t7").write_bytes(one_level + struct.pack("<i", 0))
+    with pytest.raises(T7FormatError, match="nested deeper"):
+        load_t7(tmp_path / "deep.t7")
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", "empty"),
+        (b"\x09\x00\x00\x00", "not a Torch7 file"),
+        (b"PK\x03\x04rest", "ZIP"),
+        (b"\x89HDF\r\n\x1a\n", "HDF5"),
+        (b"\x03\x00\x00\x00\x01\x00\x00\x00\xff\xff\xff\x7f", "table"),
+    ],
+)
+def test_bad_files_give_one_line(tmp_path, content, words):
+    path = tmp_path / "model.t7"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=words) as info:
+        load_t7(path)
+    assert "\n" not in str(info.value)
+
+
+def test_bounds_check_rejects_a_view_past_its_storage(tmp_path, bundled):
+    """A corrupt size must not make the reader touch bytes outside the storage."""
+    model = load_t7(bundled / "irv2_tiny.t7")
+    conv = model["modules"][0]["modules"][0]["modules"][0]
+    conv["weight"].shape = (4, 3, 3, 3000000)
+    save_t7(model, tmp_path / "corrupt.t7")
+    with pytest.raises(T7FormatError, match="reaches element"):
+        load_t7(tmp_path / "corrupt.t7")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["zoo/residual_block.t7", "zoo/misc_types.t7", "zoo/shared_storage.t7", "tiny/ckpt/latest.t7"],
+)
+def test_writer_rewrites_torch7_files_byte_for_byte(fixtures, tmp_path, name):
+    save_t7(load_t7(fixtures / name), tmp_path / "again.t7")
+    assert filecmp.cmp(fixtures / name, tmp_path / "again.t7", shallow=False)
+
+
+def test_writer_rewrites_bundled_checkpoint_byte_for_byte(bundled, tmp_path):
+    save_t7(load_t7(bundled / "irv2_tiny.t7"), tmp_path / "again.t7")
+    assert filecmp.cmp(bundled / "irv2_tiny.t7", tmp_path / "again.t7", shallow=False)
