@@ -1,0 +1,171 @@
+"""t7convert as a user runs it: outputs, metadata, checkpoint directories, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import h5py
+import pytest
+import torch
+from click.testing import CliRunner
+
+from converter import load_converted, load_model
+from converter.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def converted_pt(bundled, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pt") / "tiny.pt"
+    result = run(bundled / "irv2_tiny.t7", out)
+    assert result.exit_code == 0, result.output
+    assert "converted" in result.output and "1000 classes" in result.output
+    return out
+
+
+def test_pt_is_a_plain_state_dict_with_metadata(converted_pt, bundled):
+    blob = torch.load(converted_pt, weights_only=True)
+    meta = blob["meta"]
+    assert meta["arch"] == "inception_resnet_v2" and meta["config"]["width_divisor"] == 8
+    assert meta["source_file"] == "irv2_tiny.t7"
+    assert (
+        meta["source_sha256"] == hashlib.sha256((bundled / "irv2_tiny.t7").read_bytes()).hexdigest()
+    )
+    assert meta["converter_version"]
+    assert all(isinstance(v, torch.Tensor) for v in blob["state_dict"].values())
+
+
+def test_load_converted_gives_the_eval_model(converted_pt, bundled):
+    from converter.t7reader import load_t7
+
+    model = load_converted(converted_pt)
+    assert not model.training
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    with torch.no_grad():
+        out = model(torch.from_numpy(ref["input"].numpy())).numpy()
+    err = abs(out - ref["output"].numpy()).max()
+    print(f"\n.pt round trip: max|diff| vs Torch7 = {err:.2e}")
+    assert err < 1e-5 * abs(ref["output"].numpy()).max()
+
+
+def test_h5_holds_the_same_tensors_and_metadata(converted_pt, bundled, tmp_path):
+    out = tmp_path / "tiny.h5"
+    result = run(bundled / "irv2_tiny.t7", out, "--format", "h5")
+    assert result.exit_code == 0, result.output
+    state = torch.load(converted_pt, weights_only=True)["state_dict"]
+    with h5py.File(out, "r") as f:
+        assert set(f.keys()) == set(state)
+        assert json.loads(f.attrs["meta_json"])["arch"] == "inception_resnet_v2"
+        assert f.attrs["source_file"] == "irv2_tiny.t7"
+        key = "blocks_b.3.branch1.1.conv.weight"
+        assert (f[key][()] == state[key].numpy()).all()
+    model = load_model(out)
+    assert sum(p.numel() for p in model.parameters()) == 727_176
+
+
+def test_existing_output_is_not_overwritten_without_force(converted_pt, bundled):
+    before = converted_pt.read_bytes()
+    result = run(bundled / "irv2_tiny.t7", converted_pt)
+    assert (
+        result.exit_code == 2 and "already exists" in result.output and "--force" in result.output
+    )
+    assert converted_pt.read_bytes() == before
+    assert run(bundled / "irv2_tiny.t7", converted_pt, "--force").exit_code == 0
+
+
+def test_checkpoint_directory_reports_latest(fixtures, tmp_path):
+    result = run(fixtures / "tiny" / "ckpt", tmp_path / "out.pt")
+    assert result.exit_code == 0, result.output
+    assert (
+        "epoch 1, model file model_1.t7, optimizer file optimState_1.t7 (present)" in result.output
+    )
+    assert torch.load(tmp_path / "out.pt", weights_only=True)["meta"]["source_epoch"] == 1
+
+
+def test_partial_checkpoint_directory_says_the_optimizer_is_missing(
+    fixtures, irv2_full_t7, tmp_path
+):
+    """full/latest.t7 names optimState_full.t7, which is absent: a user's partial directory."""
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    shutil.copy(fixtures / "full" / "latest.t7", ckpt / "latest.t7")
+    (ckpt / "irv2_full.t7").symlink_to(irv2_full_t7)
+    result = run("--inspect", ckpt)
+    assert result.exit_code == 0, result.output
+    assert "optimizer file optimState_full.t7 (MISSING)" in result.output
+    assert (
+        "cudnn.SpatialConvolution(3 -> 32, 3x3, 2,2) without bias  [weight 32x3x3x3]"
+        in result.output
+    )
+
+
+def test_inspect_shows_the_tree_with_shapes(bundled):
+    result = run("--inspect", bundled / "irv2_tiny.t7")
+    assert result.exit_code == 0
+    assert "nn.Linear(256 -> 1000)  [weight 1000x256, bias 1000]" in result.output
+    assert result.output.count("cudnn.SpatialConvolution") == 132
+
+
+def test_optimizer_state_reads(fixtures):
+    from converter.checkpoint import read_optim_state
+
+    state = read_optim_state(fixtures / "tiny" / "ckpt" / "optimState_1.t7")
+    assert state["nesterov"] is True and state["evalCounter"] == 3
+    assert state["dfdx"].shape == (727176,)
+
+
+def _file(name: str, data: bytes):
+    def make(d):
+        (d / name).write_bytes(data)
+        return d / name
+
+    return make
+
+
+LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n"
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda d: d / "nothing.t7", "no such file"),
+        (_file("empty.t7", b""), "empty"),
+        (_file("lfs.t7", LFS), "Git LFS"),
+        (_file("pickle.t7", b"\x80\x02\x8a\x0al"), "torch.load"),
+        (lambda d: d, "no latest.t7"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, make, words):
+    source = make(tmp_path)
+    out = tmp_path / "out" / "x.pt"
+    out.parent.mkdir()
+    result = run(source, out)
+    assert result.exit_code == 2
+    assert words in result.output and len(result.output.strip().splitlines()) == 1
+    assert list(out.parent.iterdir()) == []
+
+
+def test_truncated_checkpoint_leaves_no_partial_file(bundled, tmp_path):
+    data = (bundled / "irv2_tiny.t7").read_bytes()
+    (tmp_path / "cut.t7").write_bytes(data[: len(data) // 2])
+    result = run(tmp_path / "cut.t7", tmp_path / "out.pt")
+    assert result.exit_code == 2 and "truncated" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.t7"]
+
+
+def test_wrong_suffix_is_refused(bundled, tmp_path):
+    result = run(bundled / "irv2_tiny.t7", tmp_path / "out.bin")
+    assert result.exit_code == 2 and "--format" in result.output
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from converter.cli import main; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,140 @@
+"""Memory that follows the parameters, not the file; and no crash on damaged files (fuzzing)."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+import zlib
+
+import numpy as np
+import pytest
+
+from converter import t7modules
+from converter.convert import convert_checkpoint
+from converter.describe import describe
+from converter.errors import UserError
+from converter.t7reader import T7Object, T7Tensor, load_t7
+from converter.t7writer import save_t7
+
+PARAM_BYTES_TINY = 727_176 * 4
+
+
+def bloat(src, dst, factor: int) -> int:
+    """Re-save `src` as lim0606's checkpoints.lua would: activation buffers left in every module."""
+    model = load_t7(src)
+    root = t7modules.unwrap(model)
+    modules = [m for _, m in t7modules.walk(root)]
+    per_module = factor * PARAM_BYTES_TINY // (4 * len(modules))
+    rng = np.random.default_rng(0)
+    for m in modules:
+        m.fields["output"] = rng.standard_normal(per_module, dtype=np.float32)
+    save_t7(model, dst)
+    return per_module * 4 * len(modules)
+
+
+def peak_bytes(fn) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_peak_memory_does_not_grow_with_buffers(bundled, tmp_path):
+    buffers = bloat(bundled / "irv2_tiny.t7", tmp_path / "bloated.t7", factor=10)
+    assert (tmp_path / "bloated.t7").stat().st_size > 10 * PARAM_BYTES_TINY
+    plain = peak_bytes(lambda: convert_checkpoint(bundled / "irv2_tiny.t7"))
+    bloated = peak_bytes(lambda: convert_checkpoint(tmp_path / "bloated.t7"))
+    import torchfile
+
+    eager = peak_bytes(
+        lambda: torchfile.load(str(tmp_path / "bloated.t7"), use_list_heuristic=False)
+    )
+    print(
+        f"\nparams {PARAM_BYTES_TINY / 1e6:.1f} MB, buffers {buffers / 1e6:.1f} MB: "
+        f"peak plain {plain / 1e6:.1f} MB, bloated {bloated / 1e6:.1f} MB, "
+        f"torchfile.load of the bloated file {eager / 1e6:.1f} MB"
+    )
+    assert eager > buffers  # the buffers are real: an eager reader pays for them
+    assert bloated < plain + 0.1 * buffers
+
+
+def _touch_everything(obj, seen=None) -> None:
+    """Materialise every tensor and walk every object, as a careless consumer would."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, T7Tensor):
+        obj.numpy()
+    elif isinstance(obj, T7Object):
+        _touch_everything(obj.fields, seen)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _touch_everything(v, seen)
+    elif isinstance(obj, list):
+        for v in obj:
+            _touch_everything(v, seen)
+
+
+def _variants(data: bytes, n: int, seed: int):
+    rng = random.Random(seed)
+    for i in range(n):
+        if i % 3 == 0:
+            yield data[: rng.randrange(len(data))]
+        else:
+            b = bytearray(data)
+            for _ in range(rng.randint(1, 4)):
+                pos = rng.randrange(len(b))
+                b[pos] = rng.randrange(256) if i % 3 == 1 else b[pos] ^ (1 << rng.randrange(8))
+            yield bytes(b)
+
+
+def _fuzz(source_bytes: bytes, tmp_path, n: int, seed: int) -> dict[str, int]:
+    outcomes = {"read": 0, "clean error": 0}
+    path = tmp_path / "fuzzed.t7"
+    for variant in _variants(source_bytes, n, seed):
+        path.write_bytes(variant)
+        try:
+            obj = load_t7(path)
+            _touch_everything(obj)
+            describe(obj)
+            outcomes["read"] += 1
+        except UserError as e:
+            assert "\n" not in str(e)
+            outcomes["clean error"] += 1
+    return outcomes
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["zoo/residual_block.t7", "zoo/misc_types.t7", "zoo/ascii_model.t7", "zoo/shared_storage.t7"],
+)
+def test_fuzzed_fixtures_read_or_fail_cleanly(fixtures, tmp_path, name):
+    outcomes = _fuzz((fixtures / name).read_bytes(), tmp_path, 100, seed=zlib.crc32(name.encode()))
+    print(f"\n{name}: {outcomes}")
+    assert outcomes["clean error"] > 0
+
+
+def test_fuzzed_checkpoints_convert_or_fail_cleanly(bundled, tmp_path):
+    """Damage to a real checkpoint ends in a correct conversion or a UserError, nothing else."""
+    data = (bundled / "irv2_tiny.t7").read_bytes()
+    head = data[:60_000]  # the module tree; the flat parameter storage follows it
+    rng = random.Random(7)
+    outcomes = {"converted": 0, "clean error": 0}
+    for i in range(40):
+        b = bytearray(data)
+        if i % 4 == 0:
+            b = b[: rng.randrange(len(head))]
+        else:
+            pos = rng.randrange(len(head))
+            b[pos] = rng.randrange(256)
+        (tmp_path / "f.t7").write_bytes(bytes(b))
+        try:
+            convert_checkpoint(tmp_path / "f.t7")
+            outcomes["converted"] += 1
+        except UserError:
+            outcomes["clean error"] += 1
+    print(f"\nfuzzed tiny checkpoint: {outcomes}")
+    assert outcomes["clean error"] > 0
