@@ -26,15 +26,16 @@ _PART = re.compile(r"^(.*)\.(\d+)$")
 _NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+|nan|inf)"
 
 # The exact fb.resnet.torch train/test lines (almost every line of a real log): one anchored
-# match and no dictionary-building loop, which keeps the parser near grep+awk speed. They
-# require the newline, so a cut last line never takes this path.
+# match and no dictionary-building loop, which keeps the parser near grep+awk speed. Numbers are
+# any non-blank run here (float() checks them; a bad one falls back to the general path), and
+# the newline is required, so a cut last line never takes this path.
 _TRAIN_FAST = re.compile(
-    rf" \| Epoch: \[(\d+)\]\[(\d+)/(\d+)\]\s+Time ({_NUM})\s+Data ({_NUM})\s+Err ({_NUM})"
-    rf"\s+top1\s+({_NUM})\s+top5\s+({_NUM})[ \t\r]*\n"
+    r" \| Epoch: \[(\d+)\]\[(\d+)/(\d+)\] +Time ([^ ]+) +Data ([^ ]+) +Err ([^ ]+)"
+    r" +top1 +([^ ]+) +top5 +([^ \t]+)[ \t\r]*\n"
 ).match
 _TEST_FAST = re.compile(
-    rf" \| Test: \[(\d+)\]\[(\d+)/(\d+)\]\s+Time ({_NUM})\s+Data ({_NUM})"
-    rf"\s+top1\s+({_NUM})\s+\(\s*({_NUM})\)\s+top5\s+({_NUM})\s+\(\s*({_NUM})\)[ \t\r]*\n"
+    r" \| Test: \[(\d+)\]\[(\d+)/(\d+)\] +Time ([^ ]+) +Data ([^ ]+)"
+    r" +top1 +([^ ]+) +\( *([^ )]+)\) +top5 +([^ ]+) +\( *([^ )]+)\)[ \t\r]*\n"
 ).match
 # Everything else is found anywhere in the line, so grep output (`file.log: * Best model`) and
 # other prefixes still parse.
@@ -121,17 +122,21 @@ def parse_lines(
     start = number
     preamble: list = []  # samples from before the first record, used only if there are no others
     train_fast, test_fast, slow = _TRAIN_FAST, _TEST_FAST, _parse_other
+    new = tuple.__new__  # Record(...) goes through a Python-level __new__: too slow per line
     for line in lines:
         number += 1
         m = train_fast(line)
         if m:
             e, i, n, t, d, loss, t1, t5 = m.groups()
-            epoch = int(e)
-            context[0] = epoch
-            yield Record("train", epoch, int(i), int(n), {
-                "time": float(t), "data": float(d), "loss": float(loss),
-                "top1": float(t1), "top5": float(t5)})
-            continue
+            try:
+                values = {"time": float(t), "data": float(d), "loss": float(loss),
+                          "top1": float(t1), "top5": float(t5)}
+            except ValueError:
+                pass
+            else:
+                context[0] = epoch = int(e)
+                yield new(Record, ("train", epoch, int(i), int(n), values))
+                continue
         if not line.endswith("\n"):
             stats.last_line_cut = True
             stats.cut_lines += 1
@@ -139,12 +144,15 @@ def parse_lines(
         m = test_fast(line)
         if m:
             e, i, n, t, d, t1, a1, t5, a5 = m.groups()
-            epoch = int(e)
-            context[0] = epoch
-            yield Record("test", epoch, int(i), int(n), {
-                "time": float(t), "data": float(d), "top1": float(t1), "top1_avg": float(a1),
-                "top5": float(t5), "top5_avg": float(a5)})
-            continue
+            try:
+                values = {"time": float(t), "data": float(d), "top1": float(t1),
+                          "top1_avg": float(a1), "top5": float(t5), "top5_avg": float(a5)}
+            except ValueError:
+                pass
+            else:
+                context[0] = epoch = int(e)
+                yield new(Record, ("test", epoch, int(i), int(n), values))
+                continue
         if line.isspace():
             continue
         rec = slow(line, context)

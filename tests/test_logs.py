@@ -131,6 +131,9 @@ def test_round_trip_values_and_precision():
     assert best.epoch == 7  # a Best model line belongs to the epoch just finished
     assert _close(best.values["top1"], 24.407086181640625, 1e-12)  # %.14g keeps it all
     assert stats.unknown == 0 and not stats.last_line_cut
+    # "(100.000)" has no space after the bracket: the fast path must still take it
+    (full,) = parse_lines([fmt.format_test_line(1, 1, 2, 0.5, 0, 100, 100, 100, 100) + "\n"], stats)
+    assert full.values["top1_avg"] == 100.0 and full.values["top5_avg"] == 100.0
 
 
 def test_variant_columns_and_grep_prefix_and_nan():
