@@ -65,12 +65,16 @@ def main(
         raise UserError(
             "--generic and --verify exclude each other: --verify checks the IRv2 mapping"
         )
+    from converter import checkpoint
     from converter import output as out
+    from converter.digest import BackgroundSha256
 
+    start = time.perf_counter()
     out_format = out.format_for(output, fmt)
     if output.exists() and not force:  # fail before the expensive read
         raise UserError(f"{output}: already exists; pass --force to overwrite it")
-    start = time.perf_counter()
+    source_info = checkpoint.resolve(source)
+    digest = None if generic else BackgroundSha256(source_info.model_path)  # overlaps torch import
     if generic:
         from converter.translate import save_generic, translate
 
@@ -80,7 +84,7 @@ def main(
         return
     from converter.convert import convert_checkpoint
 
-    conversion = convert_checkpoint(source)
+    conversion = convert_checkpoint(source, digest=digest)
     if conversion.source.latest_path is not None:
         say(conversion.source.describe())
     if verify:

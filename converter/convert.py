@@ -6,8 +6,6 @@ tensors the mapping uses (see t7reader's lazy storages).
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import torch
 
 from converter import checkpoint, mapping, t7modules
+from converter.digest import BackgroundSha256
 from converter.model import InceptionResNetV2, IRV2Config
 from converter.t7reader import T7Object, load_t7
 from mappings import table_path
@@ -54,37 +53,26 @@ def infer_config(root: T7Object) -> IRV2Config:
     return IRV2Config(**kwargs)
 
 
-def _sha256_in_background(path: Path) -> tuple[threading.Thread, dict]:
-    """Hash the source while it is being converted (hashlib releases the GIL on large chunks)."""
-    out: dict[str, str] = {}
+def convert_checkpoint(
+    path: str | Path, table: str = "irv2", digest: BackgroundSha256 | None = None
+) -> Conversion:
+    """Convert a model file, a checkpoint directory or its latest.t7.
 
-    def run() -> None:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
-        out["sha256"] = h.hexdigest()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, out
-
-
-def convert_checkpoint(path: str | Path, table: str = "irv2") -> Conversion:
-    """Convert a model file, a checkpoint directory or its latest.t7."""
+    `digest` may be a hash of the model file already under way (see converter.digest).
+    """
     source = checkpoint.resolve(path)
-    hasher, digest = _sha256_in_background(source.model_path)
+    if digest is None or digest.path != source.model_path:
+        digest = BackgroundSha256(source.model_path)
     root = t7modules.unwrap(load_t7(source.model_path), str(source.model_path))
     config = infer_config(root)
     with torch.device("meta"):  # shapes and geometry only: no memory, no weight init
         target = InceptionResNetV2(config)
     state = mapping.apply_table(root, mapping.read_table(table_path(table)), target)
-    hasher.join()
     meta = {
         "arch": ARCH,
         "config": config.to_dict(),
         "source_file": source.model_path.name,
-        "source_sha256": digest["sha256"],
+        "source_sha256": digest.result(),
         "source_epoch": source.epoch,
         "mapping": table,
         "converter_version": CONVERTER_VERSION,

@@ -13,12 +13,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from converter.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where used: format_for runs before the slow import
+    import torch
 
 FORMATS = ("pt", "h5")
 _SUFFIXES = {".pt": "pt", ".pth": "pt", ".h5": "h5", ".hdf5": "h5"}
@@ -62,6 +64,8 @@ def save(
     fmt: str,
     force: bool = False,
 ) -> None:
+    import torch
+
     with atomic_path(path, force) as tmp:
         if fmt == "pt":
             torch.save({"state_dict": state_dict, "meta": meta}, tmp)
@@ -88,6 +92,8 @@ def _save_h5(state_dict: dict[str, torch.Tensor], meta: dict[str, Any], path: Pa
 
 def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state_dict, meta) from a file written by `save`."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
@@ -106,6 +112,7 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 def _load_h5(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     import h5py
+    import torch
 
     try:
         with h5py.File(path, "r") as f:
