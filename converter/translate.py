@@ -127,8 +127,15 @@ def _conv(t, m, path):
     padw, padh = int(m.get("padW", pad)), int(m.get("padH", pad))
     groups = int(m.get("groups", 1))
     bias = t.tensor(m, "bias")
-    conv = nn.Conv2d(weight.shape[1] * groups, weight.shape[0], (kh, kw), (dh, dw), (padh, padw),
-                     groups=groups, bias=bias is not None)
+    conv = nn.Conv2d(
+        weight.shape[1] * groups,
+        weight.shape[0],
+        (kh, kw),
+        (dh, dw),
+        (padh, padw),
+        groups=groups,
+        bias=bias is not None,
+    )
     t.put(path, "weight", weight)
     if bias is not None:
         t.put(path, "bias", bias)
@@ -142,10 +149,18 @@ def _batch_norm(t, m, path):
     weight, bias = t.tensor(m, "weight"), t.tensor(m, "bias")
     affine = weight is not None
     cls = nn.BatchNorm1d if short_class(m.class_name) == "BatchNormalization" else nn.BatchNorm2d
-    bn = cls(mean.shape[0], eps=float(m.get("eps", 1e-5)), momentum=float(m.get("momentum", 0.1)),
-             affine=affine)
-    for name, value in (("weight", weight), ("bias", bias), ("running_mean", mean),
-                        ("running_var", var)):
+    bn = cls(
+        mean.shape[0],
+        eps=float(m.get("eps", 1e-5)),
+        momentum=float(m.get("momentum", 0.1)),
+        affine=affine,
+    )
+    for name, value in (
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", mean),
+        ("running_var", var),
+    ):
         if value is not None:
             t.put(path, name, value)
     t.put(path, "num_batches_tracked", torch.zeros((), dtype=torch.long))
@@ -172,8 +187,11 @@ def _relu(t, m, path):
 
 
 def _threshold(t, m, path):
-    return nn.Threshold(float(t.field(m, "threshold", path)), float(t.field(m, "val", path)),
-                        bool(m.get("inplace", False)))
+    return nn.Threshold(
+        float(t.field(m, "threshold", path)),
+        float(t.field(m, "val", path)),
+        bool(m.get("inplace", False)),
+    )
 
 
 def _pool_geometry(t, m, path):
@@ -304,7 +322,7 @@ def save_generic(
     program = torch.export.export(
         module.eval(), (example_input,), dynamic_shapes=_batch_dynamic(example_input)
     )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.pt2")  # the archive writer wants .pt2
     try:
         torch.export.save(program, tmp)
         os.replace(tmp, path)

@@ -1,0 +1,299 @@
+"""The generic translator against Torch7-written outputs: zoo modules, ResNet-18, tiny and full
+IRv2 (outputs and intermediate activations), real-world files, the exported form and --verify.
+
+Tolerance everywhere: max |Δ| <= 1e-5 * max |reference| (float32 summation order); every
+comparison prints what it measured.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from converter.convert import convert_checkpoint
+from converter.errors import T7FormatError, UserError
+from converter.t7reader import T7Object, load_t7
+from converter.translate import UnsupportedModuleError, save_generic, translate
+from converter.verify import VerificationError, verify_against_generic
+
+REL_TOL = 1e-5
+
+ZOO_MODULES = [
+    "ascii_model", "avgpool_ceil_exclude", "avgpool_ceil_include", "avgpool_pad_exclude",
+    "avgpool_pad_include", "bn1d", "bn1d_running_std", "bn_affine", "bn_noaffine",
+    "bn_running_std", "caddtable", "concat", "concattable_jointable", "conv_asym", "conv_bias",
+    "conv_mm", "cudnn_avgpool_8x8", "cudnn_conv_1x7_nobias", "cudnn_relu_inplace", "double",
+    "dropout_eval", "dropout_v1_eval", "identity", "jointable", "linear", "maxpool_ceil",
+    "maxpool_ceil_pad", "maxpool_floor_odd", "mulconstant", "relu", "reshape", "residual_block",
+    "sequential_nested", "shared_storage", "view_numinputdims",
+]  # fmt: skip
+
+# acts key -> Lua path of the module whose output it is (MANIFEST §3.1, §3.5)
+IRV2_ACTS = {
+    "stem_conv1_out": "1.1.1", "stem_bn1_out": "1.1.3", "stem_out": "1", "irA_out": "6",
+    "redA_out": "7", "irB_out": "17", "redB_out": "18", "irC_out": "23", "pool_out": "24",
+    "view_out": "25",
+}  # fmt: skip
+RESNET18_ACTS = {
+    "conv1_out": "1", "layer1_out": "5", "layer2_out": "6", "layer3_out": "7",
+    "layer4_out": "8", "pool_out": "9",
+}  # fmt: skip
+
+
+def tensor(value):
+    """A reference value as torch: Lua tables of tensors come back as lists."""
+    if isinstance(value, list):
+        return [tensor(v) for v in value]
+    return torch.from_numpy(value.numpy())
+
+
+def assert_close(got: torch.Tensor, ref: torch.Tensor, what: str) -> None:
+    assert tuple(got.shape) == tuple(ref.shape), f"{what}: shape {tuple(got.shape)} != ref"
+    assert got.dtype == ref.dtype, f"{what}: dtype {got.dtype} != {ref.dtype}"
+    delta = float((got.detach().double() - ref.double()).abs().max())
+    scale = float(ref.abs().max())
+    print(f"{what}: max|Δ| = {delta:.3g} (max|ref| = {scale:.3g})")
+    assert scale > 0, f"{what}: all-zero reference proves nothing"
+    assert delta <= REL_TOL * scale, f"{what}: max|Δ| {delta:.3g} > {REL_TOL} x {scale:.3g}"
+
+
+def run_with_acts(module, x, paths: dict[str, str]):
+    """Output and the outputs of the modules at `paths` (kept as is: a later in-place ReLU
+    changes them exactly as it changes Torch's `module.output`)."""
+    acts = {}
+    hooks = [
+        module.get_submodule(p).register_forward_hook(
+            lambda _m, _i, out, key=key: acts.__setitem__(key, out)
+        )
+        for key, p in paths.items()
+    ]
+    with torch.no_grad():
+        out = module(x)
+    for h in hooks:
+        h.remove()
+    return out, acts
+
+
+# --- single modules (zoo) -------------------------------------------------------------------
+
+
+def test_zoo_list_covers_every_module_fixture(fixtures):
+    present = {p.stem for p in (fixtures / "zoo").glob("*.t7") if "module" in load_t7(p)}
+    assert present == set(ZOO_MODULES)
+
+
+@pytest.mark.parametrize("name", ZOO_MODULES)
+def test_zoo_module_reproduces_torch7(fixtures, name):
+    case = load_t7(fixtures / "zoo" / f"{name}.t7")
+    assert case["mode"] == "evaluate"
+    module = translate(case["module"])
+    assert not module.training
+    # extras like input_1d/output_1d and input_single/output_single run the same module
+    for key in ["input"] + sorted(k for k in case if k.startswith("input_")):
+        with torch.no_grad():
+            got = module(tensor(case[key]))
+        assert_close(got, tensor(case[key.replace("input", "output")]), f"{name} {key}")
+
+
+def test_maxpool_floor_mode_gives_torch_floor_output(fixtures):
+    case = load_t7(fixtures / "zoo" / "maxpool_ceil.t7")
+    floor = T7Object(case["module"].class_name, 1, {**case["module"].fields, "ceil_mode": False})
+    with torch.no_grad():
+        got = translate(floor)(tensor(case["input"]))
+    assert_close(got, tensor(case["output_floor"]), "maxpool floor")
+
+
+@pytest.mark.parametrize("name", ["bn_affine", "bn_noaffine", "bn1d"])
+def test_batchnorm_training_step_matches_torch7(fixtures, name):
+    """Training mode: biased variance for normalising, unbiased for the running update."""
+    case = load_t7(fixtures / "zoo" / f"{name}.t7")
+    bn = translate(case["module"]).train()
+    with torch.no_grad():
+        got = bn(tensor(case["input"]))
+    assert_close(got, tensor(case["output_train"]), f"{name} train output")
+    assert_close(bn.running_mean, tensor(case["running_mean_after_train"]), f"{name} mean")
+    assert_close(bn.running_var, tensor(case["running_var_after_train"]), f"{name} var")
+
+
+def test_dropout_v1_training_masks_without_rescaling(fixtures):
+    case = load_t7(fixtures / "zoo" / "dropout_v1_eval.t7")
+    x = torch.ones(1000)
+    y = translate(case["module"]).train()(x)
+    assert set(y.unique().tolist()) == {0.0, 1.0}  # v2 would give 1/(1-p) = 1.25
+
+
+# --- whole networks -------------------------------------------------------------------------
+
+
+def test_resnet18_output_activations_and_parameter_names(fixtures, resnet18_t7):
+    module = translate(resnet18_t7)
+    ref = load_t7(fixtures / "resnet18" / "resnet18_ref.t7")
+    out, acts = run_with_acts(module, tensor(ref["input"]), RESNET18_ACTS)
+    assert_close(out, tensor(ref["output"]), "resnet18 output")
+    for key in RESNET18_ACTS:
+        want = tensor(ref["acts"][key])
+        assert_close(acts[key][: want.shape[0]], want, f"resnet18 {key}")
+    # state_dict names are the Torch7 paths, in model:parameters() order
+    rows = (fixtures / "resnet18" / "resnet18_param_order.tsv").read_text().splitlines()[1:]
+    lua_names = [row.split("\t")[1].removeprefix("model.") for row in rows]
+    assert [name for name, _ in module.named_parameters()] == lua_names
+
+
+def test_tiny_irv2_output_and_activations(bundled):
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    out, acts = run_with_acts(translate(bundled / "irv2_tiny.t7"), tensor(ref["input"]), IRV2_ACTS)
+    assert_close(out, tensor(ref["output"]), "tiny irv2 output")
+    for key in IRV2_ACTS:
+        assert_close(acts[key], tensor(ref["acts"][key]), f"tiny irv2 {key}")
+
+
+@pytest.fixture(scope="module")
+def full_generic(irv2_full_t7):
+    return translate(irv2_full_t7)
+
+
+def test_full_irv2_output_and_activations(fixtures, full_generic):
+    ref = load_t7(fixtures / "full" / "irv2_full_ref.t7")
+    ref_acts = load_t7(fixtures / "full" / "irv2_full_acts.t7")
+    paths = {k: p for k, p in IRV2_ACTS.items() if k in ref_acts}
+    out, acts = run_with_acts(full_generic, tensor(ref["input"]), paths)
+    assert_close(out, tensor(ref["output"]), "full irv2 output")
+    for key in paths:  # sample 1 only
+        assert_close(acts[key][:1], tensor(ref_acts[key]), f"full irv2 {key}")
+
+
+def test_verify_passes_on_full_irv2(irv2_full_t7, full_generic):
+    delta = verify_against_generic(convert_checkpoint(irv2_full_t7), full_generic)
+    print(f"full irv2 --verify: max|Δ| = {delta:.3g}")
+
+
+def test_verify_passes_on_tiny_irv2_from_file(bundled):
+    conversion = convert_checkpoint(bundled / "irv2_tiny.t7")
+    delta = verify_against_generic(conversion)  # translates conversion.source itself
+    print(f"tiny irv2 --verify: max|Δ| = {delta:.3g}")
+
+
+def test_verify_catches_a_wrong_mapping(bundled):
+    """Two branch convolutions swapped by a (hypothetical) wrong table row must fail."""
+    conversion = convert_checkpoint(bundled / "irv2_tiny.t7")
+    state = dict(conversion.state_dict)
+    keys = sorted(k for k in state if k.endswith("conv.weight") and state[k].shape[2:] == (3, 3))
+    a, b = next((a, b) for a in keys for b in keys if a < b and state[a].shape == state[b].shape)
+    state[a], state[b] = state[b], state[a]
+    model = conversion.build_model()
+    model.load_state_dict(state)
+    with pytest.raises(VerificationError, match="mapping table is wrong"):
+        verify_against_generic(model, bundled / "irv2_tiny.t7")
+
+
+# --- the portable form ----------------------------------------------------------------------
+
+PLAIN_TORCH_LOAD = textwrap.dedent(
+    """
+    import sys
+    sys.modules["converter"] = None  # any import of this project would now fail
+    import torch
+    program = torch.export.load(sys.argv[1]).module()
+    x = torch.load(sys.argv[2])
+    for batch in (x[:1], x):
+        torch.save(program(batch), sys.argv[3] + f".{len(batch)}")
+    """
+)
+
+
+def test_saved_generic_loads_with_plain_torch_and_reproduces(bundled, tmp_path):
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    x, want = tensor(ref["input"]), tensor(ref["output"])
+    target = tmp_path / "tiny.pt2"
+    save_generic(translate(bundled / "irv2_tiny.t7"), target, x)
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.pt2"]  # no temporary left behind
+    torch.save(x, tmp_path / "x.pt")
+    subprocess.run(
+        [sys.executable, "-I", "-c", PLAIN_TORCH_LOAD, target, tmp_path / "x.pt", tmp_path / "y"],
+        check=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert_close(torch.load(tmp_path / "y.1"), want[:1], "exported tiny irv2, batch 1")
+    assert_close(torch.load(tmp_path / "y.2"), want, "exported tiny irv2, batch 2")
+
+
+def test_failed_save_leaves_no_file(fixtures, tmp_path):
+    case = load_t7(fixtures / "zoo" / "conv_bias.t7")
+    with pytest.raises(RuntimeError):
+        save_generic(translate(case["module"]), tmp_path / "m.pt2", torch.zeros(1, 4, 7, 9))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_translated_module_runs_on_cuda(bundled):
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    module = translate(bundled / "irv2_tiny.t7").cuda()
+    with torch.no_grad():
+        got = module(tensor(ref["input"]).cuda()).cpu()
+    # cuDNN convolutions round differently from THNN's; 1e-4 relative still catches any bug
+    delta, scale = float((got - tensor(ref["output"])).abs().max()), float(got.abs().max())
+    print(f"tiny irv2 on CUDA: max|Δ| = {delta:.3g} (max|out| = {scale:.3g})")
+    assert delta <= 1e-4 * scale
+
+
+# --- real-world files -----------------------------------------------------------------------
+
+
+def test_realworld_mlp_translates_and_runs(realworld):
+    """henlisp: a CudaTensor MLP saved with its 128-sample buffers; checked against numpy."""
+    path = realworld / "t7" / "henlisp_hw1_model.t7"
+    module = translate(path)
+    x = torch.rand(3, 28, 28, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        got = module(x)
+    h = x.double().numpy().reshape(3, 784)
+    tree = load_t7(path)["modules"]
+    for i in (1, 3, 5):
+        h = h @ tree[i]["weight"].numpy().T + tree[i]["bias"].numpy()
+        h = np.maximum(h, 0) if i < 5 else h - np.log(np.exp(h).sum(1, keepdims=True))
+    assert_close(got, torch.from_numpy(h).float(), "henlisp mlp vs numpy (float64)")
+    # Torch's View(784) without setNumInputDims drops the batch of a single sample
+    assert module(x[0]).shape == (10,)
+
+
+@pytest.mark.parametrize(
+    "name, listed",
+    [
+        ("torchdemos_face_binary.net", [
+            ("1", "nn.SpatialNormalization"), ("4", "nn.Abs"), ("5", "nn.SpatialSubSampling"),
+            ("7", "nn.SpatialConvolutionMap"), ("9", "nn.SpatialClassifier"),
+        ]),
+        ("torchdemos_face_net_ascii.net", [
+            ("1", "nn.SpatialNormalization"), ("4", "nn.Abs"), ("5", "nn.SpatialSubSampling"),
+            ("7", "nn.SpatialConvolutionMap"), ("9", "nn.SpatialClassifier"),
+        ]),
+        ("asexam_charrnn_model.t7", [("", "nn.gModule")]),
+    ],
+)  # fmt: skip
+def test_realworld_unsupported_modules_are_listed(realworld, name, listed):
+    with pytest.raises(UnsupportedModuleError) as err:
+        translate(realworld / "t7" / name)
+    print(err.value)
+    assert err.value.unsupported == listed
+    assert isinstance(err.value, UserError) and "\n" not in str(err.value)
+    for path, cls in listed:
+        assert f"{cls} at {path or '(root)'}" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name, says",
+    [
+        ("torchrnn_checkpoint_1000.t7", "not an nn module"),
+        ("hideandseek_meanstdCache.t7", "not an nn module"),
+        ("fbresnet_latest_checkpoint.t7", "not an nn module"),
+        ("jbr97_deepmask_model.t7", "truncated"),
+    ],
+)
+def test_realworld_non_models_are_rejected_clearly(realworld, name, says):
+    with pytest.raises(T7FormatError, match=says) as err:
+        translate(realworld / "t7" / name)
+    assert "\n" not in str(err.value)
