@@ -33,6 +33,15 @@ def unwrap(obj: Any, source: str = "checkpoint") -> T7Object:
         if not kids:
             raise T7FormatError(f"{source}: {obj.class_name} holds no module")
         obj = kids[0]
+    if isinstance(obj, dict) and "modelFile" in obj:
+        raise T7FormatError(
+            f"{source}: is a fb.resnet.torch latest.t7 (epoch {obj.get('epoch')}, model file "
+            f"{obj['modelFile']}); give the checkpoint directory, with that file in it"
+        )
+    if isinstance(obj, dict) and "dfdx" in obj:
+        raise T7FormatError(
+            f"{source}: is an optim.sgd state (optimState_N.t7), not a model; give model_N.t7"
+        )
     if not isinstance(obj, T7Object) or not isinstance(obj.fields, dict):
         what = type(obj).__name__ if not isinstance(obj, T7Object) else obj.class_name
         keys = f" with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else ""

@@ -169,3 +169,23 @@ def test_help_does_not_import_torch():
     code = "import sys; from converter.cli import main; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_realworld_file_inspects_or_is_refused_in_one_line(realworld, tmp_path):
+    """No traceback for any file people actually have; refusals say what the file is."""
+    files = sorted(p for p in (realworld / "t7").rglob("*") if p.is_file())
+    assert len(files) == 10
+    for path in files:
+        inspected = run("--inspect", path)
+        converted = run(path, tmp_path / "out.pt")
+        for result in (inspected, converted):
+            assert result.exit_code in (0, 2), (path, result.output)
+            assert not isinstance(result.exception, Exception) or isinstance(
+                result.exception, SystemExit
+            ), (path, result.exception)
+        assert converted.exit_code == 2  # none of them is an Inception-ResNet-v2
+        print(
+            f"{path.name}: inspect exit {inspected.exit_code}; "
+            f"convert: {converted.output.splitlines()[0][:110]}"
+        )
+    assert not (tmp_path / "out.pt").exists()
