@@ -153,14 +153,22 @@ class _Pool2d(nn.Module):
     def torch7_size(self, x: torch.Tensor) -> tuple[int, int]:
         padded = any(self.padding)
         return tuple(  # type: ignore[return-value]
-            torch7_pool_size(x.shape[-2 + d], self.kernel[d], self.stride[d], self.padding[d],
-                             self.ceil_mode, padded)
+            torch7_pool_size(
+                x.shape[-2 + d],
+                self.kernel[d],
+                self.stride[d],
+                self.padding[d],
+                self.ceil_mode,
+                padded,
+            )
             for d in range(2)
         )
 
     def extra_repr(self) -> str:
-        return (f"kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "
-                f"ceil_mode={self.ceil_mode}")
+        return (
+            f"kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
 
 
 class MaxPool2d(_Pool2d):
@@ -194,8 +202,15 @@ class AvgPool2d(_Pool2d):
         self.divisor_override = None if divide else 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.avg_pool2d(x, self.kernel, self.stride, self.padding, self.ceil_mode,
-                           self.count_include_pad, self.divisor_override)
+        out = F.avg_pool2d(
+            x,
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
         if self.ceil_mode and tuple(out.shape[-2:]) != self.torch7_size(x):
             raise ValueError(
                 f"Torch7 ceil-mode average pooling of a {tuple(x.shape)} input has a window "

@@ -76,17 +76,23 @@ def main() -> None:
     print(f"full IRv2, batch {args.batch}, {torch.get_num_threads()} threads")
     for name in paths:
         first, fwd = min(firsts[name]), min(steady[name])
-        print(f"{name:8s} build {min(builds[name]):6.3f} s   first forward {first:6.3f} s   "
-              f"forward {fwd:6.3f} s")
+        print(
+            f"{name:8s} build {min(builds[name]):6.3f} s   first forward {first:6.3f} s   "
+            f"forward {fwd:6.3f} s"
+        )
     build_ratio = min(builds["generic"]) / min(builds["mapped"])
     first_ratio = min(firsts["generic"]) / min(firsts["mapped"])
     fwd_ratio = min(steady["generic"]) / min(steady["mapped"])
     ok_build, ok_fwd = build_ratio <= BUILD_LIMIT, fwd_ratio <= FORWARD_LIMIT
-    print(f"generic/mapped build          {build_ratio:.2f}x (limit {BUILD_LIMIT}x): "
-          f"{'ok' if ok_build else 'MISSED'}")
+    print(
+        f"generic/mapped build          {build_ratio:.2f}x (limit {BUILD_LIMIT}x): "
+        f"{'ok' if ok_build else 'MISSED'}"
+    )
     print(f"generic/mapped first forward  {first_ratio:.2f}x")
-    print(f"generic/mapped forward        {fwd_ratio:.3f}x (limit {FORWARD_LIMIT}x): "
-          f"{'ok' if ok_fwd else 'MISSED'}")
+    print(
+        f"generic/mapped forward        {fwd_ratio:.3f}x (limit {FORWARD_LIMIT}x): "
+        f"{'ok' if ok_fwd else 'MISSED'}"
+    )
     sys.exit(0 if ok_build and ok_fwd else 1)
 
 
