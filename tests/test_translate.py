@@ -127,6 +127,45 @@ def test_dropout_v1_training_masks_without_rescaling(fixtures):
     assert set(y.unique().tolist()) == {0.0, 1.0}  # v2 would give 1/(1-p) = 1.25
 
 
+def test_parallel_table_applies_module_i_to_input_i(fixtures):
+    case = load_t7(fixtures / "zoo" / "linear.t7")
+    identity = load_t7(fixtures / "zoo" / "identity.t7")
+    tree = T7Object("nn.ParallelTable", 1, {"modules": [case["module"], identity["module"]]})
+    with torch.no_grad():
+        got = translate(tree)([tensor(case["input"]), tensor(identity["input"])])
+    assert_close(got[0], tensor(case["output"]), "parallel table, linear")
+    assert_close(got[1], tensor(identity["output"]), "parallel table, identity")
+
+
+def test_softmax_matches_torch7(bundled):
+    """irv2_tiny_ref.output_softmax is nn.SoftMax applied to the 2x1000 output by Torch7."""
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    softmax = translate(T7Object("nn.SoftMax", 1, {}))
+    assert_close(softmax(tensor(ref["output"])), tensor(ref["output_softmax"]), "softmax")
+
+
+def test_threshold_fields_are_honoured(fixtures):
+    """nn.ReLU is Threshold(0, 0); other values give y = x > th ? x : val (Threshold.c)."""
+    relu = load_t7(fixtures / "zoo" / "relu.t7")
+    module = T7Object("nn.Threshold", 1, {**relu["module"].fields, "threshold": 0.5, "val": -1.0})
+    x = tensor(relu["input"])
+    assert torch.equal(translate(module)(x), torch.where(x > 0.5, x, torch.tensor(-1.0)))
+
+
+def test_stochastic_inference_dropout_is_refused(fixtures):
+    dropout = load_t7(fixtures / "zoo" / "dropout_eval.t7")["module"]
+    tree = T7Object("nn.Sequential", 1, {"modules": [
+        T7Object("nn.Dropout", 1, {**dropout.fields, "stochastic_inference": True}),
+    ]})  # fmt: skip
+    with pytest.raises(UnsupportedModuleError, match=r"stochastic_inference=true\) at 1"):
+        translate(tree)
+
+
+def test_checkpoint_directory_translates_its_latest_model(fixtures):
+    module = translate(fixtures / "tiny" / "ckpt")
+    assert len(list(module.parameters())) == 398  # MANIFEST §3.2
+
+
 # --- whole networks -------------------------------------------------------------------------
 
 
@@ -289,7 +328,7 @@ def test_realworld_unsupported_modules_are_listed(realworld, name, listed):
     [
         ("torchrnn_checkpoint_1000.t7", "not an nn module"),
         ("hideandseek_meanstdCache.t7", "not an nn module"),
-        ("fbresnet_latest_checkpoint.t7", "not an nn module"),
+        ("fbresnet_latest_checkpoint.t7", "latest.t7"),
         ("jbr97_deepmask_model.t7", "truncated"),
     ],
 )
