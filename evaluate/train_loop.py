@@ -1,0 +1,416 @@
+"""The epoch loop: data in, `Trainer.step`, validation, logs, checkpoints (fb.resnet.torch's
+main.lua + train.lua loop), written so that a run killed at any moment and resumed continues
+bit for bit as if it had never stopped (deterministic CPU mode).
+
+What makes resuming exact:
+- the order of an epoch is `DistributedSampler`'s permutation seeded with seed+epoch, and a
+  resumed epoch skips the batches already taken instead of reshuffling;
+- each image's augmentation draws from its own generator seeded by (seed, epoch, index), never
+  from a worker's RNG, so batch k of epoch e is the same tensor whoever loads it and when;
+- the DataLoader gets its own generator, so creating one does not draw from the global RNG that
+  Dropout uses; the global RNG states are saved with every checkpoint and restored on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from converter.errors import UserError
+from evaluate import logformat, train_checkpoint
+from evaluate.distributed import DistInfo, all_reduce_sum
+from evaluate.lua_resume import _unwrap
+from evaluate.train import Trainer
+
+
+@dataclass
+class LoopConfig:
+    """fb.resnet.torch's loop options (nEpochs, batchSize, nThreads, manualSeed, ...)."""
+
+    epochs: int = 90
+    batch_size: int = 64  # the GLOBAL batch, split evenly over torchrun processes
+    workers: int = 4
+    seed: int = 0
+    val_every: int = 1  # epochs between validations; 0 = no validation
+    save_every: int = 0  # iterations between mid-epoch checkpoints; 0 = at epoch ends only
+    print_freq: int = 1  # iterations between log lines (each one syncs with the device)
+
+
+@dataclass
+class LoopState:
+    """Where the run stands; saved in every checkpoint."""
+
+    epoch: int = 1  # the epoch in progress (or about to start)
+    batches_done: int = 0  # batches of `epoch` already trained
+    best_top1: float = math.inf
+    best_top5: float = math.inf
+    best_epoch: int = 0
+    sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # loss, top1, top5, n
+    classes: list[str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SeededSamples(Dataset):
+    """Item (epoch, index) -> (augmented image, label, error): augmentation seeded per sample."""
+
+    def __init__(self, paths: list[Path], labels: list[int], transform: Callable, seed: int):
+        self.paths, self.labels = paths, labels
+        self.transform = transform
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor | None, int, str | None]:
+        epoch, index = key
+        words = np.random.SeedSequence([self.seed, epoch, index]).generate_state(2)
+        generator = torch.Generator().manual_seed(int(words[0]) << 31 ^ int(words[1]))
+        path = self.paths[index]
+        try:
+            return self.transform(path, generator=generator), self.labels[index], None
+        except UserError as e:  # a worker would bury an exception in a traceback: pass it on
+            message = str(e) if str(path) in str(e) else f"{path}: {e}"
+            return None, self.labels[index], message
+
+
+class ResumableSampler(DistributedSampler):
+    """DistributedSampler (seed+epoch shuffling, rank shards) that yields (epoch, index) and can
+    start an epoch after the samples it already delivered."""
+
+    def __init__(self, dataset: Dataset, info: DistInfo, seed: int):
+        super().__init__(
+            dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed
+        )
+        self.start = 0
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        indices = list(super().__iter__())[self.start :]
+        return iter([(self.epoch, i) for i in indices])
+
+    def __len__(self) -> int:
+        return super().__len__() - self.start
+
+
+def collate(items: list) -> tuple[torch.Tensor | None, torch.Tensor, list[str]]:
+    """Stack a batch; unreadable images come back as messages for the main process to raise."""
+    errors = [e for _, _, e in items if e is not None]
+    labels = torch.tensor([label for _, label, _ in items], dtype=torch.long)
+    if errors:
+        return None, labels, errors
+    return torch.stack([img for img, _, _ in items]), labels, []
+
+
+def per_process_batch(batch_size: int, info: DistInfo) -> int:
+    if batch_size % info.world_size:
+        raise UserError(
+            f"--batch-size {batch_size} is the global batch and must divide evenly over "
+            f"{info.world_size} processes"
+        )
+    return batch_size // info.world_size
+
+
+def make_loader(samples: SeededSamples, cfg: LoopConfig, info: DistInfo, pin: bool) -> DataLoader:
+    sampler = ResumableSampler(samples, info, cfg.seed)
+    return DataLoader(
+        samples,
+        batch_size=per_process_batch(cfg.batch_size, info),
+        sampler=sampler,
+        num_workers=cfg.workers,
+        collate_fn=collate,
+        pin_memory=pin,
+        persistent_workers=False,
+        generator=torch.Generator().manual_seed(cfg.seed),  # never the global RNG
+    )
+
+
+def iters_per_epoch(n_samples: int, batch_size: int, info: DistInfo) -> int:
+    """Batches per epoch on every rank: ceil(N / batch) in one process, like the Lua loader."""
+    per_rank = math.ceil(n_samples / info.world_size)
+    return math.ceil(per_rank / per_process_batch(batch_size, info))
+
+
+class TrainLog:
+    """fb.resnet.torch text lines (stdout and train.log) plus the same numbers as JSONL.
+
+    On a terminal the per-iteration lines become one progress line; files always get all lines.
+    Only rank 0 writes.
+    """
+
+    def __init__(self, run_dir: Path | None, enabled: bool, tty: bool | None = None):
+        self.enabled = enabled
+        self.tty = sys.stdout.isatty() if tty is None else tty
+        self.text = self.jsonl = None
+        if enabled and run_dir is not None:
+            self.text = open(run_dir / "train.log", "a", buffering=1)  # noqa: SIM115
+            self.jsonl = open(run_dir / "train.jsonl", "a", buffering=1)  # noqa: SIM115
+
+    def line(self, text: str, record: dict[str, Any] | None = None, progress: bool = False):
+        if not self.enabled:
+            return
+        if progress and self.tty:
+            sys.stdout.write("\r" + text.strip()[:160].ljust(160))
+            sys.stdout.flush()
+        else:
+            if self.tty:
+                sys.stdout.write("\r" + " " * 160 + "\r")
+            print(text, flush=True)
+        if self.text is not None:
+            self.text.write(text + "\n")
+        if self.jsonl is not None and record is not None:
+            self.jsonl.write(json.dumps(record) + "\n")
+
+    def record(self, record: dict[str, Any]) -> None:
+        """A JSONL-only record (the epoch summary has no Lua line of its own)."""
+        if self.jsonl is not None:
+            self.jsonl.write(json.dumps(record) + "\n")
+
+    def close(self) -> None:
+        for f in (self.text, self.jsonl):
+            if f is not None:
+                f.close()
+
+
+def topk_errors(output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """[top-1 wrong, top-5 wrong] counts of a batch, on the device (no sync)."""
+    k = min(5, output.shape[1])
+    top = output.topk(k, dim=1).indices
+    hit = top == targets.to(top.device)[:, None]
+    n = targets.numel()
+    return torch.stack([n - hit[:, 0].sum(), n - hit.any(dim=1).sum()]).float()
+
+
+Validator = Callable[[nn.Module, int], "tuple[float, float] | None"]
+
+
+class TrainLoop:
+    """Epochs of `trainer.step` over `loader`, validation, logging and checkpoints."""
+
+    def __init__(
+        self,
+        trainer: Trainer,
+        loader: DataLoader,
+        cfg: LoopConfig,
+        state: LoopState,
+        info: DistInfo,
+        log: TrainLog,
+        run_dir: Path | None,
+        validate: Validator | None = None,
+        meta: dict[str, Any] | None = None,
+    ):
+        self.trainer, self.loader, self.cfg, self.state = trainer, loader, cfg, state
+        self.info, self.log, self.run_dir = info, log, run_dir
+        self.validate = validate
+        self.meta = meta or {}
+
+    def run(self) -> LoopState:
+        while self.state.epoch <= self.cfg.epochs:
+            self._train_epoch()
+            self._end_epoch()
+        if self.state.best_epoch:
+            self.log.line(logformat.format_final_line(self.state.best_top1, self.state.best_top5))
+        return self.state
+
+    def _train_epoch(self) -> None:
+        st, trainer, ipe = self.state, self.trainer, self.trainer.config.iters_per_epoch
+        sampler: ResumableSampler = self.loader.sampler
+        sampler.set_epoch(st.epoch)
+        sampler.start = st.batches_done * self.loader.batch_size
+        trainer.set_position(st.epoch, st.batches_done)
+        if st.batches_done == 0:
+            self.log.line(logformat.format_epoch_header(st.epoch))
+        else:
+            self.log.line(f"=> Resuming epoch # {st.epoch} after iteration {st.batches_done}")
+        trainer.model.train()
+        sums = torch.tensor(st.sums[:3], dtype=torch.float64)
+        count = st.sums[3]
+        batch_stats = []
+        timer = data_start = time.perf_counter()
+        for images, targets, errors in self.loader:
+            if errors:
+                raise UserError(f"{errors[0]} ({len(errors)} unreadable image(s) in this batch)")
+            data_time = time.perf_counter() - data_start
+            loss = trainer.step(images, targets)
+            n = len(targets)
+            wrong = topk_errors(trainer.last_output, targets)
+            batch_stats.append((torch.cat([loss.float().reshape(1) * n, wrong]).cpu(), n))
+            st.batches_done = trainer.iteration
+            if st.batches_done % self.cfg.print_freq == 0 or st.batches_done == ipe:
+                for stat, size in batch_stats:
+                    sums += stat.double()
+                    count += size
+                last = self._reduced(batch_stats[-1][0], batch_stats[-1][1])
+                batch_stats.clear()
+                self._log_train(last, time.perf_counter() - timer, data_time)
+            if self.cfg.save_every and trainer.global_iteration % self.cfg.save_every == 0:
+                st.sums = [*self._flush(batch_stats, sums, count)]
+                self._save(best=False)
+            timer = data_start = time.perf_counter()
+        st.sums = [*self._flush(batch_stats, sums, count)]
+
+    def _flush(self, batch_stats: list, sums: torch.Tensor, count: float) -> list[float]:
+        total = sums.clone()
+        for stat, size in batch_stats:
+            total += stat.double()
+            count += size
+        return [*total.tolist(), float(count)]
+
+    def _reduced(self, stat: torch.Tensor, n: int) -> tuple[float, float, float]:
+        """(loss, top1 err %, top5 err %) of the global batch (all ranks)."""
+        both = torch.cat([stat.double(), torch.tensor([float(n)], dtype=torch.float64)])
+        if self.info.enabled:
+            both = all_reduce_sum(both.to(self._comm_device()), self.info).cpu()
+        loss_sum, w1, w5, total = both.tolist()
+        return loss_sum / total, 100.0 * w1 / total, 100.0 * w5 / total
+
+    def _comm_device(self) -> torch.device:
+        return self.trainer.device if self.info.backend == "nccl" else torch.device("cpu")
+
+    def _log_train(self, last: tuple[float, float, float], elapsed: float, data_time: float):
+        st, t = self.state, self.trainer
+        loss, top1, top5 = last
+        text = logformat.format_train_line(
+            st.epoch, st.batches_done, t.config.iters_per_epoch, elapsed, data_time, loss,
+            top1, top5,
+        )
+        record = {
+            "type": "train", "epoch": st.epoch, "iter": st.batches_done,
+            "iters": t.config.iters_per_epoch, "global_iter": t.global_iteration, "lr": t.lr,
+            "loss": loss, "top1": top1, "top5": top5, "time": elapsed, "data_time": data_time,
+        }
+        self.log.line(text, record, progress=True)
+
+    def _end_epoch(self) -> None:
+        st = self.state
+        totals = torch.tensor(st.sums, dtype=torch.float64)
+        if self.info.enabled:
+            totals = all_reduce_sum(totals.to(self._comm_device()), self.info).cpu()
+        loss_sum, w1, w5, n = totals.tolist()
+        record = {
+            "type": "epoch", "epoch": st.epoch, "train_loss": loss_sum / n,
+            "train_top1": 100.0 * w1 / n, "train_top5": 100.0 * w5 / n,
+            "lr": self.trainer.lr,
+        }
+        best = False
+        validate_now = (
+            self.validate is not None
+            and self.cfg.val_every
+            and (st.epoch % self.cfg.val_every == 0 or st.epoch == self.cfg.epochs)
+        )
+        if validate_now:
+            result = self.validate(self.trainer.model, st.epoch)
+            if result is not None:
+                top1, top5 = result
+                record.update(test_top1=top1, test_top5=top5)
+                self.log.line(logformat.format_finished_line(st.epoch, top1, top5))
+                if top1 < st.best_top1:
+                    best = True
+                    st.best_top1, st.best_top5, st.best_epoch = top1, top5, st.epoch
+                    self.log.line(logformat.format_best_line(top1, top5))
+        self.log.record(record)
+        st.epoch, st.batches_done, st.sums = st.epoch + 1, 0, [0.0, 0.0, 0.0, 0.0]
+        self._save(best=best)
+
+    def _save(self, best: bool) -> None:
+        """Rank 0 writes; the RNG state is the one the next step will draw from."""
+        if self.run_dir is None or not self.info.is_main:
+            return
+        st = self.state
+        model = _unwrap(self.trainer.model)
+        completed = st.epoch - 1 if st.batches_done == 0 else st.epoch
+        meta = {
+            **self.meta,
+            "format": train_checkpoint.FORMAT,
+            "version": train_checkpoint.VERSION,
+            "arch": train_checkpoint.ARCH,
+            "config": model.cfg.to_dict(),
+            "epoch": completed,
+            "batches_done": st.batches_done,
+            "best_top1": st.best_top1 if st.best_epoch else None,
+            "best_top5": st.best_top5 if st.best_epoch else None,
+        }
+        payload = {
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "meta": meta,
+            "trainer": self.trainer.state_dict(),
+            "loop": {"state": st.to_dict(), "config": asdict(self.cfg)},
+            "rng": train_checkpoint.rng_states(),
+        }
+        train_checkpoint.save(self.run_dir, payload, best)
+
+
+def make_validator(
+    images: Any,
+    *,
+    crops: int,
+    batch_size: int,
+    workers: int,
+    device: torch.device,
+    amp: str | None,
+    channels_last: bool,
+    info: DistInfo,
+    log: TrainLog,
+    print_freq: int = 1,
+) -> Validator:
+    """Per-epoch validation with the evaluator's own code (`validate.evaluate_model`, the
+    authors' exact val preprocessing); logs fb.resnet.torch Test lines, returns (top1, top5)
+    error % on rank 0 and None on the other ranks."""
+    from evaluate.datasets import ImageDataset
+    from evaluate.transforms import ValTransform
+    from evaluate.validate import evaluate_model
+
+    dataset = ImageDataset(images, ValTransform(mode="torch7", crops=crops))
+    amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp or "")
+
+    def validate(model: nn.Module, epoch: int) -> tuple[float, float] | None:
+        net = _unwrap(model)
+        if info.enabled:  # every rank validates rank 0's BN statistics: the ones it saves
+            import torch.distributed as dist
+
+            for buf in net.buffers():
+                dist.broadcast(buf, 0)
+        result = evaluate_model(
+            net, dataset, batch_size=batch_size, workers=workers, device=device,
+            amp_dtype=amp_dtype, channels_last=channels_last, dist=info,
+        )
+        if result is None:
+            return None
+        _log_test_lines(result, epoch, batch_size * info.world_size, log, print_freq)
+        summary = result.summary()
+        return summary["top1_err"], summary["top5_err"]
+
+    return validate
+
+
+def _log_test_lines(result: Any, epoch: int, batch: int, log: TrainLog, print_freq: int) -> None:
+    """Test lines per global batch of the merged result, with per-image running averages
+    (fb.resnet.torch's `top1Sum / N`). Time is the mean per batch; Data is not measured."""
+    from evaluate.metrics import hits
+
+    top1, top5 = hits(result.top5_classes, result.labels)
+    n_batches = max(1, math.ceil(len(top1) / batch))
+    per_batch = result.seconds / n_batches
+    for j in range(n_batches):
+        if (j + 1) % print_freq and j + 1 != n_batches:
+            continue
+        lo, hi = j * batch, min(len(top1), (j + 1) * batch)
+        err1, err5 = 100.0 * (1 - top1[lo:hi].mean()), 100.0 * (1 - top5[lo:hi].mean())
+        avg1, avg5 = 100.0 * (1 - top1[:hi].mean()), 100.0 * (1 - top5[:hi].mean())
+        text = logformat.format_test_line(
+            epoch, j + 1, n_batches, per_batch, 0.0, err1, avg1, err5, avg5
+        )
+        record = {"type": "test", "epoch": epoch, "iter": j + 1, "iters": n_batches,
+                  "top1": err1, "top5": err5, "top1_avg": avg1, "top5_avg": avg5}
+        log.line(text, record, progress=True)

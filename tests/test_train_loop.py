@@ -1,0 +1,270 @@
+"""irv2-train end to end on a tiny synthetic dataset: kill-and-resume, torchrun, bad input.
+
+The network is the width/8 Torch7 fixture (tests/data/irv2_tiny.t7) with a 2-class classifier
+and Dropout 0; images are 299x299 (IRv2's 8x8 average pool needs them). Runs use --workers 0
+and one thread per process, so a few steps cost seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from evaluate.train_cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """train/: 2 classes x 4 images, val/: 2 classes x 1 image, all 299x299 noise JPEGs."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for split, per_class in (("train", 4), ("val", 1)):
+        for c, name in enumerate(("n00000001", "n00000002")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 256, (299, 299, 3), dtype=np.uint8) // (c + 1)
+                Image.fromarray(pixels).save(root / split / name / f"img{i}.JPEG", quality=90)
+    return root
+
+
+@pytest.fixture(scope="module")
+def weights(bundled, tmp_path_factory) -> Path:
+    """The tiny fixture with a seeded 2-class classifier and Dropout 0 (identical on every
+    rank and in every process), saved in t7convert's .pt form."""
+    from converter.convert import convert_checkpoint
+    from converter.model import InceptionResNetV2, IRV2Config
+    from converter.output import save
+
+    conversion = convert_checkpoint(bundled / "irv2_tiny.t7")
+    torch.manual_seed(0)
+    model = conversion.build_model()
+    model.reset_classifier(2)
+    config = IRV2Config(**{**model.cfg.to_dict(), "dropout": 0.0})
+    rebuilt = InceptionResNetV2(config)
+    rebuilt.load_state_dict(model.state_dict())
+    path = tmp_path_factory.mktemp("w") / "tiny2.pt"
+    save(rebuilt.state_dict(), {"arch": "inception_resnet_v2", "config": config.to_dict()},
+         path, "pt")
+    return path
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "evaluate.train_cli", *args]
+
+
+def common(dataset: Path, weights: Path) -> list[str]:
+    return ["--data", str(dataset), "--weights", str(weights), "--device", "cpu",
+            "--workers", "0", "--batch-size", "2", "--epochs", "2", "--no-val"]
+
+
+def final_state(run: Path) -> dict:
+    return torch.load(run / "checkpoint.pt", weights_only=True)
+
+
+def test_kill_and_resume_gives_the_uninterrupted_parameters(dataset, weights, tmp_path):
+    """SIGKILL mid-run, then --resume: the same parameters, momentum and position, bit for bit."""
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    subprocess.run(cli(*common(dataset, weights), "--save", str(straight)), env=ENV,
+                   check=True, timeout=300)
+    proc = subprocess.Popen(
+        cli(*common(dataset, weights), "--save", str(killed), "--save-every", "1"),
+        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 240
+    try:  # kill once a checkpoint after step 3 (inside epoch 1/2 boundary region) is on disk
+        while time.time() < deadline:
+            log = killed / "train.jsonl"
+            steps = log.read_text().count('"type": "train"') if log.exists() else 0
+            if steps >= 3 or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    interrupted = final_state(killed)["meta"]
+    print(f"\nkilled after epoch {interrupted['epoch']} iteration {interrupted['batches_done']}")
+    assert (interrupted["epoch"], interrupted["batches_done"]) != (2, 0)  # really mid-run
+    resume = cli("--data", str(dataset), "--resume", str(killed), "--device", "cpu")
+    subprocess.run(resume, env=ENV, check=True, timeout=300)
+    a, b = final_state(straight), final_state(killed)
+    assert a["trainer"]["epoch"] == b["trainer"]["epoch"] == 2
+    assert a["trainer"]["iteration"] == b["trainer"]["iteration"] == 4
+    assert a["trainer"]["eval_counter"] == b["trainer"]["eval_counter"] == 8
+    worst = max((a["state_dict"][k].double() - b["state_dict"][k].double()).abs().max().item()
+                for k in a["state_dict"])
+    print(f"max |param/buffer difference| after resume: {worst:g}")
+    for key in a["state_dict"]:
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
+    ma, mb = a["trainer"]["optimizer"]["state"], b["trainer"]["optimizer"]["state"]
+    assert all(torch.equal(ma[i]["momentum_buffer"], mb[i]["momentum_buffer"]) for i in ma)
+    text = (killed / "train.log").read_text()
+    assert "=> Resuming epoch #" in text and " | Epoch: [2][4/4]" in text
+
+
+class GhostBatch(torch.nn.Module):
+    """One process computing what 2 DDP ranks compute: rank r holds samples r, r+2, ...
+    (DistributedSampler's interleave), each half normalised by its own BN statistics."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(x.shape[0], self.net.num_classes)
+        out[0::2], out[1::2] = self.net(x[0::2]), self.net(x[1::2])
+        return out
+
+
+def test_torchrun_two_processes_match_one(dataset, weights, tmp_path):
+    """torchrun --nproc_per_node 2 (gloo) == one process with the same global batch."""
+    from evaluate.augment import TrainTransform
+
+    from converter import load_converted
+    from evaluate.datasets import class_folders
+    from evaluate.distributed import DistInfo
+    from evaluate.train import TrainConfig, Trainer
+    from evaluate.train_loop import LoopConfig, SeededSamples, make_loader
+
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not on PATH")
+    run = tmp_path / "ddp"
+    args = [*common(dataset, weights), "--batch-size", "4", "--epochs", "1", "--save", str(run)]
+    done = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "evaluate.train_cli", *args],
+        env=ENV, capture_output=True, timeout=300, text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ddp = final_state(run)
+
+    torch.set_num_threads(1)
+    model = load_converted(weights).train()
+    images = class_folders(dataset / "train")
+    cfg = LoopConfig(batch_size=4, workers=0, seed=0)
+    loader = make_loader(SeededSamples(images.paths, images.labels, TrainTransform(), 0), cfg,
+                         DistInfo(), pin=False)
+    trainer = Trainer(GhostBatch(model), TrainConfig(iters_per_epoch=len(loader)))
+    loader.sampler.set_epoch(1)
+    for batch, targets, _ in loader:
+        trainer.step(batch, targets)
+    worst = 0.0
+    for name, p in model.named_parameters():
+        err = ((p.detach() - ddp["state_dict"][name]).abs().max() / p.abs().max()).item()
+        worst = max(worst, err)
+    print(f"\ntorchrun x2 vs one process: worst parameter rel diff {worst:.2e}")
+    assert ddp["trainer"]["iteration"] == 2
+    assert worst <= 1e-5
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--resume", "X", "--weights", "Y"], "give one starting point"),
+        (["--reset-classifier"], "needs --num-classes"),
+        (["--fresh-momentum"], "only applies to --resume-t7"),
+        (["--no-val", "--ten-crop"], "--no-val contradicts"),
+        (["--momentum", "0"], "--nesterov needs"),
+    ],
+)
+def test_bad_option_combinations(extra, message, dataset):
+    code, out = run_cli("--data", str(dataset), *extra)
+    print(out)
+    assert code == 2 and message in out and len(out.strip().splitlines()) == 1
+
+
+def test_classes_must_match_num_classes(dataset, weights, tmp_path):
+    code, out = run_cli("--data", str(dataset), "--weights", str(weights), "--num-classes", "3",
+                        "--reset-classifier", "--device", "cpu", "--save", str(tmp_path / "r"))
+    print(out)
+    assert code == 2 and "2 classes but the model has 3 outputs" in out
+    assert not (tmp_path / "r").exists()
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused(dataset, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"\x80\x04 not a checkpoint")
+    before = (run / "checkpoint.pt").read_bytes()
+    code, out = run_cli("--data", str(dataset), "--resume", str(run), "--device", "cpu")
+    print(out)
+    assert code == 2 and "unreadable checkpoint" in out and len(out.strip().splitlines()) == 1
+    assert (run / "checkpoint.pt").read_bytes() == before
+    torch.save({"state_dict": {}, "meta": {"format": "irv2-train-checkpoint", "version": 1,
+                                           "arch": "resnet18"}}, run / "checkpoint.pt")
+    code, out = run_cli("--data", str(dataset), "--resume", str(run), "--device", "cpu")
+    print(out)
+    assert code == 2 and "not inception_resnet_v2" in out
+
+
+def test_lua_directory_without_optimizer_state_needs_the_flag(fixtures, dataset, tmp_path):
+    lua = tmp_path / "lua"
+    lua.mkdir()
+    for name in ("latest.t7", "model_1.t7"):
+        shutil.copy(fixtures / "tiny" / "ckpt" / name, lua / name)
+    code, out = run_cli("--data", str(dataset), "--resume-t7", str(lua), "--device", "cpu",
+                        "--save", str(tmp_path / "r"))
+    print(out)
+    assert code == 2 and "MISSING" in out and "--fresh-momentum" in out
+
+
+def test_an_existing_run_is_not_overwritten(dataset, weights, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"keep me")
+    code, out = run_cli(*common(dataset, weights), "--save", str(run))
+    print(out)
+    assert code == 2 and "already holds a run" in out
+    assert (run / "checkpoint.pt").read_bytes() == b"keep me"
+
+
+def test_log_lines_are_fb_resnet_torch_format(dataset, weights, tmp_path):
+    """One epoch with validation: Epoch/Test/Finished/Best lines parse with the log tools,
+    the JSONL carries the same numbers, and model_best.pt loads as a converted model."""
+    from converter import load_converted
+    from evaluate.logparse import ParseStats, parse_lines
+
+    run = tmp_path / "run"
+    args = [a for a in common(dataset, weights) if a != "--no-val"]
+    code, out = run_cli(*args, "--epochs", "1", "--save", str(run))
+    assert code == 0, out
+    text = (run / "train.log").read_text()
+    print(text)
+    assert " | Epoch: [1][1/4]" in text and " | Test: [1][1/1]" in text
+    assert " * Finished epoch # 1 " in text and " * Best model \t" in text
+    records = [json.loads(line) for line in (run / "train.jsonl").read_text().splitlines()]
+    trains = [r for r in records if r["type"] == "train"]
+    assert [r["iter"] for r in trains] == [1, 2, 3, 4]
+    assert trains[0]["lr"] == 0.045
+    assert f"Err {trains[0]['loss']:1.4f}" in text
+    stats = ParseStats()
+    parsed = list(parse_lines(text.splitlines(keepends=True), stats))
+    kinds = [r.kind for r in parsed]
+    print(kinds, stats)
+    assert kinds.count("train") == 4 and kinds.count("test") == 1 and "best" in kinds
+    assert parsed[0].values["loss"] == pytest.approx(trains[0]["loss"], abs=1e-4)
+    load_converted(run / "model_best.pt")
