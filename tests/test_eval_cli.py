@@ -1,0 +1,248 @@
+"""irv2-eval end to end: the converted tiny IRv2 on class folders built from the fixture photos.
+
+The expected top-1/top-5 counts come from the model's own logits, computed here image by image
+(batch of one) through the same preprocessing; labels are placed so that some images are top-1
+hits, some only top-5 hits and some misses, so a wrong count, order or crop sum shows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from converter.errors import UserError
+from evaluate.cli import main
+from evaluate.devices import resolve_amp_dtype, resolve_device
+
+N_CLASSES = 1000
+SCORE_TOL = 1e-4  # batched vs one-by-one forward of the same float32 model
+
+
+def synset(i: int) -> str:
+    return f"n{i:08d}"
+
+
+@pytest.fixture(scope="session")
+def tiny_pt(bundled, tmp_path_factory) -> Path:
+    """tests/data/irv2_tiny.t7 converted once to a .pt, as t7convert writes it."""
+    from converter import output
+    from converter.convert import convert_checkpoint
+
+    conversion = convert_checkpoint(bundled / "irv2_tiny.t7")
+    path = tmp_path_factory.mktemp("tiny") / "irv2_tiny.pt"
+    output.save(conversion.state_dict, conversion.meta, path, "pt", force=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def photos(fixtures) -> list[Path]:
+    found = sorted((fixtures / "images").glob("*.JPEG"))
+    assert len(found) == 7
+    return found
+
+
+@pytest.fixture(scope="session")
+def logits(tiny_pt, photos) -> dict[int, np.ndarray]:
+    """crops -> (7, 1000) scores, one image at a time, crops summed as fb.resnet.torch does."""
+    from converter import load_model
+    from evaluate.transforms import ValTransform
+
+    model = load_model(tiny_pt)
+    out = {}
+    with torch.inference_mode():
+        for crops in (1, 10):
+            transform = ValTransform("torch7", crops)
+            rows = [model(transform(p).view(-1, 3, 299, 299)).sum(0) for p in photos]
+            out[crops] = torch.stack(rows).numpy()
+    return out
+
+
+@pytest.fixture(scope="session")
+def labels(logits) -> list[int]:
+    """Photo k's class: its 1-crop best (k % 3 == 0), its 3rd best (1) or its 10th best (2)."""
+    ranked = np.argsort(-logits[1], axis=1)
+    return [int(ranked[k, (0, 2, 9)[k % 3]]) for k in range(len(ranked))]
+
+
+def class_tree(root: Path, photos: list[Path], labels: list[int]) -> Path:
+    """1000 class folders, mostly empty; photo k in the folder of labels[k]."""
+    for i in range(N_CLASSES):
+        (root / synset(i)).mkdir(parents=True)
+    for photo, label in zip(photos, labels):
+        shutil.copy(photo, root / synset(label) / photo.name)
+    return root
+
+
+def expected_counts(scores: np.ndarray, labels: list[int]) -> tuple[int, int]:
+    top5 = np.argsort(-scores, axis=1)[:, :5]
+    y = np.array(labels)
+    return int((top5[:, 0] == y).sum()), int((top5 == y[:, None]).any(1).sum())
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [*map(str, args)])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("crops", [1, 10])
+def test_counts_match_the_logits(tmp_path, tiny_pt, photos, logits, labels, crops):
+    data = class_tree(tmp_path / "val", photos, labels)
+    out, preds = tmp_path / "results.json", tmp_path / "preds.h5"
+    code, stdout, stderr = run("--data", data, "--weights", tiny_pt, "--crops", crops,
+                               "--batch-size", 3, "--workers", 0, "--output", out,
+                               "--predictions", preds, "--lua-batch-mean")
+    print(stdout, stderr)
+    assert code == 0
+    top1, top5 = expected_counts(logits[crops], labels)
+    if crops == 1:
+        assert (top1, top5) == (3, 5)  # the placement works: hits, top-5-only hits and misses
+    summary = json.loads(out.read_text())
+    assert (summary["n_top1_correct"], summary["n_top5_correct"]) == (top1, top5)
+    assert summary["n_images"] == 7 and summary["crops"] == crops
+    assert summary["preprocess"] == "torch7"
+    assert summary["top1_err"] == pytest.approx(100 * (1 - top1 / 7))
+    assert summary["top5_acc"] == pytest.approx(100 * top5 / 7)
+    assert summary["skipped"] == [] and summary["settings"]["num_classes"] == N_CLASSES
+    assert "24.407" in stdout and "7.407" in stdout and "Lua per-batch mean" in stdout
+
+    # The predictions file, in dataset order (class folder, then file name).
+    order = sorted(range(7), key=lambda k: (labels[k], photos[k].name))
+    reference = logits[crops][order]
+    with h5py.File(preds) as f:
+        assert [p.decode() for p in f["paths"][:]] == [
+            f"{synset(labels[k])}/{photos[k].name}" for k in order
+        ]
+        assert f["labels"][:].tolist() == [labels[k] for k in order]
+        classes, scores = f["top5_classes"][:], f["top5_scores"][:]
+        assert len(f["classes"]) == N_CLASSES
+    err = np.abs(scores - np.take_along_axis(reference, classes, axis=1)).max()
+    print(f"{crops} crop(s): max |saved score - one-by-one logit| = {err:.2e}")
+    assert err < SCORE_TOL * max(1.0, np.abs(reference).max())
+    assert np.array_equal(classes, np.argsort(-reference, axis=1)[:, :5])
+
+
+def test_t7_weights_and_a_flat_folder_with_kaggle_labels(tmp_path, bundled, photos, labels,
+                                                        logits):
+    flat = tmp_path / "val_flat"
+    flat.mkdir()
+    rows = ["ImageId,PredictionString"]
+    for k, photo in enumerate(photos, 1):
+        shutil.copy(photo, flat / f"ILSVRC2012_val_{k:08d}.JPEG")
+        rows.append(f"ILSVRC2012_val_{k:08d},{synset(labels[k - 1])} 1 2 3 4")
+    (tmp_path / "LOC_val_solution.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "LOC_synset_mapping.txt").write_text(
+        "".join(f"{synset(i)} class {i}\n" for i in range(N_CLASSES))
+    )
+    out = tmp_path / "r.json"
+    code, stdout, stderr = run("--data", flat, "--labels", tmp_path / "LOC_val_solution.csv",
+                               "--weights", bundled / "irv2_tiny.t7", "--workers", 0, "-q",
+                               "--output", out)
+    assert code == 0, stderr
+    summary = json.loads(out.read_text())
+    assert (summary["n_top1_correct"], summary["n_top5_correct"]) == expected_counts(
+        logits[1], labels)
+    assert summary["settings"]["label_source"] == "LOC_val_solution.csv"
+
+
+def bad_files(folder: Path, photo: Path) -> dict[str, Path]:
+    data = photo.read_bytes()
+    files = {"truncated": folder / "truncated.JPEG", "zero-byte": folder / "empty.JPEG",
+             "text": folder / "notes.JPEG"}
+    files["truncated"].write_bytes(data[: len(data) // 3])
+    files["zero-byte"].write_bytes(b"")
+    files["text"].write_text("this is not an image\n")
+    return files
+
+
+@pytest.mark.parametrize("kind", ["truncated", "zero-byte", "text"])
+def test_a_bad_image_stops_the_run_naming_it(tmp_path, tiny_pt, photos, labels, kind):
+    data = class_tree(tmp_path / "val", photos[:2], labels[:2])
+    bad = bad_files(data / synset(5), photos[0])[kind]
+    for other in set(bad.parent.iterdir()) - {bad}:
+        other.unlink()
+    out = tmp_path / "r.json"
+    code, stdout, stderr = run("--data", data, "--weights", tiny_pt, "--workers", 0,
+                               "--output", out, "-q")
+    print(stderr)
+    assert code == 2
+    assert str(bad) in stderr and "--skip-bad" in stderr and "Traceback" not in stderr
+    assert stderr.count("\n") == 1 and not out.exists()
+
+
+def test_skip_bad_lists_every_skipped_file(tmp_path, tiny_pt, photos, labels, logits):
+    data = class_tree(tmp_path / "val", photos, labels)
+    bad = bad_files(data / synset(5), photos[0])
+    out = tmp_path / "r.json"
+    code, stdout, stderr = run("--data", data, "--weights", tiny_pt, "--workers", 0,
+                               "--output", out, "--skip-bad", "-q")
+    print(stdout)
+    assert code == 0
+    summary = json.loads(out.read_text())
+    skipped = sorted(item["path"] for item in summary["skipped"])
+    assert skipped == sorted(f"{synset(5)}/{p.name}" for p in bad.values())
+    assert summary["n_skipped"] == 3 and summary["metrics_exclude_skipped"] is True
+    assert summary["n_images"] == 7
+    assert (summary["n_top1_correct"], summary["n_top5_correct"]) == expected_counts(
+        logits[1], labels)
+    assert "skipped 3 unreadable image(s); the metrics exclude them" in stdout
+    assert all(str(p) in stdout for p in bad.values())
+
+
+def test_user_mistakes_get_one_clear_line(tmp_path, tiny_pt, photos, labels):
+    data = class_tree(tmp_path / "val", photos[:1], labels[:1])
+    small = tmp_path / "small"
+    for i in range(10):
+        (small / synset(i)).mkdir(parents=True)
+    shutil.copy(photos[0], small / synset(3) / photos[0].name)
+    existing = tmp_path / "r.json"
+    existing.write_text("{}")
+    cases = {
+        "--labels": (["--data", data, "--labels", tmp_path / "LOC_val_solution.csv"],
+                     "no such labels file"),
+        "class count": (["--data", small], "defines 10 classes but the model has 1000 outputs"),
+        "overwrite": (["--data", data, "--output", existing], "already exists; pass --force"),
+        "weights": (["--data", data, "--weights", tmp_path / "nope.pt"], "no such file"),
+        "device": (["--data", data, "--device", "tpu"], "expected auto, cpu, cuda or cuda:N"),
+    }
+    for name, (args, message) in cases.items():
+        if "--weights" not in args:
+            args = [*args, "--weights", tiny_pt]
+        code, _, stderr = run(*args, "--workers", 0, "-q")
+        print(f"{name}: {stderr.strip()}")
+        assert code == 2 and message in stderr and stderr.count("\n") == 1, name
+    assert existing.read_text() == "{}"
+    code, _, _ = run("--data", data, "--weights", tiny_pt, "--output", existing, "--force",
+                     "--workers", 0, "-q")
+    assert code == 0 and json.loads(existing.read_text())["n_images"] == 1
+
+
+def test_device_and_amp_resolution_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("checks the refusals of a CPU-only machine")
+    assert resolve_device("auto").type == "cpu"
+    for spec, message in [("cuda", "no CUDA device"), ("cuda:1", "no CUDA device"),
+                          ("gpu", "expected auto, cpu")]:
+        with pytest.raises(UserError, match=message):
+            resolve_device(spec)
+    assert resolve_amp_dtype(False, "bf16", torch.device("cpu")) is None
+    with pytest.raises(UserError, match="--amp needs a CUDA device"):
+        resolve_amp_dtype(True, "bf16", torch.device("cpu"))
+
+
+def test_help_answers_without_importing_torch():
+    code = ("import sys; from click.testing import CliRunner; from evaluate.cli import main; "
+            "r = CliRunner().invoke(main, ['--help']); "
+            "print(r.exit_code, 'torch' in sys.modules, '--skip-bad' in r.output)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False", "True"]
