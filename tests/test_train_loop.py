@@ -274,3 +274,31 @@ def test_log_lines_are_fb_resnet_torch_format(augment, dataset, weights, tmp_pat
     assert kinds.count("train") == 4 and kinds.count("test") == 1 and "best" in kinds
     assert parsed[0].values["loss"] == pytest.approx(trains[0]["loss"], abs=1e-4)
     load_converted(run / "model_best.pt")
+
+
+def _noise(path: Path, generator: torch.Generator) -> torch.Tensor:
+    return torch.rand(3, generator=generator)
+
+
+def test_data_position_is_a_pure_function_of_seed_epoch_index():
+    """What exact resuming rests on: a resumed epoch yields the same remaining samples, and a
+    sample's augmentation depends on (seed, epoch, index) only, not on who loads it when."""
+    from evaluate.distributed import DistInfo
+    from evaluate.train_loop import ResumableSampler, SeededSamples
+
+    samples = SeededSamples([Path(f"{i}.jpg") for i in range(10)], list(range(10)), _noise, 7)
+    full = ResumableSampler(samples, DistInfo(), seed=7)
+    full.set_epoch(3)
+    order = list(full)
+    resumed = ResumableSampler(samples, DistInfo(), seed=7)
+    resumed.set_epoch(3)
+    resumed.start = 4
+    assert list(resumed) == order[4:] and len(resumed) == 6
+    full.set_epoch(4)
+    assert list(full) != order  # reshuffled per epoch
+    assert torch.equal(samples[(3, 5)][0], samples[(3, 5)][0])
+    assert not torch.equal(samples[(3, 5)][0], samples[(4, 5)][0])
+    ranks = [ResumableSampler(samples, DistInfo(rank=r, world_size=2), seed=7) for r in (0, 1)]
+    for s in ranks:
+        s.set_epoch(3)
+    assert sorted(i for s in ranks for _, i in s) == list(range(10))
