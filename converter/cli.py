@@ -5,7 +5,7 @@
     t7convert /path/to/checkpoints/ irv2.pt        # a checkpoint directory: reads latest.t7
     t7convert model_best.t7 irv2.h5 --format h5    # HDF5 for other frameworks
     t7convert --inspect model_90.t7                # the module tree with tensor shapes
-    t7convert resnet_50.t7 resnet50.pt --generic   # any supported nn tree, translated
+    t7convert resnet_50.t7 resnet50.pt2 --generic --input-shape 3,224,224   # any nn tree
     t7convert model_90.t7 irv2.pt --verify         # cross-check the mapping with --generic's path
 
 torch is imported only when a command needs it, so --help answers at once.
@@ -43,6 +43,12 @@ from converter.errors import UserError, exit_on_user_error
     is_flag=True,
     help="Check the mapped IRv2 against the generic translation on a random input.",
 )
+@click.option(
+    "--input-shape",
+    default=None,
+    metavar="C,H,W",
+    help="Example input for --generic's torch.export program, e.g. 3,224,224.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @exit_on_user_error
 def main(
@@ -53,6 +59,7 @@ def main(
     inspect: bool,
     generic: bool,
     verify: bool,
+    input_shape: str | None,
     quiet: bool,
 ) -> None:
     say = (lambda *_: None) if quiet else click.echo
@@ -69,19 +76,15 @@ def main(
     from converter import output as out
     from converter.digest import BackgroundSha256
 
+    if generic:
+        _generic(source, output, force, input_shape, say)
+        return
     start = time.perf_counter()
     out_format = out.format_for(output, fmt)
     if output.exists() and not force:  # fail before the expensive read
         raise UserError(f"{output}: already exists; pass --force to overwrite it")
     source_info = checkpoint.resolve(source)
-    digest = None if generic else BackgroundSha256(source_info.model_path)  # overlaps torch import
-    if generic:
-        from converter.translate import save_generic, translate
-
-        module = translate(source)
-        save_generic(module, output, force=force)
-        say(f"translated {source} -> {output} in {time.perf_counter() - start:.2f} s")
-        return
+    digest = BackgroundSha256(source_info.model_path)  # runs while torch is imported
     from converter.convert import convert_checkpoint
 
     conversion = convert_checkpoint(source, digest=digest)
@@ -99,6 +102,41 @@ def main(
         f"{len(conversion.state_dict)} tensors, {n:,} values, "
         f"width 1/{conversion.config.width_divisor}, {conversion.config.num_classes} classes, "
         f"{time.perf_counter() - start:.2f} s"
+    )
+
+
+def _generic(source: Path, output: Path, force: bool, input_shape: str | None, say) -> None:  # noqa: ANN001
+    """Translate the nn tree itself and save it as a torch.export program (.pt2)."""
+    if input_shape is None:
+        raise UserError(
+            "--generic needs --input-shape C,H,W for the exported program "
+            "(e.g. 3,224,224 for ResNet, 3,299,299 for Inception-ResNet-v2)"
+        )
+    try:
+        shape = tuple(int(v) for v in input_shape.split(","))
+    except ValueError:
+        raise UserError(
+            f"--input-shape {input_shape!r}: expected C,H,W such as 3,224,224"
+        ) from None
+    if output.exists() and not force:
+        raise UserError(f"{output}: already exists; pass --force to overwrite it")
+    start = time.perf_counter()
+    import torch
+
+    from converter.translate import save_generic, translate
+
+    module = translate(source)
+    example = torch.rand(2, *shape) * 4 - 2
+    try:  # an eager run first: a shape the network cannot take fails here, in one line
+        with torch.no_grad():
+            module(example)
+    except (RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{source}: cannot run on an input of shape {shape}: {first}") from None
+    save_generic(module, output, example)
+    say(
+        f"translated {source} -> {output} (torch.export program; load it with "
+        f"torch.export.load(path).module()) in {time.perf_counter() - start:.2f} s"
     )
 
 

@@ -189,3 +189,24 @@ def test_every_realworld_file_inspects_or_is_refused_in_one_line(realworld, tmp_
             f"convert: {converted.output.splitlines()[0][:110]}"
         )
     assert not (tmp_path / "out.pt").exists()
+
+
+def test_verify_flag_cross_checks_the_mapping(bundled, tmp_path):
+    result = run(bundled / "irv2_tiny.t7", tmp_path / "v.pt", "--verify")
+    assert result.exit_code == 0, result.output
+    assert "verify: mapped model vs generic translation, max |diff| = " in result.output
+
+
+def test_generic_flag_writes_a_portable_program(bundled, tmp_path):
+    from converter.t7reader import load_t7
+
+    assert run(bundled / "irv2_tiny.t7", tmp_path / "g.pt2", "--generic").exit_code == 2
+    result = run(
+        bundled / "irv2_tiny.t7", tmp_path / "g.pt2", "--generic", "--input-shape", "3,299,299"
+    )
+    assert result.exit_code == 0, result.output
+    program = torch.export.load(tmp_path / "g.pt2").module()
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    with torch.no_grad():
+        out = program(torch.from_numpy(ref["input"].numpy())).numpy()
+    assert abs(out - ref["output"].numpy()).max() < 1e-5 * abs(ref["output"].numpy()).max()
