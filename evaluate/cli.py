@@ -329,3 +329,7 @@ class _Progress:
         else:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
+
+
+if __name__ == "__main__":  # torchrun -m evaluate.cli, python -m evaluate.cli
+    main()
