@@ -156,8 +156,8 @@ def _evaluate(
     if result is None:  # not rank 0: nothing to report
         return
     if result.n_images == 0:
-        raise UserError(f"{data}: none of the {len(images)} images could be read; nothing to "
-                        "report (see the skipped list above)")
+        raise UserError(f"{data}: none of the {len(images)} images could be read, so there is "
+                        f"nothing to report; the first: {result.skipped[0][1]}")
     settings = dict(
         data=data, labels=labels, classes=classes, devkit_meta=devkit_meta, weights=weights,
         batch_size=batch_size, amp=str(dtype).replace("torch.", "") if dtype else None,

@@ -56,8 +56,9 @@ def lua_batch_mean(
 
     lim0606's test loop averaged per-BATCH percentages, so the last, smaller batch weighs as much
     as a full one. Batches here are consecutive runs of `batch_size` images in dataset order; the
-    Lua loader also shuffled the validation set, so this reproduces the statistic, not its exact
-    value for a given run.
+    Lua loader also shuffled the validation set (fb.resnet.torch `DataLoader:run` draws a
+    `torch.randperm` for every split, and a ten-crop batch held floor(batchSize / 10) images), so
+    this reproduces the statistic, not its exact value for a given run.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")

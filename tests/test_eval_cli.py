@@ -199,6 +199,17 @@ def test_skip_bad_lists_every_skipped_file(tmp_path, tiny_pt, photos, labels, lo
     assert all(str(p) in stdout for p in bad.values())
 
 
+def test_skip_bad_with_nothing_readable_is_an_error(tmp_path, tiny_pt):
+    data = tmp_path / "val"
+    for i in range(N_CLASSES):
+        (data / synset(i)).mkdir(parents=True)
+    (data / synset(7) / "empty.JPEG").write_bytes(b"")
+    code, _, stderr = run("--data", data, "--weights", tiny_pt, "--workers", 0, "--skip-bad",
+                          "-q")
+    print(stderr)
+    assert code == 2 and "none of the 1 images could be read" in stderr and "empty.JPEG" in stderr
+
+
 def test_user_mistakes_get_one_clear_line(tmp_path, tiny_pt, photos, labels):
     data = class_tree(tmp_path / "val", photos[:1], labels[:1])
     small = tmp_path / "small"
