@@ -49,6 +49,9 @@ def atomic_path(path: Path, force: bool) -> Iterator[Path]:
         raise UserError(f"{path.parent}: output directory does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private to this user
     try:
         yield Path(tmp)
         os.replace(tmp, path)
