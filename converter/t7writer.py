@@ -7,6 +7,7 @@ without Lua. It is trusted because it re-writes real Torch7 files byte for byte 
 Objects are numbered in first-write order and repeated objects become back-references, as
 torch.File:writeObject does, so shared storages stay shared.
 """
+
 from __future__ import annotations
 
 import struct
