@@ -1,0 +1,352 @@
+"""Evaluation preprocessing: one image file -> the float32 tensor the model sees.
+
+Two pipelines with the same geometry (FACTS §3, lim0606 `datasets/imagenet.lua` val split:
+`Scale(328) -> ColorNormalize -> CenterCrop(299)`, or `TenCrop(299)`):
+
+- ``torch7`` reproduces the authors' Lua pipeline bit for bit: Torch's `image.load` bytes
+  (imagedecode.py), `byte * float32(1/255)`, Torch `image.scale` bicubic (separable rows then
+  columns, Catmull-Rom, align-corners mapping, linear extrapolation at the borders, no
+  antialiasing, float32 with the one double-precision step of the C code), float32
+  `(x - mean) / std`, `ceil` centre-crop offsets. Vectorised numpy; for one crop only the pixels
+  inside the crop window are interpolated.
+- ``fast`` is the quickest route through Pillow: JPEG draft decoding at a reduced DCT scale when
+  the file is at least twice the needed size, then one Pillow bicubic resize straight from a
+  source box to the 299x299 crop (the box is chosen so that pixel centres land where Torch's
+  align-corners mapping puts them), then a byte -> normalised-float lookup table. Pillow
+  antialiases when shrinking and rounds to bytes between passes, so its crops differ from
+  ``torch7`` by a few hundredths (see tests/test_transforms.py for the measured numbers).
+
+Ten-crop order is fb.resnet.torch's `TenCrop`: for the image, then its horizontal flip: centre,
+top-left, top-right, bottom-left, bottom-right. Scores are summed over the 10 crops by the caller.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+
+import numpy as np
+import torch
+from PIL import Image
+
+from evaluate.imagedecode import decode_image, load_pixels, open_image, torch_channels
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+SCALE_SIZE = 328
+CROP_SIZE = 299
+MODES = ("torch7", "fast")
+
+_MEAN32 = np.array(MEAN, dtype=np.float32)
+_STD32 = np.array(STD, dtype=np.float32)
+_INV255 = np.float32(1 / 255)  # Torch's img:mul(1/255): float32 product, not a division
+_MEAN_T = torch.from_numpy(_MEAN32).view(3, 1, 1)
+_STD_T = torch.from_numpy(_STD32).view(3, 1, 1)
+
+
+def scaled_size(width: int, height: int, size: int = SCALE_SIZE) -> tuple[int, int]:
+    """Width, height after fb.resnet.torch `Scale(size)` (shorter side to `size`).
+
+    Scale returns its input unchanged when the shorter side already equals `size`; otherwise it
+    asks image.scale for `long/short*size` (a Lua double), which Torch truncates.
+    """
+    if (width <= height and width == size) or (height <= width and height == size):
+        return width, height
+    if width < height:
+        return size, int(height / width * size)
+    return int(width / height * size), size
+
+
+def center_offsets(width: int, height: int, crop: int = CROP_SIZE) -> tuple[int, int]:
+    """Left, top of fb.resnet.torch `CenterCrop(crop)`: ceil, where torchvision rounds."""
+    return math.ceil((width - crop) / 2), math.ceil((height - crop) / 2)
+
+
+def ten_crop_offsets(width: int, height: int, crop: int = CROP_SIZE) -> list[tuple[int, int]]:
+    """(left, top) of centre, top-left, top-right, bottom-left, bottom-right, as in TenCrop."""
+    return [center_offsets(width, height, crop), (0, 0), (width - crop, 0),
+            (0, height - crop), (width - crop, height - crop)]
+
+
+# --- Torch image.scale bicubic ------------------------------------------------------------------
+
+_CHUNK = 1 << 20  # outputs (times channels) per cubic chunk: bounds the scratch memory
+
+
+class _Workspace(threading.local):
+    """Scratch tensors reused across images (one set per thread, so per DataLoader worker).
+
+    Fresh multi-megabyte temporaries cost a page fault per 4 KiB on every image, which made
+    the bicubic twice as slow; chunking (`_CHUNK`) bounds what is kept.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+        size = shape[0] * shape[1]
+        buf = self.buffers.get(name)
+        if buf is None or buf.numel() < size:
+            buf = self.buffers[name] = torch.empty(size, dtype=dtype)
+        return buf[:size].view(shape)
+
+
+_WORK = _Workspace()
+
+
+def _axis_plan(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source interval and fraction of each output but the last (copied), as scaleCubic_rowcol.
+
+    `scale` is float32 (n_src-1)/(n_dst-1); `di * scale` is a float32 product, truncated.
+    """
+    scale = np.float32(n_src - 1) / np.float32(max(n_dst - 1, 1))
+    pos = np.arange(n_dst - 1, dtype=np.float32) * scale
+    index = pos.astype(np.int64)
+    return index, pos - index.astype(np.float32)
+
+
+def _source_span(n_src: int, n_dst: int, lo: int, hi: int) -> tuple[int, int]:
+    """Source rows [first, last) that outputs lo..hi-1 of a cubic pass read."""
+    if n_src == n_dst:
+        return lo, hi
+    if n_src == 1:
+        return 0, 1
+    index, _ = _axis_plan(n_src, n_dst)
+    interp_hi = min(hi, n_dst - 1)
+    first = max(int(index[lo]) - 1, 0) if lo < interp_hi else n_src - 1
+    last = n_src if hi == n_dst else min(int(index[interp_hi - 1]) + 3, n_src)
+    return first, last
+
+
+def _cubic_pass(src: torch.Tensor, offset: int, n_src: int, n_dst: int, lo: int, hi: int,
+                out: torch.Tensor) -> None:
+    """Torch's `scaleCubic_rowcol` along dim 0, for outputs lo..hi-1, written into `out`.
+
+    `src` (contiguous) holds source rows offset..offset+len(src) of `n_src`, at least
+    `_source_span`; `out` may be any view of shape (hi-lo,) + src.shape[1:].
+    """
+    if n_src == n_dst:
+        out.copy_(src[lo - offset:hi - offset])
+        return
+    if n_src == 1:
+        out.copy_(src[0].expand_as(out))
+        return
+    index, frac = _axis_plan(n_src, n_dst)
+    interp_hi = min(hi, n_dst - 1)
+    flat = src.view(len(src), -1)
+    step = max(1, _CHUNK // flat.shape[1])
+    for start in range(lo, interp_hi, step):
+        stop = min(start + step, interp_hi)
+        rows = _cubic_rows(flat, offset, n_src, index[start:stop], frac[start:stop])
+        out[start - lo:stop - lo].copy_(rows.view((stop - start,) + src.shape[1:]))
+    if hi == n_dst:
+        out[-1].copy_(src[n_src - 1 - offset])
+
+
+def _cubic_rows(flat: torch.Tensor, offset: int, n_src: int, index: np.ndarray,
+                frac: np.ndarray) -> torch.Tensor:
+    """Interpolated rows as float64: exactly the C code's double, before its float store.
+
+    Every float32 rounding of image.c's `scaleCubic_rowcol` / `cubicInterpolate` happens here
+    in the same order, one elementwise op at a time:
+        p0 = 2*p1 - p2 (first interval), p3 = 2*p2 - p1 (last interval)
+        a1 = p2 - p0;  a2 = 2*p0 - 5*p1 + 4*p2 - p3;  a3 = 3*(p1 - p2) + p3 - p0
+        value = p1 + (0.5*x) * (a1 + x*(a2 + x*a3))     # 0.5 is a C double
+    Two rewrites save time without changing a bit: a2 is computed negated with `alpha`
+    products 2 and 4 (exact, so each step rounds once whether or not the kernel fuses a
+    multiply-add, and round-to-nearest is symmetric); the double step is one `addcmul`
+    whose product (24 x 24 bits) is exact in float64.
+    """
+    shape = (len(index), flat.shape[1])
+    i1 = torch.from_numpy(index - offset)
+    x = torch.from_numpy(frac).view(-1, 1)
+    f32, get = torch.float32, _WORK.get
+    p0 = torch.index_select(flat, 0, (i1 - 1).clamp_(min=0), out=get("p0", shape, f32))
+    p1 = torch.index_select(flat, 0, i1, out=get("p1", shape, f32))
+    p2 = torch.index_select(flat, 0, i1 + 1, out=get("p2", shape, f32))
+    p3 = torch.index_select(flat, 0, (i1 + 2).clamp_(max=n_src - 1 - offset),
+                            out=get("p3", shape, f32))
+    # Intervals touching a border extrapolate linearly; `index` is sorted, so they are a
+    # prefix (interval 0) and a suffix (interval n_src-2).
+    head = int(np.searchsorted(index, 0, side="right"))
+    if head:
+        torch.sub(p1[:head] * 2, p2[:head], out=p0[:head])
+    tail = int(np.searchsorted(index, n_src - 2, side="left"))
+    if tail < len(index):
+        torch.sub(p2[tail:] * 2, p1[tail:], out=p3[tail:])
+    neg_a2 = torch.mul(p1, 5, out=get("a2", shape, f32)).sub_(p0, alpha=2)
+    neg_a2.sub_(p2, alpha=4).add_(p3)
+    a3 = torch.sub(p1, p2, out=get("a3", shape, f32)).mul_(3).add_(p3).sub_(p0)
+    a1 = torch.sub(p2, p0, out=p0)
+    inner = get("inner", shape, torch.float64).copy_(a3.mul_(x).sub_(neg_a2).mul_(x).add_(a1))
+    value = get("value", shape, torch.float64).copy_(p1)
+    return value.addcmul_(inner, x.double().mul_(0.5))
+
+
+def torch_scale(pixels: np.ndarray | torch.Tensor, width: int, height: int,
+                window: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """Torch `image.scale(img, width, height, 'bicubic')` of an H x W x C image, H x W x C float32.
+
+    `pixels` is uint8 (Torch's bytes; scaled as `byte * float32(1/255)` first, like
+    `image.load(path, 3, 'float')`) or float32. With `window` = (left, top, right, bottom)
+    only that part of the result is computed: each output pixel depends only on its 4x4
+    source neighbourhood, so the values are those of the full result.
+    """
+    return _scale(pixels, width, height, window).clone()
+
+
+def _scale(pixels: np.ndarray | torch.Tensor, width: int, height: int,
+           window: tuple[int, int, int, int] | None) -> torch.Tensor:
+    """`torch_scale` into workspace memory: valid until this thread's next call."""
+    if isinstance(pixels, torch.Tensor):
+        pixels = pixels.numpy()
+    src_h, src_w = pixels.shape[:2]
+    left, top, right, bottom = window or (0, 0, width, height)
+    row0, row1 = _source_span(src_h, height, top, bottom)
+    col0, col1 = _source_span(src_w, width, left, right)
+    depth = int(np.prod(pixels.shape[2:], dtype=np.int64))
+    # Rows first, as Torch does. Both passes gather along dim 0, so the rows pass works on
+    # the transposed (column-major) block and writes its result back row-major.
+    block = pixels[row0:row1, col0:col1].swapaxes(0, 1).reshape(col1 - col0, -1)
+    cols = _WORK.get("cols", (col1 - col0, (row1 - row0) * depth), torch.float32)
+    if pixels.dtype == np.uint8:
+        np.multiply(block, _INV255, out=cols.numpy(), dtype=np.float32)
+    else:
+        np.copyto(cols.numpy(), block, casting="same_kind")
+    rows = _WORK.get("rows", (row1 - row0, (right - left) * depth), torch.float32)
+    _cubic_pass(cols.view(col1 - col0, row1 - row0, depth), col0, src_w, width, left, right,
+                rows.view(row1 - row0, right - left, depth).transpose(0, 1))
+    out = _WORK.get("scaled", (bottom - top, (right - left) * depth), torch.float32)
+    _cubic_pass(rows, row0, src_h, height, top, bottom, out)
+    return out.view((bottom - top, right - left) + pixels.shape[2:])
+
+
+def normalize_chw(image: torch.Tensor) -> torch.Tensor:
+    """ColorNormalize, float32 `(x - mean) / std`, of H x W x 3 float32, as 3 x H x W."""
+    out = torch.empty((3,) + image.shape[:2], dtype=torch.float32)
+    torch.sub(image.permute(2, 0, 1), _MEAN_T, out=out)
+    return out.div_(_STD_T)
+
+
+def _ten_crops(image_chw: torch.Tensor, crop: int) -> torch.Tensor:
+    """fb.resnet.torch TenCrop of a normalised 3 x H x W image: 10 x 3 x crop x crop."""
+    height, width = image_chw.shape[1:]
+    crops = []
+    for img in (image_chw, torch.flip(image_chw, dims=(2,))):
+        for left, top in ten_crop_offsets(width, height, crop):
+            crops.append(img[:, top:top + crop, left:left + crop])
+    return torch.stack(crops)
+
+
+def _torch7_tensor(path: str | os.PathLike, crops: int, scale_size: int,
+                   crop_size: int) -> torch.Tensor:
+    pixels = decode_image(path, writable=False)
+    src_h, src_w = pixels.shape[:2]
+    width, height = scaled_size(src_w, src_h, scale_size)
+    if crops == 1:
+        left, top = center_offsets(width, height, crop_size)
+        window = (left, top, left + crop_size, top + crop_size)
+    else:
+        window = (0, 0, width, height)
+    if (width, height) == (src_w, src_h):  # Scale(328) returned its input unchanged
+        x0, y0, x1, y1 = window
+        scaled = torch.from_numpy(np.multiply(pixels[y0:y1, x0:x1], _INV255, dtype=np.float32))
+    else:
+        scaled = _scale(pixels, width, height, window)
+    image = normalize_chw(scaled)
+    return image if crops == 1 else _ten_crops(image, crop_size)
+
+
+# --- fast pipeline (Pillow) -----------------------------------------------------------------
+
+def _bytes_chw(image: Image.Image) -> torch.Tensor:
+    """An "L" or "RGB" Pillow image as a normalised 3 x H x W float32 tensor (L replicated),
+    with the torch7 arithmetic: float32 `(byte * float32(1/255) - mean) / std`."""
+    pixels = torch.from_numpy(np.array(image))  # a writable copy of Pillow's buffer
+    pixels = pixels.expand(3, -1, -1) if pixels.dim() == 2 else pixels.permute(2, 0, 1)
+    out = torch.mul(pixels, _INV255.item(), out=torch.empty(pixels.shape, dtype=torch.float32))
+    return out.sub_(_MEAN_T).div_(_STD_T)
+
+
+def _aligned_box(src: int, dst: int, first: int, count: int, reduce: int) -> tuple[float, float]:
+    """Pillow box edges putting output pixels first..first+count-1 of an `src` -> `dst` resize
+    where Torch's align-corners mapping puts them: centre i -> i*(src-1)/(dst-1).
+
+    Pillow samples output i at box_lo + (i+0.5)*step - 0.5 (pixel centres), so step = the
+    align-corners ratio and box_lo = first*step + (1-step)/2. Coordinates are divided by the
+    JPEG draft reduction and clamped to the image (only reachable at the corners of ten-crop).
+    """
+    step = (src - 1) / (dst - 1) if dst > 1 else 1.0
+    lo = first * step + (1 - step) / 2
+    hi = lo + count * step
+    limit = -(-src // reduce)
+    return max(lo / reduce, 0.0), min(hi / reduce, float(limit))
+
+
+def _fast_tensor(path: str | os.PathLike, crops: int, scale_size: int,
+                 crop_size: int) -> torch.Tensor:
+    im = open_image(path)
+    src_w, src_h = im.size
+    width, height = scaled_size(src_w, src_h, scale_size)
+    reduce = 1
+    if im.format == "JPEG":
+        before = im.size
+        im.draft("RGB" if im.mode == "RGB" else None, (width, height))
+        reduce = max(1, round(before[0] / im.size[0]))
+    load_pixels(im, path)
+    im = torch_channels(im, path)
+    if crops == 1:
+        left, top = center_offsets(width, height, crop_size)
+        x_lo, x_hi = _aligned_box(src_w, width, left, crop_size, reduce)
+        y_lo, y_hi = _aligned_box(src_h, height, top, crop_size, reduce)
+        box = (x_lo, y_lo, x_hi, y_hi)
+        if reduce == 1 and (width, height) == (src_w, src_h):
+            im = im.crop((left, top, left + crop_size, top + crop_size))
+        else:
+            im = im.resize((crop_size, crop_size), Image.BICUBIC, box=box, reducing_gap=3.0)
+        return _bytes_chw(im)
+    x_lo, x_hi = _aligned_box(src_w, width, 0, width, reduce)
+    y_lo, y_hi = _aligned_box(src_h, height, 0, height, reduce)
+    if reduce > 1 or (width, height) != (src_w, src_h):
+        im = im.resize((width, height), Image.BICUBIC, box=(x_lo, y_lo, x_hi, y_hi),
+                       reducing_gap=3.0)
+    return _ten_crops(_bytes_chw(im), crop_size)
+
+
+# --- public entry points --------------------------------------------------------------------
+
+def load_val_tensor(path: str | os.PathLike, mode: str = "torch7", crops: int = 1,
+                    scale_size: int = SCALE_SIZE, crop_size: int = CROP_SIZE) -> torch.Tensor:
+    """The float32 tensor the model sees for one image file.
+
+    3 x crop x crop for `crops=1`, 10 x 3 x crop x crop (TenCrop order) for `crops=10`.
+    Raises `BadImageError` (a UserError naming the path) for an unreadable file.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if crops not in (1, 10):
+        raise ValueError(f"crops must be 1 or 10, not {crops!r}")
+    build = _torch7_tensor if mode == "torch7" else _fast_tensor
+    return build(path, crops, scale_size, crop_size)
+
+
+class ValTransform:
+    """Picklable `path -> tensor` for DataLoader workers: `load_val_tensor` with fixed options."""
+
+    def __init__(self, mode: str = "torch7", crops: int = 1, scale_size: int = SCALE_SIZE,
+                 crop_size: int = CROP_SIZE) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if crops not in (1, 10):
+            raise ValueError(f"crops must be 1 or 10, not {crops!r}")
+        if not 0 < crop_size <= scale_size:
+            raise ValueError(f"need 0 < crop_size <= scale_size, got {crop_size}, {scale_size}")
+        self.mode, self.crops = mode, crops
+        self.scale_size, self.crop_size = scale_size, crop_size
+
+    def __call__(self, path: str | os.PathLike) -> torch.Tensor:
+        return load_val_tensor(path, self.mode, self.crops, self.scale_size, self.crop_size)
+
+    def __repr__(self) -> str:
+        return (f"ValTransform(mode={self.mode!r}, crops={self.crops}, "
+                f"scale_size={self.scale_size}, crop_size={self.crop_size})")
