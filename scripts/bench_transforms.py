@@ -1,0 +1,110 @@
+"""Benchmark: images/s of the torch7 and fast evaluation pipelines against the usual baseline.
+
+Baseline = what a PyTorch user writes (torchvision's Resize(328, BICUBIC) + CenterCrop(299) +
+ToTensor + Normalize, spelled out on Pillow): decode + resize + crop + normalise, no model.
+All three run through the same DataLoader (same images, same workers, one intra-op thread per
+worker) and the script prints each rate and its ratio to the baseline measured in the same run.
+
+    python scripts/bench_transforms.py [--images DIR] [--workers 2] [--repeat 40] [--large]
+
+`--large` also runs a set of the same photos re-encoded at 1600x1200, where JPEG draft decoding
+pays off (ImageNet has such images, but most are about 500x375 like the fixture photos).
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from evaluate.transforms import CROP_SIZE, MEAN, SCALE_SIZE, STD, ValTransform
+
+DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared/fixtures/torch7/images"
+
+
+def baseline(path: str) -> torch.Tensor:
+    """torchvision-style: default_loader, Resize, CenterCrop, ToTensor, Normalize."""
+    with open(path, "rb") as f:
+        img = Image.open(f).convert("RGB")
+    w, h = img.size
+    size = (SCALE_SIZE, int(SCALE_SIZE * h / w)) if w < h else (int(SCALE_SIZE * w / h), SCALE_SIZE)
+    img = img.resize(size, Image.BICUBIC)
+    left, top = round((size[0] - CROP_SIZE) / 2), round((size[1] - CROP_SIZE) / 2)
+    img = img.crop((left, top, left + CROP_SIZE, top + CROP_SIZE))
+    t = torch.from_numpy(np.array(img, np.uint8, copy=True)).view(CROP_SIZE, CROP_SIZE, 3)
+    t = t.permute(2, 0, 1).contiguous().to(torch.float32).div(255)
+    mean = torch.as_tensor(MEAN, dtype=t.dtype).view(-1, 1, 1)
+    std = torch.as_tensor(STD, dtype=t.dtype).view(-1, 1, 1)
+    return t.sub_(mean).div_(std)
+
+
+class Files(torch.utils.data.Dataset):
+    def __init__(self, paths: list[str], transform) -> None:
+        self.paths, self.transform = paths, transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.transform(self.paths[i])
+
+
+def _single_thread(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def rate(paths: list[str], transform, workers: int, rounds: int = 3) -> float:
+    """Best images/s over `rounds` passes (the first pass also starts the workers)."""
+    torch.set_num_threads(1)
+    loader = torch.utils.data.DataLoader(
+        Files(paths, transform), batch_size=16, num_workers=workers,
+        persistent_workers=workers > 0, worker_init_fn=_single_thread if workers else None)
+    best = 0.0
+    for _ in range(rounds + 1):
+        start = time.perf_counter()
+        n = sum(len(batch) for batch in loader)
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+def run(name: str, paths: list[str], workers: int) -> None:
+    pipelines = {"baseline": baseline, "torch7": ValTransform("torch7"),
+                 "fast": ValTransform("fast")}
+    rates = {key: rate(paths, fn, workers) for key, fn in pipelines.items()}
+    print(f"{name}: {len(paths)} images per pass, {workers} workers")
+    for key, value in rates.items():
+        print(f"  {key:>8}: {value:8.1f} images/s   x{value / rates['baseline']:.2f} baseline")
+
+
+def _large_copies(sources: list[Path], folder: Path) -> list[str]:
+    out = []
+    for src in sources:
+        with Image.open(src) as im:
+            big = im.convert("RGB").resize((1600, 1200), Image.BICUBIC)
+        dst = folder / (src.stem + "_1600x1200.jpg")
+        big.save(dst, quality=90)
+        out.append(str(dst))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=40, help="passes over the folder per pass")
+    parser.add_argument("--large", action="store_true", help="also time 1600x1200 copies")
+    args = parser.parse_args()
+    sources = sorted(p for p in args.images.iterdir() if p.is_file())
+    run(f"photos in {args.images}", [str(p) for p in sources] * args.repeat, args.workers)
+    if args.large:
+        with tempfile.TemporaryDirectory() as tmp:
+            large = _large_copies(sources, Path(tmp))
+            run("1600x1200 JPEG copies", large * max(1, args.repeat // 4), args.workers)
+
+
+if __name__ == "__main__":
+    main()
