@@ -7,14 +7,17 @@ Two pipelines with the same geometry (FACTS §3, lim0606 `datasets/imagenet.lua`
   (imagedecode.py), `byte * float32(1/255)`, Torch `image.scale` bicubic (separable rows then
   columns, Catmull-Rom, align-corners mapping, linear extrapolation at the borders, no
   antialiasing, float32 with the one double-precision step of the C code), float32
-  `(x - mean) / std`, `ceil` centre-crop offsets. Vectorised numpy; for one crop only the pixels
-  inside the crop window are interpolated.
+  `(x - mean) / std`, `ceil` centre-crop offsets. Vectorised torch ops (one elementwise op per
+  C expression, so every rounding matches); for one crop only the crop window is interpolated,
+  and grayscale is interpolated once and replicated afterwards.
 - ``fast`` is the quickest route through Pillow: JPEG draft decoding at a reduced DCT scale when
   the file is at least twice the needed size, then one Pillow bicubic resize straight from a
   source box to the 299x299 crop (the box is chosen so that pixel centres land where Torch's
-  align-corners mapping puts them), then a byte -> normalised-float lookup table. Pillow
-  antialiases when shrinking and rounds to bytes between passes, so its crops differ from
-  ``torch7`` by a few hundredths (see tests/test_transforms.py for the measured numbers).
+  align-corners mapping puts them), then torch7's byte -> float arithmetic. Pillow antialiases
+  when shrinking and rounds to bytes between passes, so its crops differ from ``torch7`` by
+  about 0.01 on average (normalised units; tests/test_transforms.py prints the numbers). Its
+  ten-crop resizes the whole image with Pillow's own pixel-centre mapping (a box may not leave
+  the image), which shifts the corner crops by up to half a source pixel per unit of shrink.
 
 Ten-crop order is fb.resnet.torch's `TenCrop`: for the image, then its horizontal flip: centre,
 top-left, top-right, bottom-left, bottom-right. Scores are summed over the 10 crops by the caller.
@@ -29,7 +32,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluate.imagedecode import decode_image, load_pixels, open_image, torch_channels
+from evaluate.imagedecode import load_pixels, open_image, torch_channels
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -195,21 +198,31 @@ def torch_scale(pixels: np.ndarray | torch.Tensor, width: int, height: int,
     return _scale(pixels, width, height, window).clone()
 
 
-def _scale(pixels: np.ndarray | torch.Tensor, width: int, height: int,
+def _scale(pixels: np.ndarray | torch.Tensor | Image.Image, width: int, height: int,
            window: tuple[int, int, int, int] | None) -> torch.Tensor:
-    """`torch_scale` into workspace memory: valid until this thread's next call."""
+    """`torch_scale` into workspace memory: valid until this thread's next call.
+
+    A Pillow image ("L" or "RGB") is also accepted: Pillow crops and transposes bytes in C,
+    three times faster than numpy's strided conversion.
+    """
     if isinstance(pixels, torch.Tensor):
         pixels = pixels.numpy()
-    src_h, src_w = pixels.shape[:2]
+    if isinstance(pixels, Image.Image):
+        (src_w, src_h), depth = pixels.size, len(pixels.getbands())
+    else:
+        (src_h, src_w), depth = pixels.shape[:2], int(np.prod(pixels.shape[2:], dtype=np.int64))
     left, top, right, bottom = window or (0, 0, width, height)
     row0, row1 = _source_span(src_h, height, top, bottom)
     col0, col1 = _source_span(src_w, width, left, right)
-    depth = int(np.prod(pixels.shape[2:], dtype=np.int64))
     # Rows first, as Torch does. Both passes gather along dim 0, so the rows pass works on
     # the transposed (column-major) block and writes its result back row-major.
-    block = pixels[row0:row1, col0:col1].swapaxes(0, 1).reshape(col1 - col0, -1)
-    cols = _WORK.get("cols", (col1 - col0, (row1 - row0) * depth), torch.float32)
-    if pixels.dtype == np.uint8:
+    if isinstance(pixels, Image.Image):
+        block = np.asarray(pixels.crop((col0, row0, col1, row1)).transpose(Image.TRANSPOSE))
+    else:
+        block = pixels[row0:row1, col0:col1].swapaxes(0, 1)
+    block = block.reshape(col1 - col0, (row1 - row0) * depth)
+    cols = _WORK.get("cols", block.shape, torch.float32)
+    if block.dtype == np.uint8:
         np.multiply(block, _INV255, out=cols.numpy(), dtype=np.float32)
     else:
         np.copyto(cols.numpy(), block, casting="same_kind")
@@ -218,13 +231,14 @@ def _scale(pixels: np.ndarray | torch.Tensor, width: int, height: int,
                 rows.view(row1 - row0, right - left, depth).transpose(0, 1))
     out = _WORK.get("scaled", (bottom - top, (right - left) * depth), torch.float32)
     _cubic_pass(rows, row0, src_h, height, top, bottom, out)
-    return out.view((bottom - top, right - left) + pixels.shape[2:])
+    return out.view(bottom - top, right - left, depth)
 
 
 def normalize_chw(image: torch.Tensor) -> torch.Tensor:
-    """ColorNormalize, float32 `(x - mean) / std`, of H x W x 3 float32, as 3 x H x W."""
+    """ColorNormalize, float32 `(x - mean) / std`, of H x W x 3 (or x 1, replicated as Torch
+    replicates grayscale) float32, as a new 3 x H x W tensor."""
     out = torch.empty((3,) + image.shape[:2], dtype=torch.float32)
-    torch.sub(image.permute(2, 0, 1), _MEAN_T, out=out)
+    torch.sub(image.permute(2, 0, 1).expand(3, -1, -1), _MEAN_T, out=out)
     return out.div_(_STD_T)
 
 
@@ -240,8 +254,10 @@ def _ten_crops(image_chw: torch.Tensor, crop: int) -> torch.Tensor:
 
 def _torch7_tensor(path: str | os.PathLike, crops: int, scale_size: int,
                    crop_size: int) -> torch.Tensor:
-    pixels = decode_image(path, writable=False)
-    src_h, src_w = pixels.shape[:2]
+    im = open_image(path)
+    load_pixels(im, path)
+    im = torch_channels(im, path)  # grayscale stays one channel until normalize_chw
+    src_w, src_h = im.size
     width, height = scaled_size(src_w, src_h, scale_size)
     if crops == 1:
         left, top = center_offsets(width, height, crop_size)
@@ -249,10 +265,11 @@ def _torch7_tensor(path: str | os.PathLike, crops: int, scale_size: int,
     else:
         window = (0, 0, width, height)
     if (width, height) == (src_w, src_h):  # Scale(328) returned its input unchanged
-        x0, y0, x1, y1 = window
-        scaled = torch.from_numpy(np.multiply(pixels[y0:y1, x0:x1], _INV255, dtype=np.float32))
+        pixels = np.asarray(im.crop(window))
+        scaled = torch.from_numpy(np.multiply(pixels, _INV255, dtype=np.float32))
+        scaled = scaled.view(scaled.shape[0], scaled.shape[1], -1)
     else:
-        scaled = _scale(pixels, width, height, window)
+        scaled = _scale(im, width, height, window)
     image = normalize_chw(scaled)
     return image if crops == 1 else _ten_crops(image, crop_size)
 
