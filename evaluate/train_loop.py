@@ -80,7 +80,7 @@ class SeededSamples(Dataset):
         generator = torch.Generator().manual_seed(int(words[0]) << 31 ^ int(words[1]))
         path = self.paths[index]
         try:
-            return self.transform(path, generator=generator), self.labels[index], None
+            return self.transform(path, generator), self.labels[index], None
         except UserError as e:  # a worker would bury an exception in a traceback: pass it on
             message = str(e) if str(path) in str(e) else f"{path}: {e}"
             return None, self.labels[index], message
