@@ -90,7 +90,8 @@ class _Workspace(threading.local):
         size = shape[0] * shape[1]
         buf = self.buffers.get(name)
         if buf is None or buf.numel() < size:
-            buf = self.buffers[name] = torch.empty(size, dtype=dtype)
+            with torch.inference_mode(False):  # a caller's inference mode must not stick to it
+                buf = self.buffers[name] = torch.empty(size, dtype=dtype)
         return buf[:size].view(shape)
 
 

@@ -195,7 +195,7 @@ def _run(
     done = 0
     from_collate = getattr(loader, "collate_fn", None) is _collate
     try:
-        with torch.inference_mode(), autocast:
+        with autocast:  # data loading stays outside inference mode; only the model is in it
             for batch_indices, images, batch_labels, bad in _batches(loader, from_collate):
                 if bad and not skip_bad:
                     error = UserError(
@@ -229,6 +229,13 @@ def _top5(
     model: nn.Module, images: torch.Tensor, device: torch.device, channels_last: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k scores and classes of a batch; K crops (a 5-D batch) have their scores summed."""
+    with torch.inference_mode():
+        return _top5_scores(model, images, device, channels_last)
+
+
+def _top5_scores(
+    model: nn.Module, images: torch.Tensor, device: torch.device, channels_last: bool
+) -> tuple[np.ndarray, np.ndarray]:
     images = images.to(device, non_blocking=True)
     crops = images.shape[1] if images.dim() == 5 else 1
     if images.dim() == 5:
