@@ -81,8 +81,7 @@ def main(
         return
     start = time.perf_counter()
     out_format = out.format_for(output, fmt)
-    if output.exists() and not force:  # fail before the expensive read
-        raise UserError(f"{output}: already exists; pass --force to overwrite it")
+    out.check_writable(output, force)
     source_info = checkpoint.resolve(source)
     digest = BackgroundSha256(source_info.model_path)  # runs while torch is imported
     from converter.convert import convert_checkpoint
@@ -118,8 +117,9 @@ def _generic(source: Path, output: Path, force: bool, input_shape: str | None, s
         raise UserError(
             f"--input-shape {input_shape!r}: expected C,H,W such as 3,224,224"
         ) from None
-    if output.exists() and not force:
-        raise UserError(f"{output}: already exists; pass --force to overwrite it")
+    from converter.output import check_writable
+
+    check_writable(output, force)
     start = time.perf_counter()
     import torch
 

@@ -39,14 +39,21 @@ def format_for(path: Path, requested: str | None) -> str:
     return fmt
 
 
-@contextmanager
-def atomic_path(path: Path, force: bool) -> Iterator[Path]:
-    """A temp path beside `path` that replaces it only if the block succeeds."""
+def check_writable(path: Path, force: bool) -> None:
+    """Refuse an output that exists (without --force) or has no directory: before, not after,
+    the expensive part of a command."""
     path = Path(path)
     if path.exists() and not force:
         raise UserError(f"{path}: already exists; pass --force to overwrite it")
     if not path.parent.is_dir():
         raise UserError(f"{path.parent}: output directory does not exist")
+
+
+@contextmanager
+def atomic_path(path: Path, force: bool) -> Iterator[Path]:
+    """A temp path beside `path` that replaces it only if the block succeeds."""
+    path = Path(path)
+    check_writable(path, force)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     umask = os.umask(0)

@@ -130,9 +130,11 @@ def _evaluate(
     error = None
     try:
         if info.is_main:
+            from converter.output import check_writable
+
             for path in (output, predictions):
                 if path is not None:
-                    _refuse_overwrite(path, force)
+                    check_writable(path, force)
         images, model, dtype, dataset = _set_up(
             data, labels, classes, devkit_meta, weights, n_crops, preprocess, limit,
             torch_device, amp, amp_dtype, channels_last, compile_,
@@ -258,14 +260,6 @@ def _report(s: dict[str, Any]) -> str:
     if run["images_per_s"] is not None:
         lines.append(f"{run['seconds']:.1f} s, {run['images_per_s']:.1f} images/s")
     return "\n".join(lines)
-
-
-def _refuse_overwrite(path: Path, force: bool) -> None:
-    """Fail before the expensive run, not after it, when an output cannot be written."""
-    if path.exists() and not force:
-        raise UserError(f"{path}: already exists; pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise UserError(f"{path.parent}: output directory does not exist")
 
 
 def _write_json(path: Path, summary: dict[str, Any], force: bool) -> None:
