@@ -24,17 +24,22 @@ class MappingError(UserError):
 
 
 def exit_on_user_error(func):  # noqa: ANN001, ANN201 - a decorator for click commands
-    """Run a CLI body; a UserError becomes one line on stderr and exit status 2, no traceback."""
+    """Run a CLI body; a UserError (or an OS error on a file the user named) becomes one line
+    on stderr and exit status 2, never a traceback."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        import click
+
         try:
             return func(*args, **kwargs)
         except UserError as e:
-            import click
-
             click.echo(f"error: {e}", err=True)
             raise SystemExit(e.exit_code) from None
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"error: {where}{e.strerror or e}", err=True)
+            raise SystemExit(UserError.exit_code) from None
 
     return wrapper

@@ -3,6 +3,7 @@
 Thin layer over `evaluate.logparse` and `evaluate.logplot`. Files named `x.log.1 x.log.2 ...`
 given one after another are the parts of one run, read in the order given.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from converter.errors import UserError
+from converter.errors import UserError, exit_on_user_error
 from evaluate.logparse import Run, group_parts, read_records, run_name
 
 _FIRST_COLUMNS = ("loss", "top1", "top5")
@@ -29,41 +30,58 @@ def main() -> None:
 @main.command()
 @click.argument("logs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
+@exit_on_user_error
 def summary(logs: tuple[Path, ...], as_json: bool) -> None:
     """Per run: epochs, best validation top1/top5 (epoch), last train loss, oddities."""
-    runs = _guard(lambda: [Run.from_files(parts) for parts in group_parts(logs)])
+    runs = [Run.from_files(parts) for parts in group_parts(logs)]
     data = [r.summary() for r in runs]
     click.echo(json.dumps(data, indent=2) if as_json else format_summaries(data))
 
 
 @main.command("csv")
 @click.argument("logs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="CSV file to write (default: standard output).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CSV file to write (default: standard output).",
+)
+@exit_on_user_error
 def csv_command(logs: tuple[Path, ...], output: Path | None) -> None:
     """One row per record: kind, epoch, iter, iters, then every named number (raw log order;
     a `run` column comes first when several runs are given)."""
-    _guard(lambda: write_csv(group_parts(logs), output))
+    write_csv(group_parts(logs), output)
 
 
 @main.command()
 @click.argument("logs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Image to write; .png or .svg.")
-@click.option("--smooth/--no-smooth", default=True, show_default=True,
-              help="Train curve as one mean per epoch, or ten points per epoch.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Image to write; .png or .svg.",
+)
+@click.option(
+    "--smooth/--no-smooth",
+    default=True,
+    show_default=True,
+    help="Train curve as one mean per epoch, or ten points per epoch.",
+)
 @click.option("--loss", "loss_panel", is_flag=True, help="Add a log-scale train-loss panel.")
 @click.option("--title", default=None, help="Figure title.")
-def plot(logs: tuple[Path, ...], output: Path, smooth: bool, loss_panel: bool,
-         title: str | None) -> None:
+@exit_on_user_error
+def plot(
+    logs: tuple[Path, ...], output: Path, smooth: bool, loss_panel: bool, title: str | None
+) -> None:
     """Train/val top-1/top-5 error per epoch; several runs are overlaid."""
     from evaluate.logplot import plot_runs
 
-    def work():
-        runs = [Run.from_files(parts) for parts in group_parts(logs)]
-        return plot_runs(runs, output, smooth=smooth, loss_panel=loss_panel, title=title)
-
-    click.echo(f"wrote {_guard(work)}")
+    runs = [Run.from_files(parts) for parts in group_parts(logs)]
+    click.echo(
+        f"wrote {plot_runs(runs, output, smooth=smooth, loss_panel=loss_panel, title=title)}"
+    )
 
 
 def format_summaries(data: Sequence[dict]) -> str:
@@ -75,16 +93,22 @@ def format_summaries(data: Sequence[dict]) -> str:
         best = s["best"] or {}
         loss = s["last_train_loss"]
         span = f"{s['first_epoch']}-{s['last_epoch']}" if s["epochs"] else "0"
-        rows.append((
-            s["name"], f"{s['epochs']} ({span})" if s["epochs"] else "0",
-            _num(best.get("top1")), _num(best.get("top5")),
-            "-" if best.get("epoch") is None else str(best["epoch"]),
-            "-" if loss is None else f"{loss['loss']:.4g} (ep {loss['epoch']})",
-            str(s["unknown_lines"]),
-        ))
+        rows.append(
+            (
+                s["name"],
+                f"{s['epochs']} ({span})" if s["epochs"] else "0",
+                _num(best.get("top1")),
+                _num(best.get("top5")),
+                "-" if best.get("epoch") is None else str(best["epoch"]),
+                "-" if loss is None else f"{loss['loss']:.4g} (ep {loss['epoch']})",
+                str(s["unknown_lines"]),
+            )
+        )
         if s["restarts"]:
-            notes.append(f"{s['name']}: {s['restarts']} restart(s); {s['overridden_epochs']} "
-                         "repeated epoch(s) taken from the later run")
+            notes.append(
+                f"{s['name']}: {s['restarts']} restart(s); {s['overridden_epochs']} "
+                "repeated epoch(s) taken from the later run"
+            )
         if best.get("source") == "best-model lines":
             notes.append(f"{s['name']}: no per-epoch validation; best is from 'Best model' lines")
         if s["cut_lines"]:
@@ -92,11 +116,17 @@ def format_summaries(data: Sequence[dict]) -> str:
             notes.append(f"{s['name']}: {where} was cut at the end of a file and was skipped")
         if s["unknown_samples"]:
             src, lineno, text = s["unknown_samples"][0]
-            notes.append(f"{s['name']}: {s['unknown_lines']} unknown line(s) skipped, e.g. "
-                         f"{Path(src).name}:{lineno}: {text[:60]}")
+            notes.append(
+                f"{s['name']}: {s['unknown_lines']} unknown line(s) skipped, e.g. "
+                f"{Path(src).name}:{lineno}: {text[:60]}"
+            )
     widths = [max(len(r[k]) for r in rows) for k in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if k == 0 else c.rjust(w)
-                       for k, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+    lines = [
+        "  ".join(
+            c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths))
+        ).rstrip()
+        for r in rows
+    ]
     return "\n".join(lines + notes)
 
 
@@ -113,7 +143,8 @@ def write_csv(runs: Sequence[Sequence[Path]], output: Path | None) -> None:
         where = ", ".join(str(p) for parts in runs for p in parts)
         raise UserError(f"{where}: no fb.resnet.torch log lines found; nothing to write")
     columns = [c for c in _FIRST_COLUMNS if c in names] + [
-        c for c in names if c not in _FIRST_COLUMNS]
+        c for c in names if c not in _FIRST_COLUMNS
+    ]
     lead = ["run"] if len(runs) > 1 else []
     if output is None:
         _write_rows(sys.stdout, runs, lead, columns)
@@ -135,8 +166,11 @@ def _write_rows(f, runs, lead: list, columns: list) -> None:
         name = [run_name(parts)] if lead else []
         for rec in read_records(parts):
             v = rec.values
-            w.writerow(name + [rec.kind, _blank(rec.epoch), _blank(rec.iter), _blank(rec.iters)]
-                       + [_blank(v.get(c)) for c in columns])
+            w.writerow(
+                name
+                + [rec.kind, _blank(rec.epoch), _blank(rec.iter), _blank(rec.iters)]
+                + [_blank(v.get(c)) for c in columns]
+            )
 
 
 def _blank(x) -> str:
@@ -147,15 +181,3 @@ def _blank(x) -> str:
 
 def _num(x) -> str:
     return "-" if x is None else f"{x:.3f}"
-
-
-def _guard(work):
-    """Run `work`; a user mistake ends as one line on stderr and exit status 2."""
-    try:
-        return work()
-    except UserError as e:
-        click.echo(f"irv2-logs: {e}", err=True)
-        sys.exit(e.exit_code)
-    except OSError as e:
-        click.echo(f"irv2-logs: {e.filename or ''}: {e.strerror}", err=True)
-        sys.exit(2)

@@ -268,7 +268,7 @@ def test_cli_user_errors(tmp_path):
                  ["csv", str(empty)], ["plot", str(empty), "-o", str(tmp_path / "x.pdf")]):
         r = CliRunner().invoke(main, args)
         print(args[0], r.exit_code, r.output.strip())
-        assert r.exit_code == 2 and "irv2-logs:" in r.output and "Traceback" not in r.output
+        assert r.exit_code == 2 and r.output.startswith("error: ") and "Traceback" not in r.output
         assert len(r.output.strip().splitlines()) == 1
     assert not list(tmp_path.glob("*.pdf")) and not list(tmp_path.glob(".*"))
 
