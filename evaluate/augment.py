@@ -9,6 +9,7 @@ Randomness comes only from the `torch.Generator` (or integer seed) passed per ca
 that derives the seed from (epoch, sample index) gets the same batch after a resume. The draws
 follow Lua's order but not its generator, so the numbers differ from a Lua run.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,9 +23,9 @@ from evaluate.transforms import CROP_SIZE, MEAN, STD, center_offsets, scaled_siz
 
 # datasets/imagenet.lua: pca (AlexNet lighting) and the jitter strengths of setting 1.
 EIGVAL = torch.tensor([0.2175, 0.0188, 0.0045])
-EIGVEC = torch.tensor([[-0.5675, 0.7192, 0.4009],
-                       [-0.5808, -0.0045, -0.8140],
-                       [-0.5836, -0.6948, 0.4203]])
+EIGVEC = torch.tensor(
+    [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]]
+)
 JITTER = 0.4
 LIGHTING_STD = 0.1
 _GRAY = (0.299, 0.587, 0.114)
@@ -42,8 +43,9 @@ def _lua_round(x: float) -> int:
     return math.floor(x + 0.5)
 
 
-def sized_crop_box(height: int, width: int, gen: torch.Generator,
-                   attempts: int = 10) -> tuple[int, int, int, int] | None:
+def sized_crop_box(
+    height: int, width: int, gen: torch.Generator, attempts: int = 10
+) -> tuple[int, int, int, int] | None:
     """(left, top, w, h) of fb.resnet.torch RandomSizedCrop, or None for its fallback.
 
     As in the Lua code, w = sqrt(area) * ratio and h = sqrt(area) / ratio (the ratio is not
@@ -69,12 +71,12 @@ def random_sized_crop(pixels: np.ndarray, size: int, gen: torch.Generator) -> to
     box = sized_crop_box(height, width, gen)
     if box is not None:
         left, top, w, h = box
-        return torch_scale(pixels[top:top + h, left:left + w], size, size)
+        return torch_scale(pixels[top : top + h, left : left + w], size, size)
     new_w, new_h = scaled_size(width, height, size)  # fallback: CenterCrop(Scale(size))
     left, top = center_offsets(new_w, new_h, size)
     window = (left, top, left + size, top + size)
     if (new_w, new_h) == (width, height):
-        pixels = pixels[top:top + size, left:left + size]
+        pixels = pixels[top : top + size, left : left + size]
         return torch.from_numpy(np.multiply(pixels, np.float32(1 / 255), dtype=np.float32))
     return torch_scale(pixels, new_w, new_h, window)
 
@@ -110,8 +112,12 @@ def color_jitter(img: torch.Tensor, gen: torch.Generator, strength: float = JITT
     return img
 
 
-def lighting(img: torch.Tensor, alpha: torch.Tensor, eigval: torch.Tensor = EIGVAL,
-             eigvec: torch.Tensor = EIGVEC) -> torch.Tensor:
+def lighting(
+    img: torch.Tensor,
+    alpha: torch.Tensor,
+    eigval: torch.Tensor = EIGVAL,
+    eigvec: torch.Tensor = EIGVEC,
+) -> torch.Tensor:
     """AlexNet PCA lighting, in place: add eigvec @ (alpha * eigval) to each channel."""
     rgb = (eigvec * alpha.view(1, 3) * eigval.view(1, 3)).sum(dim=1)
     return img.add_(rgb.to(img.dtype).view(3, 1, 1))
@@ -138,8 +144,9 @@ class TrainTransform:
     def __init__(self, crop_size: int = CROP_SIZE) -> None:
         self.crop_size = crop_size
 
-    def __call__(self, image: str | os.PathLike | np.ndarray,
-                 seed: int | torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, image: str | os.PathLike | np.ndarray, seed: int | torch.Generator | None = None
+    ) -> torch.Tensor:
         gen = _generator(seed)
         pixels = image if isinstance(image, np.ndarray) else decode_image(image, writable=False)
         img = random_sized_crop(pixels, self.crop_size, gen).permute(2, 0, 1).contiguous()

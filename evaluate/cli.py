@@ -33,48 +33,104 @@ AUTHORS = {"top1_err": 24.407, "top5_err": 7.407, "crops": 1, "epochs": 90}
 @click.command(
     help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
 )
-@click.option("--data", required=True, type=click.Path(path_type=Path),
-              help="Validation folder: one sub-folder per synset, or flat with --labels.")
-@click.option("--labels", type=click.Path(path_type=Path),
-              help="Labels of a flat folder: LOC_val_solution.csv, the devkit's "
-                   "ILSVRC2012_validation_ground_truth.txt, or 'filename label' lines.")
-@click.option("--classes", type=click.Path(path_type=Path),
-              help="Class list, one synset per line, line i = class i (LOC_synset_mapping.txt "
-                   "works as is).")
-@click.option("--devkit-meta", type=click.Path(path_type=Path),
-              help="The devkit's data/meta.mat (needs scipy) or a text export of it "
-                   "('ILSVRC2012_ID WNID' per line), for the devkit ground truth.")
-@click.option("--weights", required=True, type=click.Path(path_type=Path),
-              help="Model: .pt/.h5 from t7convert, a Torch7 .t7, or a checkpoint directory.")
-@click.option("--crops", type=click.Choice(["1", "10"]), default="1", show_default=True,
-              help="1: centre crop; 10: fb.resnet.torch TenCrop, scores summed.")
-@click.option("--preprocess", type=click.Choice(["torch7", "fast"]), default="torch7",
-              show_default=True,
-              help="torch7: the authors' Lua pixels bit for bit; fast: Pillow, slightly different.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
-              help="Images per batch (per process).")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="DataLoader worker processes per process  [default: min(8, CPUs)]")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (CUDA when present), cpu, cuda or cuda:N.")
-@click.option("--amp/--no-amp", default=False, show_default=True,
-              help="Autocast on CUDA (moves the numbers slightly away from float32).")
-@click.option("--amp-dtype", type=click.Choice(["bf16", "fp16"]), default="bf16",
-              show_default=True)
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Validation folder: one sub-folder per synset, or flat with --labels.",
+)
+@click.option(
+    "--labels",
+    type=click.Path(path_type=Path),
+    help="Labels of a flat folder: LOC_val_solution.csv, the devkit's "
+    "ILSVRC2012_validation_ground_truth.txt, or 'filename label' lines.",
+)
+@click.option(
+    "--classes",
+    type=click.Path(path_type=Path),
+    help="Class list, one synset per line, line i = class i (LOC_synset_mapping.txt works as is).",
+)
+@click.option(
+    "--devkit-meta",
+    type=click.Path(path_type=Path),
+    help="The devkit's data/meta.mat (needs scipy) or a text export of it "
+    "('ILSVRC2012_ID WNID' per line), for the devkit ground truth.",
+)
+@click.option(
+    "--weights",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model: .pt/.h5 from t7convert, a Torch7 .t7, or a checkpoint directory.",
+)
+@click.option(
+    "--crops",
+    type=click.Choice(["1", "10"]),
+    default="1",
+    show_default=True,
+    help="1: centre crop; 10: fb.resnet.torch TenCrop, scores summed.",
+)
+@click.option(
+    "--preprocess",
+    type=click.Choice(["torch7", "fast"]),
+    default="torch7",
+    show_default=True,
+    help="torch7: the authors' Lua pixels bit for bit; fast: Pillow, slightly different.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Images per batch (per process).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="DataLoader worker processes per process  [default: min(8, CPUs)]",
+)
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA when present), cpu, cuda or cuda:N.",
+)
+@click.option(
+    "--amp/--no-amp",
+    default=False,
+    show_default=True,
+    help="Autocast on CUDA (moves the numbers slightly away from float32).",
+)
+@click.option("--amp-dtype", type=click.Choice(["bf16", "fp16"]), default="bf16", show_default=True)
 @click.option("--channels-last", is_flag=True, help="channels-last memory format (CUDA speed).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
-@click.option("--skip-bad", is_flag=True,
-              help="Leave unreadable images out (listed at the end and in the JSON) "
-                   "instead of stopping.")
-@click.option("--lua-batch-mean", is_flag=True,
-              help="Also report the fork's mean of per-batch error percentages.")
-@click.option("--output", type=click.Path(path_type=Path),
-              help="Write the summary and exact settings as JSON.")
-@click.option("--predictions", type=click.Path(path_type=Path),
-              help="Write every image's top-5 classes and scores (HDF5).")
+@click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Leave unreadable images out (listed at the end and in the JSON) instead of stopping.",
+)
+@click.option(
+    "--lua-batch-mean",
+    is_flag=True,
+    help="Also report the fork's mean of per-batch error percentages.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the summary and exact settings as JSON.",
+)
+@click.option(
+    "--predictions",
+    type=click.Path(path_type=Path),
+    help="Write every image's top-5 classes and scores (HDF5).",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing --output/--predictions files.")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Evaluate only the first N images (quick checks).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Evaluate only the first N images (quick checks).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress line; the summary only.")
 def main(device: str, **options: Any) -> None:
     from evaluate import distributed
@@ -136,8 +192,19 @@ def _evaluate(
                 if path is not None:
                     check_writable(path, force)
         images, model, dtype, dataset = _set_up(
-            data, labels, classes, devkit_meta, weights, n_crops, preprocess, limit,
-            torch_device, amp, amp_dtype, channels_last, compile_,
+            data,
+            labels,
+            classes,
+            devkit_meta,
+            weights,
+            n_crops,
+            preprocess,
+            limit,
+            torch_device,
+            amp,
+            amp_dtype,
+            channels_last,
+            compile_,
         )
     except UserError as e:
         error = e
@@ -146,32 +213,53 @@ def _evaluate(
     from evaluate.validate import evaluate_model
 
     if not quiet and info.is_main:
-        click.echo(f"evaluating {len(images)} images from {data} ({images.source}) on "
-                   f"{torch_device}" + (f" x {info.world_size} processes" if info.enabled else ""),
-                   err=True)
+        click.echo(
+            f"evaluating {len(images)} images from {data} ({images.source}) on "
+            f"{torch_device}" + (f" x {info.world_size} processes" if info.enabled else ""),
+            err=True,
+        )
     progress = None if quiet or not info.is_main else _Progress(info)
     result = evaluate_model(
-        model, dataset, batch_size=batch_size, workers=workers, device=torch_device,
-        amp_dtype=dtype, channels_last=channels_last, skip_bad=skip_bad, dist=info,
+        model,
+        dataset,
+        batch_size=batch_size,
+        workers=workers,
+        device=torch_device,
+        amp_dtype=dtype,
+        channels_last=channels_last,
+        skip_bad=skip_bad,
+        dist=info,
         progress=progress,
     )
     if result is None:  # not rank 0: nothing to report
         return
     if result.n_images == 0:
-        raise UserError(f"{data}: none of the {len(images)} images could be read, so there is "
-                        f"nothing to report; the first: {result.skipped[0][1]}")
+        raise UserError(
+            f"{data}: none of the {len(images)} images could be read, so there is "
+            f"nothing to report; the first: {result.skipped[0][1]}"
+        )
     settings = dict(
-        data=data, labels=labels, classes=classes, devkit_meta=devkit_meta, weights=weights,
-        batch_size=batch_size, amp=str(dtype).replace("torch.", "") if dtype else None,
-        channels_last=channels_last, compile=compile_, skip_bad=skip_bad, limit=limit,
-        num_classes=_num_classes(model), scale_size=dataset.transform.scale_size,
+        data=data,
+        labels=labels,
+        classes=classes,
+        devkit_meta=devkit_meta,
+        weights=weights,
+        batch_size=batch_size,
+        amp=str(dtype).replace("torch.", "") if dtype else None,
+        channels_last=channels_last,
+        compile=compile_,
+        skip_bad=skip_bad,
+        limit=limit,
+        num_classes=_num_classes(model),
+        scale_size=dataset.transform.scale_size,
         crop_size=dataset.transform.crop_size,
     )
     summary = _summary(result, images, settings, n_crops, preprocess, lua_batch_mean)
     summary["run"] = {
         "seconds": round(result.seconds, 3),
         "images_per_s": round((result.n_images + len(result.skipped)) / result.seconds, 2)
-        if result.seconds > 0 else None,
+        if result.seconds > 0
+        else None,
         "world_size": info.world_size,
         "device": str(torch_device),
         "workers": workers,
@@ -188,9 +276,19 @@ def _under_torchrun() -> bool:
 
 
 def _set_up(
-    data: Path, labels: Path | None, classes: Path | None, devkit_meta: Path | None,
-    weights: Path, n_crops: int, preprocess: str, limit: int | None, device: Any,
-    amp: bool, amp_dtype: str, channels_last: bool, compile_: bool,
+    data: Path,
+    labels: Path | None,
+    classes: Path | None,
+    devkit_meta: Path | None,
+    weights: Path,
+    n_crops: int,
+    preprocess: str,
+    limit: int | None,
+    device: Any,
+    amp: bool,
+    amp_dtype: str,
+    channels_last: bool,
+    compile_: bool,
 ) -> tuple[Any, Any, Any, Any]:
     """Images, model, autocast dtype and dataset, each checked against the others."""
     from converter import load_model
@@ -216,8 +314,14 @@ def _num_classes(model: Any) -> int | None:
     return getattr(inner, "num_classes", None)
 
 
-def _summary(result: Any, images: Any, settings: dict[str, Any], n_crops: int, preprocess: str,
-             lua_batch_mean: bool) -> dict[str, Any]:
+def _summary(
+    result: Any,
+    images: Any,
+    settings: dict[str, Any],
+    n_crops: int,
+    preprocess: str,
+    lua_batch_mean: bool,
+) -> dict[str, Any]:
     """Metrics, the images left out, and the exact settings; the "run" part is added after."""
     summary = result.summary(settings["batch_size"] if lua_batch_mean else None)
     summary.update(
@@ -228,9 +332,9 @@ def _summary(result: Any, images: Any, settings: dict[str, Any], n_crops: int, p
         notes=images.notes,
         authors=AUTHORS,
         settings={
-            key: str(value) if isinstance(value, Path) else value
-            for key, value in settings.items()
-        } | {"label_source": images.source},
+            key: str(value) if isinstance(value, Path) else value for key, value in settings.items()
+        }
+        | {"label_source": images.source},
     )
     return summary
 
@@ -285,8 +389,9 @@ def _write_predictions(
         f["top5_classes"] = result.top5_classes
         f["top5_scores"] = result.top5_scores
         f["top5_scores"].attrs["meaning"] = "model outputs (logits), summed over crops"
-        f.create_dataset("skipped_paths", data=[images.relpath(i) for i, _ in result.skipped],
-                         dtype=strings)
+        f.create_dataset(
+            "skipped_paths", data=[images.relpath(i) for i, _ in result.skipped], dtype=strings
+        )
         if images.classes is not None:
             f["classes"] = images.classes
         f.attrs["summary"] = json.dumps({k: v for k, v in summary.items() if k != "skipped"})
@@ -314,8 +419,10 @@ class _Progress:
         rate = done / max(now - self.start, 1e-9)
         if total:
             filled = 30 * done // total
-            line = (f"{self.label}[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} "
-                    f"{rate:.1f} images/s")
+            line = (
+                f"{self.label}[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} "
+                f"{rate:.1f} images/s"
+            )
         else:
             line = f"{self.label}{done} images {rate:.1f} images/s"
         if self.tty:

@@ -185,8 +185,11 @@ def read_class_list(path: Path) -> list[str]:
     """One synset per line (first token; the rest, e.g. words, ignored): line i = class i."""
     if not path.is_file():
         raise UserError(f"{path}: no such class list (--classes)")
-    names = [line.split()[0] for line in path.read_text(encoding="utf-8-sig").splitlines()
-             if line.strip()]
+    names = [
+        line.split()[0]
+        for line in path.read_text(encoding="utf-8-sig").splitlines()
+        if line.strip()
+    ]
     if not names:
         raise UserError(f"{path}: empty class list; expected one synset per line")
     seen: dict[str, int] = {}
@@ -283,8 +286,9 @@ def _read_kaggle(
         tokens = prediction.split()
         if not image_id.strip() or not tokens:
             raise UserError(f"{labels_file}:{number}: expected 'ImageId,synset ...', got {line!r}")
-        pairs.append((image_id.strip(), _class_index(tokens[0], index, labels_file, number),
-                      number))
+        pairs.append(
+            (image_id.strip(), _class_index(tokens[0], index, labels_file, number), number)
+        )
     return pairs
 
 
@@ -310,8 +314,9 @@ def _read_devkit(
             raise UserError(
                 f"{labels_file}:{number}: ILSVRC2012_ID {int(line)} is not in the devkit meta"
             )
-        pairs.append((DEVKIT_VAL_STEM.format(number),
-                      _class_index(wnid, index, labels_file, number), number))
+        pairs.append(
+            (DEVKIT_VAL_STEM.format(number), _class_index(wnid, index, labels_file, number), number)
+        )
     return pairs
 
 

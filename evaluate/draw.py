@@ -31,16 +31,29 @@ from converter.errors import UserError
 from converter.output import atomic_path
 
 RENDER_FORMATS = ("svg", "png", "pdf")
-INSTALL_HINT = ("install Graphviz to render it: `apt-get install graphviz` (Debian/Ubuntu), "
-                "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`")
-LEGEND = ("convolutions as Torch7 prints them: (nIn -> nOut, kWxkH[, dW,dH][, padW,padH]), "
-          "width first; PyTorch's kernel_size is (kH, kW)")
+INSTALL_HINT = (
+    "install Graphviz to render it: `apt-get install graphviz` (Debian/Ubuntu), "
+    "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`"
+)
+LEGEND = (
+    "convolutions as Torch7 prints them: (nIn -> nOut, kWxkH[, dW,dH][, padW,padH]), "
+    "width first; PyTorch's kernel_size is (kH, kW)"
+)
 
 # Fill colour per op: what a reader scans for (convs, pools, merges, the classifier head).
 _COLOURS = {
-    "Input": "#e1d5e7", "Conv2d": "#fff2cc", "BatchNorm2d": "#f5f5f5", "ReLU": "#f5f5f5",
-    "MaxPool2d": "#dae8fc", "AvgPool2d": "#dae8fc", "cat": "#f8cecc", "add": "#f8cecc",
-    "mul": "#fce4d6", "flatten": "#d5e8d4", "Dropout": "#d5e8d4", "Linear": "#d5e8d4",
+    "Input": "#e1d5e7",
+    "Conv2d": "#fff2cc",
+    "BatchNorm2d": "#f5f5f5",
+    "ReLU": "#f5f5f5",
+    "MaxPool2d": "#dae8fc",
+    "AvgPool2d": "#dae8fc",
+    "cat": "#f8cecc",
+    "add": "#f8cecc",
+    "mul": "#fce4d6",
+    "flatten": "#d5e8d4",
+    "Dropout": "#d5e8d4",
+    "Linear": "#d5e8d4",
 }
 
 
@@ -66,8 +79,9 @@ class Figure:
     title: str = ""
 
 
-def model_figure(model: nn.Module, input_size: int = 299, detail: bool = False,
-                 title: str = "") -> Figure:
+def model_figure(
+    model: nn.Module, input_size: int = 299, detail: bool = False, title: str = ""
+) -> Figure:
     """The figure of `model` for a 1 x C x input_size x input_size input (C from the first conv).
 
     Identity modules are left out (they are wiring, not ops); unless `detail`, each
@@ -140,17 +154,24 @@ def _meta_shapes(traced: fx.GraphModule, channels: int, size: int) -> dict[fx.No
         interp.run(torch.empty(1, channels, size, size, device="meta"))
     except RuntimeError as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"input size {size}: the network cannot take a {size}x{size} input "
-                        f"({reason}); use 299 (the size it was trained at)") from None
+        raise UserError(
+            f"input size {size}: the network cannot take a {size}x{size} input "
+            f"({reason}); use 299 (the size it was trained at)"
+        ) from None
     return interp.shapes
 
 
 def _conv_units(traced: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx.Node, fx.Node]:
     """Later member -> head for every conv -> BatchNorm2d (-> ReLU) chain with no side exits."""
+
     def sole_user(n: fx.Node, kind: type) -> fx.Node | None:
         users = list(n.users)
-        if len(users) == 1 and users[0].op == "call_module" and isinstance(
-                modules[users[0].target], kind) and users[0].all_input_nodes == [n]:
+        if (
+            len(users) == 1
+            and users[0].op == "call_module"
+            and isinstance(modules[users[0].target], kind)
+            and users[0].all_input_nodes == [n]
+        ):
             return users[0]
         return None
 
@@ -190,8 +211,7 @@ def _module_text(m: nn.Module) -> str:
             s += f", {pw},{ph}"
         return s + (")" if m.bias is not None else ") without bias")
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        (kh, kw), (sh, sw), (ph, pw) = (_pair(m.kernel_size), _pair(m.stride),
-                                        _pair(m.padding))
+        (kh, kw), (sh, sw), (ph, pw) = (_pair(m.kernel_size), _pair(m.stride), _pair(m.padding))
         s = f"{type(m).__name__}({kw}x{kh}, {sw},{sh}"
         s += f", {pw},{ph}" if (pw, ph) != (0, 0) else ""
         return s + (", ceil)" if m.ceil_mode else ")")
@@ -212,8 +232,9 @@ def _size(shape: tuple[int, ...]) -> str:
     return "Size: {" + ", ".join(map(str, shape)) + "}"
 
 
-def _cluster_chain(n: fx.Node, modules: dict[str, nn.Module],
-                   labels: dict[str, str]) -> tuple[str, ...]:
+def _cluster_chain(
+    n: fx.Node, modules: dict[str, nn.Module], labels: dict[str, str]
+) -> tuple[str, ...]:
     """The blocks enclosing `n`, outermost first; records each block's label in `labels`.
 
     A block is a module with `branch0`, `branch1`, ... children (every Inception, mixed and
@@ -222,8 +243,11 @@ def _cluster_chain(n: fx.Node, modules: dict[str, nn.Module],
     """
     stack = n.meta.get("nn_module_stack", {})
     # torch >= 2.1 keeps (path, class) per entry; earlier versions key the class by path
-    paths = [p for p in (v[0] if isinstance(v, tuple) else k for k, v in stack.items())
-             if _is_block(p, modules[p])]
+    paths = [
+        p
+        for p in (v[0] if isinstance(v, tuple) else k for k, v in stack.items())
+        if _is_block(p, modules[p])
+    ]
     for p in paths:
         labels.setdefault(p, f"{p} ({type(modules[p]).__name__})")
     return tuple(paths)
@@ -242,7 +266,7 @@ def to_dot(fig: Figure) -> str:
         "digraph G {",
         "  graph [rankdir=TB, labelloc=t, fontname=Helvetica, fontsize=16, nodesep=0.25,",
         f"         ranksep=0.3, label={_quote(chr(10).join(filter(None, [fig.title, LEGEND])))}];",
-        "  node [shape=box, style=\"rounded,filled\", fontname=Helvetica, fontsize=11];",
+        '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=11];',
         "  edge [arrowsize=0.6];",
     ]
     lines += _dot_cluster((), fig.nodes, fig.clusters, "  ")
@@ -250,8 +274,9 @@ def to_dot(fig: Figure) -> str:
     return "\n".join(lines + ["}", ""])
 
 
-def _dot_cluster(chain: tuple[str, ...], nodes: list[Node], labels: dict[str, str],
-                 indent: str) -> list[str]:
+def _dot_cluster(
+    chain: tuple[str, ...], nodes: list[Node], labels: dict[str, str], indent: str
+) -> list[str]:
     """Lines for the nodes inside `chain`, each sub-block nested where it first appears."""
     out: list[str] = []
     depth = len(chain)
@@ -260,17 +285,22 @@ def _dot_cluster(chain: tuple[str, ...], nodes: list[Node], labels: dict[str, st
         if n.clusters[:depth] != chain:
             continue
         if len(n.clusters) == depth:
-            out.append(f"{indent}{_quote(n.id)} [label={_quote(chr(10).join(n.label))}, "
-                       f"fillcolor={_quote(_COLOURS.get(n.kind, 'white'))}"
-                       + (f", tooltip={_quote(n.path)}" if n.path else "") + "];")
+            out.append(
+                f"{indent}{_quote(n.id)} [label={_quote(chr(10).join(n.label))}, "
+                f"fillcolor={_quote(_COLOURS.get(n.kind, 'white'))}"
+                + (f", tooltip={_quote(n.path)}" if n.path else "")
+                + "];"
+            )
             continue
         child = n.clusters[depth]
         if child in done:
             continue
         done.add(child)
         out.append(f"{indent}subgraph {_quote('cluster_' + child.replace('.', '_'))} {{")
-        out.append(f"{indent}  label={_quote(labels[child])}; style=\"rounded,dashed\"; "
-                   "color=gray40; fontsize=12;")
+        out.append(
+            f'{indent}  label={_quote(labels[child])}; style="rounded,dashed"; '
+            "color=gray40; fontsize=12;"
+        )
         out += _dot_cluster((*chain, child), nodes, labels, indent + "  ")
         out.append(f"{indent}}}")
     return out
@@ -293,11 +323,13 @@ def find_dot() -> str | None:
 
 
 def figure_format(output: Path) -> str:
-    """"dot" or one of RENDER_FORMATS, from the suffix; anything else is the user's mistake."""
+    """ "dot" or one of RENDER_FORMATS, from the suffix; anything else is the user's mistake."""
     fmt = output.suffix.lower().lstrip(".")
     if fmt != "dot" and fmt not in RENDER_FORMATS:
-        raise UserError(f"{output}: unknown figure format {output.suffix!r}; "
-                        f"use .dot or .{', .'.join(RENDER_FORMATS)}")
+        raise UserError(
+            f"{output}: unknown figure format {output.suffix!r}; "
+            f"use .dot or .{', .'.join(RENDER_FORMATS)}"
+        )
     return fmt
 
 
@@ -305,8 +337,9 @@ def render(dot_file: Path, output: Path, dot: str) -> Path:
     """Lay out `dot_file` with Graphviz into `output` (.svg/.png/.pdf), atomically."""
     fmt = figure_format(output)
     with atomic_path(output, force=True) as tmp:
-        done = subprocess.run([dot, f"-T{fmt}", str(dot_file), "-o", str(tmp)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [dot, f"-T{fmt}", str(dot_file), "-o", str(tmp)], capture_output=True, text=True
+        )
         if done.returncode:
             raise RenderError(f"{dot} failed on {dot_file}: {done.stderr.strip()[:300]}")
     return output

@@ -22,23 +22,53 @@ from converter.errors import UserError, exit_on_user_error
 
 
 @click.command(help=__doc__, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--weights", type=click.Path(path_type=Path), default=None,
-              help="Model to draw: .pt/.h5 from t7convert, a .t7 file or a checkpoint "
-                   "directory. Without it: the architecture for --width-divisor/--num-classes.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Figure to write: .dot, .svg, .png or .pdf (the .dot is always written).")
-@click.option("--width-divisor", type=click.IntRange(min=1), default=None,
-              help="Without --weights: divide every channel count (8: the tiny test model). "
-                   "[default: 1]")
-@click.option("--num-classes", type=click.IntRange(min=1), default=None,
-              help="Without --weights: classifier outputs.  [default: 1000]")
-@click.option("--input-size", type=click.IntRange(min=1), default=299, show_default=True,
-              help="Side of the square input whose sizes the figure shows.")
-@click.option("--detail", is_flag=True,
-              help="One node per op (conv, BatchNorm, ReLU apart) instead of one per unit.")
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model to draw: .pt/.h5 from t7convert, a .t7 file or a checkpoint "
+    "directory. Without it: the architecture for --width-divisor/--num-classes.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Figure to write: .dot, .svg, .png or .pdf (the .dot is always written).",
+)
+@click.option(
+    "--width-divisor",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Without --weights: divide every channel count (8: the tiny test model). [default: 1]",
+)
+@click.option(
+    "--num-classes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Without --weights: classifier outputs.  [default: 1000]",
+)
+@click.option(
+    "--input-size",
+    type=click.IntRange(min=1),
+    default=299,
+    show_default=True,
+    help="Side of the square input whose sizes the figure shows.",
+)
+@click.option(
+    "--detail",
+    is_flag=True,
+    help="One node per op (conv, BatchNorm, ReLU apart) instead of one per unit.",
+)
 @exit_on_user_error
-def main(weights: Path | None, output: Path, width_divisor: int | None,
-         num_classes: int | None, input_size: int, detail: bool) -> None:
+def main(
+    weights: Path | None,
+    output: Path,
+    width_divisor: int | None,
+    num_classes: int | None,
+    input_size: int,
+    detail: bool,
+) -> None:
     from evaluate import draw
 
     fmt = draw.figure_format(output)  # before the slow part: a typo costs nothing
@@ -51,8 +81,11 @@ def main(weights: Path | None, output: Path, width_divisor: int | None,
         return
     dot = draw.find_dot()
     if dot is None:
-        click.echo(f"irv2-draw: Graphviz's `dot` was not found, so {output} was not rendered; "
-                   f"{draw.INSTALL_HINT}, or render {dot_file} elsewhere", err=True)
+        click.echo(
+            f"irv2-draw: Graphviz's `dot` was not found, so {output} was not rendered; "
+            f"{draw.INSTALL_HINT}, or render {dot_file} elsewhere",
+            err=True,
+        )
         sys.exit(1)
     try:
         click.echo(f"wrote {_guard_os(lambda: draw.render(dot_file, output, dot))}")
@@ -64,11 +97,16 @@ def main(weights: Path | None, output: Path, width_divisor: int | None,
 def _model(weights: Path | None, width_divisor: int | None, num_classes: int | None):  # noqa: ANN202
     """(model, a few words on what it is) from the weights file or from the options."""
     if weights is not None:
-        given = [o for o, v in (("--width-divisor", width_divisor), ("--num-classes", num_classes))
-                 if v is not None]
+        given = [
+            o
+            for o, v in (("--width-divisor", width_divisor), ("--num-classes", num_classes))
+            if v is not None
+        ]
         if given:
-            raise UserError(f"{' and '.join(given)}: the shape comes from {weights}; "
-                            "drop the option or drop --weights")
+            raise UserError(
+                f"{' and '.join(given)}: the shape comes from {weights}; "
+                "drop the option or drop --weights"
+            )
         from converter import load_model
 
         model = load_model(weights)

@@ -15,6 +15,7 @@ A file that cannot be decoded (missing, empty, not an image, truncated, corrupt)
 `BadImageError` naming the path. Pillow's `ImageFile.LOAD_TRUNCATED_IMAGES` must stay False:
 with it set, Pillow silently pads a truncated JPEG with grey instead of failing.
 """
+
 from __future__ import annotations
 
 import io

@@ -5,6 +5,7 @@ way (by people, by grep, and by `evaluate.logparse`). Each function returns the 
 to `print`, including the TAB that Torch's REPL `print` appends after every argument; Python's
 `print(line)` then adds the newline, as Lua did. top1/top5 are error percentages.
 """
+
 from __future__ import annotations
 
 _TAB = "\t"

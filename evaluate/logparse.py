@@ -7,6 +7,7 @@ memory; `Run` folds records into per-epoch results (memory grows with epochs, no
 the later run winning where a restart repeats epochs. Nothing unrecognised is fatal: such lines
 are counted, and a few are kept as samples so a user can see what was skipped.
 """
+
 from __future__ import annotations
 
 import json
@@ -129,8 +130,13 @@ def parse_lines(
         if m:
             e, i, n, t, d, loss, t1, t5 = m.groups()
             try:
-                values = {"time": float(t), "data": float(d), "loss": float(loss),
-                          "top1": float(t1), "top5": float(t5)}
+                values = {
+                    "time": float(t),
+                    "data": float(d),
+                    "loss": float(loss),
+                    "top1": float(t1),
+                    "top5": float(t5),
+                }
             except ValueError:
                 pass
             else:
@@ -145,8 +151,14 @@ def parse_lines(
         if m:
             e, i, n, t, d, t1, a1, t5, a5 = m.groups()
             try:
-                values = {"time": float(t), "data": float(d), "top1": float(t1),
-                          "top1_avg": float(a1), "top5": float(t5), "top5_avg": float(a5)}
+                values = {
+                    "time": float(t),
+                    "data": float(d),
+                    "top1": float(t1),
+                    "top1_avg": float(a1),
+                    "top5": float(t5),
+                    "top5_avg": float(a5),
+                }
             except ValueError:
                 pass
             else:
@@ -189,8 +201,9 @@ def _parse_other(line: str, context: list) -> Record | None:
         # The whole run's best, printed after the last epoch: it belongs to no one epoch.
         return Record("best", None, None, None, _named_numbers(g("final")))
     if g("b1"):
-        return Record("best", context[0], None, None, {"top1": float(g("b1")),
-                                                       "top5": float(g("b5"))})
+        return Record(
+            "best", context[0], None, None, {"top1": float(g("b1")), "top5": float(g("b5"))}
+        )
     if g("he"):
         context[0] = int(g("he"))
         return _HEADER
@@ -221,8 +234,11 @@ def _json_stats(text: str, context: list) -> Record | None:
     epoch = obj.get("epoch")
     if not isinstance(epoch, int):
         return None
-    values = {k: float(v) for k, v in obj.items()
-              if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "epoch"}
+    values = {
+        k: float(v)
+        for k, v in obj.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "epoch"
+    }
     if "test_acc" in values and "top1" not in values:
         values["top1"] = round(100.0 - values["test_acc"], 9)  # no 4.920000000000002
     context[0] = epoch
@@ -300,7 +316,8 @@ class Run:
             where = ", ".join(run.files)
             raise UserError(
                 f"{where}: no fb.resnet.torch log lines found in {run.stats.lines} lines; "
-                "give a log captured from training (lines like ' | Epoch: [1][1/100] ...')")
+                "give a log captured from training (lines like ' | Epoch: [1][1/100] ...')"
+            )
         return run
 
     def add(self, rec: Record) -> None:
@@ -382,8 +399,7 @@ class Run:
             v = self.val(e)
             if "top1" in v and not math.isnan(v["top1"]):
                 if found is None or v["top1"] < found["top1"]:
-                    found = {"top1": v["top1"], "top5": v.get("top5"), "epoch": e,
-                             "source": "val"}
+                    found = {"top1": v["top1"], "top5": v.get("top5"), "epoch": e, "source": "val"}
         if found is not None:
             return found
         lines = self._best_lines()
@@ -401,8 +417,11 @@ class Run:
         return {"top1": top1, "top5": top5, "epoch": epoch}
 
     def _best_lines(self) -> list[tuple]:
-        lines = [(ep.best["top1"], ep.best["top5"], e)
-                 for e, ep in sorted(self._epochs.items()) if ep.best is not None]
+        lines = [
+            (ep.best["top1"], ep.best["top5"], e)
+            for e, ep in sorted(self._epochs.items())
+            if ep.best is not None
+        ]
         return lines + [(t1, t5, None) for t1, t5 in self._orphan_best if t1 is not None]
 
     def summary(self) -> dict:

@@ -5,6 +5,7 @@ validation error in blue, top-1 solid, top-5 dashed, error % from 0 to 100 over 
 runs get one colour each; validation is the thick line, training the thin faded one. matplotlib
 is an optional extra, imported only when a plot is asked for.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,15 +34,19 @@ def plot_runs(
     """
     out = Path(out)
     if out.suffix.lower() not in FORMATS:
-        raise UserError(f"{out}: unsupported plot format {out.suffix or '(none)'!r}; "
-                        "name the output .png or .svg")
+        raise UserError(
+            f"{out}: unsupported plot format {out.suffix or '(none)'!r}; "
+            "name the output .png or .svg"
+        )
     if not out.parent.is_dir():
         raise UserError(f"{out}: folder {out.parent} does not exist; create it first")
     curves = [(run, _curves(run, smooth)) for run in runs]
     if not any(c["series"] for _, c in curves):
         names = ", ".join(r.name for r in runs)
-        raise UserError(f"{names}: no per-epoch train or validation results to plot "
-                        "(only 'Best model' lines?); try 'irv2-logs summary'")
+        raise UserError(
+            f"{names}: no per-epoch train or validation results to plot "
+            "(only 'Best model' lines?); try 'irv2-logs summary'"
+        )
     figure_cls = _matplotlib_figure()
     fig = figure_cls(figsize=(8, 8.5 if loss_panel else 6), dpi=100)
     if loss_panel:
@@ -53,8 +58,9 @@ def plot_runs(
     for k, (run, c) in enumerate(curves):
         _draw_errors(ax, run, c, single, palette[k])
         if ax_loss is not None and c["loss"][0]:
-            ax_loss.plot(*c["loss"], color=_SEED_COLOURS[0] if single else palette[k], lw=1.2,
-                         label=run.name)
+            ax_loss.plot(
+                *c["loss"], color=_SEED_COLOURS[0] if single else palette[k], lw=1.2, label=run.name
+            )
     _decorate(ax, ax_loss, single, title)
     fig.tight_layout()
     return _save_atomically(fig, out)
@@ -106,8 +112,9 @@ def _draw_errors(ax, run: Run, c: dict, single: bool, colour) -> None:
             ax.plot(xs, ys, style, color=colour_here, lw=1.3, label=label)
         else:
             faded = split == "train"
-            ax.plot(xs, ys, style, color=colour, lw=0.9 if faded else 1.6,
-                    alpha=0.45 if faded else 1.0)
+            ax.plot(
+                xs, ys, style, color=colour, lw=0.9 if faded else 1.6, alpha=0.45 if faded else 1.0
+            )
     if not single:
         ax.plot([], [], "-", color=colour, lw=1.6, label=_run_label(run, best, c))
 
@@ -129,14 +136,22 @@ def _decorate(ax, ax_loss, single: bool, title: str | None) -> None:
         ax.legend(loc="upper right", fancybox=True, shadow=True)
     else:
         # Line styles are the same for every run: explain them once, below the run legend.
-        first = ax.legend(loc="upper right", fancybox=True, shadow=True, fontsize=9,
-                          title="val top-1 / top-5 @ epoch")
+        first = ax.legend(
+            loc="upper right",
+            fancybox=True,
+            shadow=True,
+            fontsize=9,
+            title="val top-1 / top-5 @ epoch",
+        )
         ax.add_artist(first)
-        keys = [ax.plot([], [], "-", color="0.2", lw=1.6)[0],
-                ax.plot([], [], "--", color="0.2", lw=1.6)[0],
-                ax.plot([], [], "-", color="0.2", lw=0.9, alpha=0.45)[0]]
-        ax.legend(keys, ["top-1 (val)", "top-5 (val)", "train (thin)"], loc="center right",
-                  fontsize=8)
+        keys = [
+            ax.plot([], [], "-", color="0.2", lw=1.6)[0],
+            ax.plot([], [], "--", color="0.2", lw=1.6)[0],
+            ax.plot([], [], "-", color="0.2", lw=0.9, alpha=0.45)[0],
+        ]
+        ax.legend(
+            keys, ["top-1 (val)", "top-5 (val)", "train (thin)"], loc="center right", fontsize=8
+        )
     if title:
         ax.set_title(title)
     bottom = ax_loss if ax_loss is not None else ax
@@ -146,15 +161,32 @@ def _decorate(ax, ax_loss, single: bool, title: str | None) -> None:
         ax_loss.set_ylabel("train loss")
         ax_loss.grid(True, which="both", linestyle=":", color="0.7")
         if not ax_loss.lines:
-            ax_loss.text(0.5, 0.5, "no train loss in this log", transform=ax_loss.transAxes,
-                         ha="center", va="center", color="0.4")
+            ax_loss.text(
+                0.5,
+                0.5,
+                "no train loss in this log",
+                transform=ax_loss.transAxes,
+                ha="center",
+                va="center",
+                color="0.4",
+            )
         elif not single:
             ax_loss.legend(fontsize=8, loc="upper right")
 
 
 def _palette(n: int) -> list:
-    base = ["tab:blue", "tab:red", "tab:green", "tab:orange", "tab:purple", "tab:brown",
-            "tab:pink", "tab:gray", "tab:olive", "tab:cyan"]
+    base = [
+        "tab:blue",
+        "tab:red",
+        "tab:green",
+        "tab:orange",
+        "tab:purple",
+        "tab:brown",
+        "tab:pink",
+        "tab:gray",
+        "tab:olive",
+        "tab:cyan",
+    ]
     return [base[k % len(base)] for k in range(n)]
 
 
@@ -162,8 +194,10 @@ def _matplotlib_figure():
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise UserError("plotting needs matplotlib, which is not installed; "
-                        "run: pip install 'irv2-torch7[plot]'") from None
+        raise UserError(
+            "plotting needs matplotlib, which is not installed; "
+            "run: pip install 'irv2-torch7[plot]'"
+        ) from None
     return Figure
 
 

@@ -29,77 +29,192 @@ from converter.errors import UserError, exit_on_user_error
 
 # Options a resumed run takes from its checkpoint unless they are given again.
 _TRAIN_OPTIONS = {
-    "lr": "lr", "momentum": "momentum", "weight_decay": "weight_decay", "nesterov": "nesterov",
-    "dampening": "dampening", "step": "step", "gamma": "gamma",
+    "lr": "lr",
+    "momentum": "momentum",
+    "weight_decay": "weight_decay",
+    "nesterov": "nesterov",
+    "dampening": "dampening",
+    "step": "step",
+    "gamma": "gamma",
 }
 _LOOP_OPTIONS = {
-    "epochs": "epochs", "batch_size": "batch_size", "workers": "workers", "seed": "seed",
-    "val_every": "val_every", "save_every": "save_every", "print_freq": "print_freq",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "workers": "workers",
+    "seed": "seed",
+    "val_every": "val_every",
+    "save_every": "save_every",
+    "print_freq": "print_freq",
 }
 
 
 @click.command(
     help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
 )
-@click.option("--data", required=True, type=click.Path(path_type=Path),
-              help="Dataset root with train/ and val/ class folders (ImageNet layout).")
-@click.option("--save", type=click.Path(path_type=Path), default=Path("runs/irv2"),
-              show_default=True, help="Run directory: checkpoints and logs.")
-@click.option("--resume", type=click.Path(path_type=Path),
-              help="Continue our own run: a run directory or its checkpoint.pt.")
-@click.option("--resume-t7", type=click.Path(path_type=Path),
-              help="Continue a Lua run: its checkpoint directory or latest.t7 (model_N.t7 + "
-                   "optimState_N.t7); training goes on at epoch N+1.")
-@click.option("--fresh-momentum", is_flag=True,
-              help="With --resume-t7 when optimState_N.t7 is missing: start with zero momentum.")
-@click.option("--weights", type=click.Path(path_type=Path),
-              help="Start from these weights with a fresh optimizer (.pt/.h5 from t7convert, "
-                   "a model .t7, a Lua checkpoint directory, or our model_best.pt).")
-@click.option("--num-classes", "--n-classes", type=click.IntRange(min=1),
-              help="Classes of the dataset (nClasses); checked against the class folders.")
-@click.option("--reset-classifier", is_flag=True,
-              help="Replace the final Linear with a fresh one of --num-classes outputs.")
-@click.option("--epochs", "--n-epochs", type=click.IntRange(min=1), default=90,
-              show_default=True, help="Last epoch to train (nEpochs).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Global batch over all processes (batchSize).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.045,
-              show_default=True, help="Base learning rate (LR).")
-@click.option("--momentum", type=click.FloatRange(min=0), default=0.4737, show_default=True,
-              help="Torch-style SGD momentum (0.4737 = Caffe's 0.9, the authors' setting 1).")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True,
-              help="L2 weight decay on ALL parameters, BN included (weightDecay).")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Dataset root with train/ and val/ class folders (ImageNet layout).",
+)
+@click.option(
+    "--save",
+    type=click.Path(path_type=Path),
+    default=Path("runs/irv2"),
+    show_default=True,
+    help="Run directory: checkpoints and logs.",
+)
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    help="Continue our own run: a run directory or its checkpoint.pt.",
+)
+@click.option(
+    "--resume-t7",
+    type=click.Path(path_type=Path),
+    help="Continue a Lua run: its checkpoint directory or latest.t7 (model_N.t7 + "
+    "optimState_N.t7); training goes on at epoch N+1.",
+)
+@click.option(
+    "--fresh-momentum",
+    is_flag=True,
+    help="With --resume-t7 when optimState_N.t7 is missing: start with zero momentum.",
+)
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path),
+    help="Start from these weights with a fresh optimizer (.pt/.h5 from t7convert, "
+    "a model .t7, a Lua checkpoint directory, or our model_best.pt).",
+)
+@click.option(
+    "--num-classes",
+    "--n-classes",
+    type=click.IntRange(min=1),
+    help="Classes of the dataset (nClasses); checked against the class folders.",
+)
+@click.option(
+    "--reset-classifier",
+    is_flag=True,
+    help="Replace the final Linear with a fresh one of --num-classes outputs.",
+)
+@click.option(
+    "--epochs",
+    "--n-epochs",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="Last epoch to train (nEpochs).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Global batch over all processes (batchSize).",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.045,
+    show_default=True,
+    help="Base learning rate (LR).",
+)
+@click.option(
+    "--momentum",
+    type=click.FloatRange(min=0),
+    default=0.4737,
+    show_default=True,
+    help="Torch-style SGD momentum (0.4737 = Caffe's 0.9, the authors' setting 1).",
+)
+@click.option(
+    "--weight-decay",
+    type=click.FloatRange(min=0),
+    default=1e-4,
+    show_default=True,
+    help="L2 weight decay on ALL parameters, BN included (weightDecay).",
+)
 @click.option("--nesterov/--no-nesterov", default=True, show_default=True)
 @click.option("--dampening", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@click.option("--step", type=click.IntRange(min=1), default=12800, show_default=True,
-              help="Iterations between two LR multiplications by --gamma.")
-@click.option("--gamma", type=click.FloatRange(min=0, min_open=True), default=0.96,
-              show_default=True, help="LR factor every --step iterations.")
-@click.option("--workers", "--n-threads", type=click.IntRange(min=0), default=4,
-              show_default=True, help="DataLoader worker processes per process (nThreads).")
-@click.option("--seed", "--manual-seed", type=int, default=0, show_default=True,
-              help="Seed of data order, augmentation, Dropout and a reset classifier.")
-@click.option("--val-every", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Validate every N epochs (and after the last).")
+@click.option(
+    "--step",
+    type=click.IntRange(min=1),
+    default=12800,
+    show_default=True,
+    help="Iterations between two LR multiplications by --gamma.",
+)
+@click.option(
+    "--gamma",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.96,
+    show_default=True,
+    help="LR factor every --step iterations.",
+)
+@click.option(
+    "--workers",
+    "--n-threads",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="DataLoader worker processes per process (nThreads).",
+)
+@click.option(
+    "--seed",
+    "--manual-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of data order, augmentation, Dropout and a reset classifier.",
+)
+@click.option(
+    "--val-every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Validate every N epochs (and after the last).",
+)
 @click.option("--no-val", is_flag=True, help="Never validate (no best model is kept).")
 @click.option("--ten-crop", is_flag=True, help="Validate with fb.resnet.torch's ten crops.")
-@click.option("--val-batch-size", type=click.IntRange(min=1), default=None,
-              help="Validation batch per process  [default: the training batch per process]")
-@click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Also checkpoint every N iterations (0: at the end of each epoch only).")
-@click.option("--print-freq", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Log every N iterations (each log line waits for the device).")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (CUDA when present), cpu, cuda or cuda:N.")
+@click.option(
+    "--val-batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Validation batch per process  [default: the training batch per process]",
+)
+@click.option(
+    "--save-every",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also checkpoint every N iterations (0: at the end of each epoch only).",
+)
+@click.option(
+    "--print-freq",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Log every N iterations (each log line waits for the device).",
+)
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA when present), cpu, cuda or cuda:N.",
+)
 @click.option("--amp", is_flag=True, help="Mixed precision on CUDA (see --amp-dtype).")
-@click.option("--amp-dtype", type=click.Choice(["bf16", "fp16"]), default="bf16",
-              show_default=True, help="fp16 adds loss scaling.")
+@click.option(
+    "--amp-dtype",
+    type=click.Choice(["bf16", "fp16"]),
+    default="bf16",
+    show_default=True,
+    help="fp16 adds loss scaling.",
+)
 @click.option("--channels-last", is_flag=True, help="channels-last memory format (CUDA speed).")
 @exit_on_user_error
 def main(**options: Any) -> None:
     ctx = click.get_current_context()
     given = {
-        name for name in options
+        name
+        for name in options
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
     }
     check_options(options, given)
@@ -172,8 +287,14 @@ def train(o: dict[str, Any], given: set[str]) -> None:
             f"{info.world_size} process(es) x {loop_cfg.batch_size // info.world_size} images"
         )
         loop = TrainLoop(
-            trainer, _train_loader(train_images, loop_cfg, info, device), loop_cfg, state, info,
-            log, run_dir, _validator(o, val_images, loop_cfg, info, device, amp, log),
+            trainer,
+            _train_loader(train_images, loop_cfg, info, device),
+            loop_cfg,
+            state,
+            info,
+            log,
+            run_dir,
+            _validator(o, val_images, loop_cfg, info, device, amp, log),
             meta={"source": source_note},
         )
         if resumed is not None:
@@ -209,8 +330,10 @@ def _loop_setup(o: dict[str, Any], given: set[str], resumed: dict | None):
     if resumed is None:
         return LoopConfig(**values), LoopState()
     old = resumed["loop"]["config"]
-    merged = {k: (values[k] if k in given or (k == "val_every" and o["no_val"]) else old[k])
-              for k in values}
+    merged = {
+        k: (values[k] if k in given or (k == "val_every" and o["no_val"]) else old[k])
+        for k in values
+    }
     state = LoopState(**resumed["loop"]["state"])
     if state.batches_done and merged["batch_size"] != old["batch_size"]:
         raise UserError(
@@ -228,8 +351,9 @@ def _train_config(o, given, resumed, iters: int, amp: str | None):
         old = resumed["trainer"]["config"]
         values = {k: (v if k in given else old[k]) for k, v in values.items()}
     try:
-        return TrainConfig(**values, iters_per_epoch=iters, amp=amp,
-                           channels_last=o["channels_last"])
+        return TrainConfig(
+            **values, iters_per_epoch=iters, amp=amp, channels_last=o["channels_last"]
+        )
     except ValueError as e:
         raise UserError(str(e)) from None
 
@@ -362,8 +486,15 @@ def _validator(o, val_images, cfg, info, device, amp, log):
 
     batch = o["val_batch_size"] or max(1, cfg.batch_size // info.world_size)
     return make_validator(
-        val_images, crops=10 if o["ten_crop"] else 1, batch_size=batch, workers=cfg.workers,
-        device=device, amp=amp, channels_last=o["channels_last"], info=info, log=log,
+        val_images,
+        crops=10 if o["ten_crop"] else 1,
+        batch_size=batch,
+        workers=cfg.workers,
+        device=device,
+        amp=amp,
+        channels_last=o["channels_last"],
+        info=info,
+        log=log,
         print_freq=cfg.print_freq,
     )
 

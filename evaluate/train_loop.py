@@ -282,13 +282,27 @@ class TrainLoop:
         st, t = self.state, self.trainer
         loss, top1, top5 = last
         text = logformat.format_train_line(
-            st.epoch, st.batches_done, t.config.iters_per_epoch, elapsed, data_time, loss,
-            top1, top5,
+            st.epoch,
+            st.batches_done,
+            t.config.iters_per_epoch,
+            elapsed,
+            data_time,
+            loss,
+            top1,
+            top5,
         )
         record = {
-            "type": "train", "epoch": st.epoch, "iter": st.batches_done,
-            "iters": t.config.iters_per_epoch, "global_iter": t.global_iteration, "lr": t.lr,
-            "loss": loss, "top1": top1, "top5": top5, "time": elapsed, "data_time": data_time,
+            "type": "train",
+            "epoch": st.epoch,
+            "iter": st.batches_done,
+            "iters": t.config.iters_per_epoch,
+            "global_iter": t.global_iteration,
+            "lr": t.lr,
+            "loss": loss,
+            "top1": top1,
+            "top5": top5,
+            "time": elapsed,
+            "data_time": data_time,
         }
         self.log.line(text, record, progress=True)
 
@@ -299,8 +313,11 @@ class TrainLoop:
             totals = all_reduce_sum(totals.to(self._comm_device()), self.info).cpu()
         loss_sum, w1, w5, n = totals.tolist()
         record = {
-            "type": "epoch", "epoch": st.epoch, "train_loss": loss_sum / n,
-            "train_top1": 100.0 * w1 / n, "train_top5": 100.0 * w5 / n,
+            "type": "epoch",
+            "epoch": st.epoch,
+            "train_loss": loss_sum / n,
+            "train_top1": 100.0 * w1 / n,
+            "train_top5": 100.0 * w5 / n,
             "lr": self.trainer.lr,
         }
         best = False
@@ -382,8 +399,14 @@ def make_validator(
             for buf in net.buffers():
                 dist.broadcast(buf, 0)
         result = evaluate_model(
-            net, dataset, batch_size=batch_size, workers=workers, device=device,
-            amp_dtype=amp_dtype, channels_last=channels_last, dist=info,
+            net,
+            dataset,
+            batch_size=batch_size,
+            workers=workers,
+            device=device,
+            amp_dtype=amp_dtype,
+            channels_last=channels_last,
+            dist=info,
         )
         if result is None:
             return None
@@ -411,6 +434,14 @@ def _log_test_lines(result: Any, epoch: int, batch: int, log: TrainLog, print_fr
         text = logformat.format_test_line(
             epoch, j + 1, n_batches, per_batch, 0.0, err1, avg1, err5, avg5
         )
-        record = {"type": "test", "epoch": epoch, "iter": j + 1, "iters": n_batches,
-                  "top1": err1, "top5": err5, "top1_avg": avg1, "top5_avg": avg5}
+        record = {
+            "type": "test",
+            "epoch": epoch,
+            "iter": j + 1,
+            "iters": n_batches,
+            "top1": err1,
+            "top5": err5,
+            "top1_avg": avg1,
+            "top5_avg": avg5,
+        }
         log.line(text, record, progress=True)

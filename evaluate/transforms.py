@@ -22,6 +22,7 @@ Two pipelines with the same geometry (FACTS §3, lim0606 `datasets/imagenet.lua`
 Ten-crop order is fb.resnet.torch's `TenCrop`: for the image, then its horizontal flip: centre,
 top-left, top-right, bottom-left, bottom-right. Scores are summed over the 10 crops by the caller.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,8 +68,13 @@ def center_offsets(width: int, height: int, crop: int = CROP_SIZE) -> tuple[int,
 
 def ten_crop_offsets(width: int, height: int, crop: int = CROP_SIZE) -> list[tuple[int, int]]:
     """(left, top) of centre, top-left, top-right, bottom-left, bottom-right, as in TenCrop."""
-    return [center_offsets(width, height, crop), (0, 0), (width - crop, 0),
-            (0, height - crop), (width - crop, height - crop)]
+    return [
+        center_offsets(width, height, crop),
+        (0, 0),
+        (width - crop, 0),
+        (0, height - crop),
+        (width - crop, height - crop),
+    ]
 
 
 # --- Torch image.scale bicubic ------------------------------------------------------------------
@@ -122,15 +128,16 @@ def _source_span(n_src: int, n_dst: int, lo: int, hi: int) -> tuple[int, int]:
     return first, last
 
 
-def _cubic_pass(src: torch.Tensor, offset: int, n_src: int, n_dst: int, lo: int, hi: int,
-                out: torch.Tensor) -> None:
+def _cubic_pass(
+    src: torch.Tensor, offset: int, n_src: int, n_dst: int, lo: int, hi: int, out: torch.Tensor
+) -> None:
     """Torch's `scaleCubic_rowcol` along dim 0, for outputs lo..hi-1, written into `out`.
 
     `src` (contiguous) holds source rows offset..offset+len(src) of `n_src`, at least
     `_source_span`; `out` may be any view of shape (hi-lo,) + src.shape[1:].
     """
     if n_src == n_dst:
-        out.copy_(src[lo - offset:hi - offset])
+        out.copy_(src[lo - offset : hi - offset])
         return
     if n_src == 1:
         out.copy_(src[0].expand_as(out))
@@ -142,13 +149,14 @@ def _cubic_pass(src: torch.Tensor, offset: int, n_src: int, n_dst: int, lo: int,
     for start in range(lo, interp_hi, step):
         stop = min(start + step, interp_hi)
         rows = _cubic_rows(flat, offset, n_src, index[start:stop], frac[start:stop])
-        out[start - lo:stop - lo].copy_(rows.view((stop - start,) + src.shape[1:]))
+        out[start - lo : stop - lo].copy_(rows.view((stop - start,) + src.shape[1:]))
     if hi == n_dst:
         out[-1].copy_(src[n_src - 1 - offset])
 
 
-def _cubic_rows(flat: torch.Tensor, offset: int, n_src: int, index: np.ndarray,
-                frac: np.ndarray) -> torch.Tensor:
+def _cubic_rows(
+    flat: torch.Tensor, offset: int, n_src: int, index: np.ndarray, frac: np.ndarray
+) -> torch.Tensor:
     """Interpolated rows as float64: exactly the C code's double, before its float store.
 
     Every float32 rounding of image.c's `scaleCubic_rowcol` / `cubicInterpolate` happens here
@@ -168,8 +176,9 @@ def _cubic_rows(flat: torch.Tensor, offset: int, n_src: int, index: np.ndarray,
     p0 = torch.index_select(flat, 0, (i1 - 1).clamp_(min=0), out=get("p0", shape, f32))
     p1 = torch.index_select(flat, 0, i1, out=get("p1", shape, f32))
     p2 = torch.index_select(flat, 0, i1 + 1, out=get("p2", shape, f32))
-    p3 = torch.index_select(flat, 0, (i1 + 2).clamp_(max=n_src - 1 - offset),
-                            out=get("p3", shape, f32))
+    p3 = torch.index_select(
+        flat, 0, (i1 + 2).clamp_(max=n_src - 1 - offset), out=get("p3", shape, f32)
+    )
     # Intervals touching a border extrapolate linearly; `index` is sorted, so they are a
     # prefix (interval 0) and a suffix (interval n_src-2).
     head = int(np.searchsorted(index, 0, side="right"))
@@ -187,8 +196,12 @@ def _cubic_rows(flat: torch.Tensor, offset: int, n_src: int, index: np.ndarray,
     return value.addcmul_(inner, x.double().mul_(0.5))
 
 
-def torch_scale(pixels: np.ndarray | torch.Tensor, width: int, height: int,
-                window: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+def torch_scale(
+    pixels: np.ndarray | torch.Tensor,
+    width: int,
+    height: int,
+    window: tuple[int, int, int, int] | None = None,
+) -> torch.Tensor:
     """Torch `image.scale(img, width, height, 'bicubic')` of an H x W x C image, H x W x C float32.
 
     `pixels` is uint8 (Torch's bytes; scaled as `byte * float32(1/255)` first, like
@@ -199,8 +212,12 @@ def torch_scale(pixels: np.ndarray | torch.Tensor, width: int, height: int,
     return _scale(pixels, width, height, window).clone()
 
 
-def _scale(pixels: np.ndarray | torch.Tensor | Image.Image, width: int, height: int,
-           window: tuple[int, int, int, int] | None) -> torch.Tensor:
+def _scale(
+    pixels: np.ndarray | torch.Tensor | Image.Image,
+    width: int,
+    height: int,
+    window: tuple[int, int, int, int] | None,
+) -> torch.Tensor:
     """`torch_scale` into workspace memory: valid until this thread's next call.
 
     A Pillow image ("L" or "RGB") is also accepted: Pillow crops and transposes bytes in C,
@@ -228,8 +245,15 @@ def _scale(pixels: np.ndarray | torch.Tensor | Image.Image, width: int, height: 
     else:
         np.copyto(cols.numpy(), block, casting="same_kind")
     rows = _WORK.get("rows", (row1 - row0, (right - left) * depth), torch.float32)
-    _cubic_pass(cols.view(col1 - col0, row1 - row0, depth), col0, src_w, width, left, right,
-                rows.view(row1 - row0, right - left, depth).transpose(0, 1))
+    _cubic_pass(
+        cols.view(col1 - col0, row1 - row0, depth),
+        col0,
+        src_w,
+        width,
+        left,
+        right,
+        rows.view(row1 - row0, right - left, depth).transpose(0, 1),
+    )
     out = _WORK.get("scaled", (bottom - top, (right - left) * depth), torch.float32)
     _cubic_pass(rows, row0, src_h, height, top, bottom, out)
     return out.view(bottom - top, right - left, depth)
@@ -249,12 +273,13 @@ def _ten_crops(image_chw: torch.Tensor, crop: int) -> torch.Tensor:
     crops = []
     for img in (image_chw, torch.flip(image_chw, dims=(2,))):
         for left, top in ten_crop_offsets(width, height, crop):
-            crops.append(img[:, top:top + crop, left:left + crop])
+            crops.append(img[:, top : top + crop, left : left + crop])
     return torch.stack(crops)
 
 
-def _torch7_tensor(path: str | os.PathLike, crops: int, scale_size: int,
-                   crop_size: int) -> torch.Tensor:
+def _torch7_tensor(
+    path: str | os.PathLike, crops: int, scale_size: int, crop_size: int
+) -> torch.Tensor:
     im = open_image(path)
     load_pixels(im, path)
     im = torch_channels(im, path)  # grayscale stays one channel until normalize_chw
@@ -276,6 +301,7 @@ def _torch7_tensor(path: str | os.PathLike, crops: int, scale_size: int,
 
 
 # --- fast pipeline (Pillow) -----------------------------------------------------------------
+
 
 def _bytes_chw(image: Image.Image) -> torch.Tensor:
     """An "L" or "RGB" Pillow image as a normalised 3 x H x W float32 tensor (L replicated),
@@ -301,8 +327,9 @@ def _aligned_box(src: int, dst: int, first: int, count: int, reduce: int) -> tup
     return max(lo / reduce, 0.0), min(hi / reduce, float(limit))
 
 
-def _fast_tensor(path: str | os.PathLike, crops: int, scale_size: int,
-                 crop_size: int) -> torch.Tensor:
+def _fast_tensor(
+    path: str | os.PathLike, crops: int, scale_size: int, crop_size: int
+) -> torch.Tensor:
     im = open_image(path)
     src_w, src_h = im.size
     width, height = scaled_size(src_w, src_h, scale_size)
@@ -326,15 +353,22 @@ def _fast_tensor(path: str | os.PathLike, crops: int, scale_size: int,
     x_lo, x_hi = _aligned_box(src_w, width, 0, width, reduce)
     y_lo, y_hi = _aligned_box(src_h, height, 0, height, reduce)
     if reduce > 1 or (width, height) != (src_w, src_h):
-        im = im.resize((width, height), Image.BICUBIC, box=(x_lo, y_lo, x_hi, y_hi),
-                       reducing_gap=3.0)
+        im = im.resize(
+            (width, height), Image.BICUBIC, box=(x_lo, y_lo, x_hi, y_hi), reducing_gap=3.0
+        )
     return _ten_crops(_bytes_chw(im), crop_size)
 
 
 # --- public entry points --------------------------------------------------------------------
 
-def load_val_tensor(path: str | os.PathLike, mode: str = "torch7", crops: int = 1,
-                    scale_size: int = SCALE_SIZE, crop_size: int = CROP_SIZE) -> torch.Tensor:
+
+def load_val_tensor(
+    path: str | os.PathLike,
+    mode: str = "torch7",
+    crops: int = 1,
+    scale_size: int = SCALE_SIZE,
+    crop_size: int = CROP_SIZE,
+) -> torch.Tensor:
     """The float32 tensor the model sees for one image file.
 
     3 x crop x crop for `crops=1`, 10 x 3 x crop x crop (TenCrop order) for `crops=10`.
@@ -351,8 +385,13 @@ def load_val_tensor(path: str | os.PathLike, mode: str = "torch7", crops: int = 
 class ValTransform:
     """Picklable `path -> tensor` for DataLoader workers: `load_val_tensor` with fixed options."""
 
-    def __init__(self, mode: str = "torch7", crops: int = 1, scale_size: int = SCALE_SIZE,
-                 crop_size: int = CROP_SIZE) -> None:
+    def __init__(
+        self,
+        mode: str = "torch7",
+        crops: int = 1,
+        scale_size: int = SCALE_SIZE,
+        crop_size: int = CROP_SIZE,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         if crops not in (1, 10):
@@ -366,5 +405,7 @@ class ValTransform:
         return load_val_tensor(path, self.mode, self.crops, self.scale_size, self.crop_size)
 
     def __repr__(self) -> str:
-        return (f"ValTransform(mode={self.mode!r}, crops={self.crops}, "
-                f"scale_size={self.scale_size}, crop_size={self.crop_size})")
+        return (
+            f"ValTransform(mode={self.mode!r}, crops={self.crops}, "
+            f"scale_size={self.scale_size}, crop_size={self.crop_size})"
+        )

@@ -260,10 +260,10 @@ def _merge(parts: list[dict[str, Any]], renumber: bool) -> EvalResult:
     return EvalResult(
         indices=indices[order],
         labels=np.array([y for p in parts for y in p["labels"]], dtype=np.int64)[order],
-        top5_classes=(np.concatenate(classes) if classes
-                      else np.zeros((0, width), np.int64))[order],
-        top5_scores=(np.concatenate(scores) if scores
-                     else np.zeros((0, width), np.float32))[order],
+        top5_classes=(np.concatenate(classes) if classes else np.zeros((0, width), np.int64))[
+            order
+        ],
+        top5_scores=(np.concatenate(scores) if scores else np.zeros((0, width), np.float32))[order],
         skipped=sorted(s for p in parts for s in p["skipped"]),
         seconds=max(p["seconds"] for p in parts),
     )

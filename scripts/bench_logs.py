@@ -8,6 +8,7 @@ ru_maxrss of a child process that parses a 1/10-size log and then the full log.
 
     python scripts/bench_logs.py [--epochs 90] [--iters 20019] [--test-iters 782]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,14 +46,22 @@ def write_log(path: Path, epochs: int, iters: int, test_iters: int) -> int:
     with open(path, "w") as f:
         for e in range(1, epochs + 1):
             f.write(fmt.format_epoch_header(e) + "\n")
-            base = 100.0 * 0.97 ** e
+            base = 100.0 * 0.97**e
             for n in range(1, iters + 1):
                 top1 = base * (0.8 + 0.4 * rnd.random())
-                f.write(fmt.format_train_line(e, n, iters, 0.6 + rnd.random(), 0.002,
-                                              6.9 * base / 100, top1, top1 / 3) + "\n")
+                f.write(
+                    fmt.format_train_line(
+                        e, n, iters, 0.6 + rnd.random(), 0.002, 6.9 * base / 100, top1, top1 / 3
+                    )
+                    + "\n"
+                )
             for n in range(1, test_iters + 1):
-                f.write(fmt.format_test_line(e, n, test_iters, 0.5, 0.01, base, base, base / 3,
-                                             base / 3) + "\n")
+                f.write(
+                    fmt.format_test_line(
+                        e, n, test_iters, 0.5, 0.01, base, base, base / 3, base / 3
+                    )
+                    + "\n"
+                )
             f.write(fmt.format_finished_line(e, base, base / 3) + "\n")
             f.write(fmt.format_best_line(base, base / 3) + "\n")
             lines += 1 + iters + test_iters + 3
@@ -68,6 +77,7 @@ def time_grep_awk(path: Path) -> float:
 
 def time_records(path: Path) -> float:
     from evaluate.logparse import read_records
+
     t = time.perf_counter()
     n = sum(1 for _ in read_records([path]))
     assert n > 0
@@ -76,6 +86,7 @@ def time_records(path: Path) -> float:
 
 def time_summary(path: Path) -> float:
     from evaluate.logparse import Run
+
     t = time.perf_counter()
     Run.from_files([path]).summary()
     return time.perf_counter() - t
@@ -83,8 +94,13 @@ def time_summary(path: Path) -> float:
 
 def child_maxrss_mb(path: Path) -> float:
     root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], cwd=root, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path)],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return int(out.split()[-1]) / 1024  # Linux reports KiB
 
 
@@ -101,20 +117,25 @@ def main() -> None:
         n_full = write_log(full, args.epochs, args.iters, args.test_iters)
         n_small = write_log(small, max(1, args.epochs // 10), args.iters, args.test_iters)
         mb = full.stat().st_size / 1e6
-        print(f"synthetic log: {n_full:,} lines, {mb:.0f} MB "
-              f"({args.epochs} x {args.iters} train + {args.test_iters} test lines per epoch), "
-              f"written in {time.perf_counter() - t:.1f} s")
+        print(
+            f"synthetic log: {n_full:,} lines, {mb:.0f} MB "
+            f"({args.epochs} x {args.iters} train + {args.test_iters} test lines per epoch), "
+            f"written in {time.perf_counter() - t:.1f} s"
+        )
         ga = min(time_grep_awk(full) for _ in range(args.repeat))
         rec = min(time_records(full) for _ in range(args.repeat))
         summ = min(time_summary(full) for _ in range(args.repeat))
-        for name, sec in (("grep+awk", ga), ("parser (records)", rec),
-                          ("parser + summary", summ)):
-            print(f"{name:18s} {sec:7.2f} s  {n_full / sec / 1e6:6.2f} M lines/s  "
-                  f"{sec / ga:5.2f}x grep+awk")
+        for name, sec in (("grep+awk", ga), ("parser (records)", rec), ("parser + summary", summ)):
+            print(
+                f"{name:18s} {sec:7.2f} s  {n_full / sec / 1e6:6.2f} M lines/s  "
+                f"{sec / ga:5.2f}x grep+awk"
+            )
         rss_small, rss_full = child_maxrss_mb(small), child_maxrss_mb(full)
-        print(f"peak RSS of a parsing process: {rss_small:.1f} MB for {n_small:,} lines, "
-              f"{rss_full:.1f} MB for {n_full:,} lines (ratio {rss_full / rss_small:.2f}, "
-              f"log {n_full / n_small:.1f}x longer)")
+        print(
+            f"peak RSS of a parsing process: {rss_small:.1f} MB for {n_small:,} lines, "
+            f"{rss_full:.1f} MB for {n_full:,} lines (ratio {rss_full / rss_small:.2f}, "
+            f"log {n_full / n_small:.1f}x longer)"
+        )
     print(f"cpu: {os.cpu_count()} cores")
 
 

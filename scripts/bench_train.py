@@ -41,8 +41,13 @@ def run_variant(args: argparse.Namespace) -> dict:
             model = model.to(memory_format=torch.channels_last)
         x = images.contiguous(memory_format=torch.channels_last) if args.channels_last else images
         criterion = torch.nn.CrossEntropyLoss()
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                              weight_decay=cfg.weight_decay, nesterov=True)
+        opt = torch.optim.SGD(
+            model.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            nesterov=True,
+        )
         dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(args.amp or "")
         scaler = torch.amp.GradScaler(device.type) if args.amp == "fp16" else None
 
@@ -97,18 +102,24 @@ def main() -> None:
         for variant in ("plain", "trainer"):
             out = subprocess.run(
                 [sys.executable, __file__, *child, "--variant", variant],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             )
             result = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"round {r + 1} {variant:8s} {result['images_per_s']:8.2f} img/s  "
-                  f"peak {result['peak_mib']:8.1f} MiB")
+            print(
+                f"round {r + 1} {variant:8s} {result['images_per_s']:8.2f} img/s  "
+                f"peak {result['peak_mib']:8.1f} MiB"
+            )
             if variant not in best or result["images_per_s"] > best[variant]["images_per_s"]:
                 best[variant] = result
     ratio = best["trainer"]["images_per_s"] / best["plain"]["images_per_s"]
     mem = best["trainer"]["peak_mib"] / best["plain"]["peak_mib"]
-    print(f"Trainer.step / plain loop: {ratio:.3f}x images/s (target >= 0.97), "
-          f"peak memory {mem:.3f}x (target <= 1.0)  [{args.device}, batch {args.batch}, "
-          f"width/{args.width_divisor}]")
+    print(
+        f"Trainer.step / plain loop: {ratio:.3f}x images/s (target >= 0.97), "
+        f"peak memory {mem:.3f}x (target <= 1.0)  [{args.device}, batch {args.batch}, "
+        f"width/{args.width_divisor}]"
+    )
 
 
 if __name__ == "__main__":

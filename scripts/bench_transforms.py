@@ -10,6 +10,7 @@ worker) and the script prints each rate and its ratio to the baseline measured i
 `--large` also runs a set of the same photos re-encoded at 1600x1200, where JPEG draft decoding
 pays off (ImageNet has such images, but most are about 500x375 like the fixture photos).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,12 @@ def rate(paths: list[str], transform, workers: int, rounds: int = 3) -> float:
     """Best images/s over `rounds` passes (the first pass also starts the workers)."""
     torch.set_num_threads(1)
     loader = torch.utils.data.DataLoader(
-        Files(paths, transform), batch_size=16, num_workers=workers,
-        persistent_workers=workers > 0, worker_init_fn=_single_thread if workers else None)
+        Files(paths, transform),
+        batch_size=16,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        worker_init_fn=_single_thread if workers else None,
+    )
     best = 0.0
     for _ in range(rounds + 1):
         start = time.perf_counter()
@@ -72,8 +77,11 @@ def rate(paths: list[str], transform, workers: int, rounds: int = 3) -> float:
 
 
 def run(name: str, paths: list[str], workers: int) -> None:
-    pipelines = {"baseline": baseline, "torch7": ValTransform("torch7"),
-                 "fast": ValTransform("fast")}
+    pipelines = {
+        "baseline": baseline,
+        "torch7": ValTransform("torch7"),
+        "fast": ValTransform("fast"),
+    }
     rates = {key: rate(paths, fn, workers) for key, fn in pipelines.items()}
     print(f"{name}: {len(paths)} images per pass, {workers} workers")
     for key, value in rates.items():

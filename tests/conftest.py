@@ -4,6 +4,7 @@ Small references are bundled in tests/data/ and always run. The full fixture set
 ../shared/fixtures/torch7 (CI always has it; override with IRV2_FIXTURES). Tests that need it
 skip with a clear reason on a fresh clone without it.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -66,3 +67,22 @@ def irv2_full_t7(fixtures, tmp_path_factory) -> Path:
 def resnet18_t7(fixtures, tmp_path_factory) -> Path:
     """resnet18/resnet18.t7 (94 MB), decompressed once per test session."""
     return _gunzip_once(fixtures / "resnet18" / "resnet18.t7.gz", tmp_path_factory.mktemp("r18"))
+
+
+@pytest.fixture(scope="session")
+def tiny_pt(bundled, tmp_path_factory) -> Path:
+    """tests/data/irv2_tiny.t7 converted once to a .pt, as t7convert writes it."""
+    from converter import output
+    from converter.convert import convert_checkpoint
+
+    conversion = convert_checkpoint(bundled / "irv2_tiny.t7")
+    path = tmp_path_factory.mktemp("tiny") / "irv2_tiny.pt"
+    output.save(conversion.state_dict, conversion.meta, path, "pt", force=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def photos(fixtures) -> list[Path]:
+    found = sorted((fixtures / "images").glob("*.JPEG"))
+    assert len(found) == 7
+    return found

@@ -1,4 +1,5 @@
 """Training augmentation: determinism, shapes, crop statistics, and the colour maths by hand."""
+
 from __future__ import annotations
 
 import pickle
@@ -67,8 +68,10 @@ def test_crop_statistics_are_inception_style():
         areas.append(w * h / (width * height))
         ratios.append(w / h)
     areas, ratios = np.array(areas), np.array(ratios)
-    print(f"area fraction: min {areas.min():.3f} mean {areas.mean():.3f} max {areas.max():.3f}; "
-          f"w/h: min {ratios.min():.3f} max {ratios.max():.3f}")
+    print(
+        f"area fraction: min {areas.min():.3f} mean {areas.mean():.3f} max {areas.max():.3f}; "
+        f"w/h: min {ratios.min():.3f} max {ratios.max():.3f}"
+    )
     assert areas.min() >= 0.075 and areas.max() <= 1.0
     # Uniform area in [0.08, 1] minus the draws that do not fit: a mean near 0.45.
     assert 0.35 < areas.mean() < 0.54
@@ -122,7 +125,7 @@ def test_color_jitter_stays_within_its_range():
     out = color_jitter(img.clone(), gen)
     # Three factors in [0.6, 1.4] applied to a flat gray image: value in [0.5*0.6^3, 0.5*1.4^3].
     assert out.std() < 1e-6
-    assert 0.5 * 0.6 ** 3 - 1e-6 <= float(out.mean()) <= 0.5 * 1.4 ** 3 + 1e-6
+    assert 0.5 * 0.6**3 - 1e-6 <= float(out.mean()) <= 0.5 * 1.4**3 + 1e-6
 
 
 def test_flips_about_half_the_time():

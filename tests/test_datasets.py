@@ -31,6 +31,7 @@ def flat(tmp_path: Path, n: int) -> Path:
 
 # --- class folders -------------------------------------------------------------------------
 
+
 def test_class_folders_sorted_with_empty_classes_and_subfolders(tmp_path):
     root = tmp_path / "val"
     for name in reversed(SYNSETS):  # created out of order: the listing must sort
@@ -42,7 +43,9 @@ def test_class_folders_sorted_with_empty_classes_and_subfolders(tmp_path):
     images = open_images(root)
     assert images.classes == SYNSETS
     assert [images.relpath(i) for i in range(len(images))] == [
-        f"{SYNSETS[0]}/deeper/c.png", f"{SYNSETS[2]}/a.jpeg", f"{SYNSETS[2]}/b.JPEG"
+        f"{SYNSETS[0]}/deeper/c.png",
+        f"{SYNSETS[2]}/a.jpeg",
+        f"{SYNSETS[2]}/b.JPEG",
     ]
     assert images.labels == [0, 2, 2]
     assert images.notes == ["1 file(s) without an image extension were not evaluated"]
@@ -130,8 +133,9 @@ def test_kaggle_csv_with_classes_option_and_unlabelled_images_noted(tmp_path):
     classes = touch(tmp_path / "synsets.txt", "\n".join(SYNSETS))
     images = open_images(root, labels=csv, classes=classes)
     assert images.labels == [3, 0, 2]
-    assert images.notes == [f"1 image(s) in {root} have no label in LOC_val_solution.csv: "
-                            "not evaluated"]
+    assert images.notes == [
+        f"1 image(s) in {root} have no label in LOC_val_solution.csv: not evaluated"
+    ]
 
 
 def test_kaggle_csv_without_a_class_list_is_refused(tmp_path):
@@ -194,6 +198,7 @@ def test_devkit_meta_text_must_be_id_wnid_lines(tmp_path):
 
 # --- plain 'filename label' -----------------------------------------------------------------
 
+
 def test_plain_labels_indices_and_synsets(tmp_path):
     root = flat(tmp_path, 3)
     labels = touch(
@@ -205,8 +210,10 @@ def test_plain_labels_indices_and_synsets(tmp_path):
         open_images(root, labels=labels)
     classes = touch(tmp_path / "classes.txt", "\n".join(SYNSETS))
     images = open_images(root, labels=labels, classes=classes)
-    assert [p.name for p in images.paths] == ["ILSVRC2012_val_00000001.JPEG",
-                                             "ILSVRC2012_val_00000002.JPEG"]
+    assert [p.name for p in images.paths] == [
+        "ILSVRC2012_val_00000001.JPEG",
+        "ILSVRC2012_val_00000002.JPEG",
+    ]
     assert images.labels == [2, 0]
     assert images.notes == [f"1 image(s) in {root} have no label in val.txt: not evaluated"]
 
@@ -236,6 +243,7 @@ def test_missing_labels_and_classes_files(tmp_path):
 
 
 # --- the dataset the loader reads ------------------------------------------------------------
+
 
 def test_image_dataset_returns_errors_instead_of_raising(tmp_path):
     root = tmp_path / "val"

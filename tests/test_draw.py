@@ -25,8 +25,10 @@ from evaluate.draw_cli import main
 
 # graphviz wraps long strings with backslash-newline, hence DOTALL
 _TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|->|[-\w.#]+|[\[\]{};=,]', re.S)
-_CONV = re.compile(r"(?:SpatialConvolution|Conv2d)\((\d+) -> (\d+), (\d+)x(\d+)"
-                   r"(?:, (\d+),(\d+))?(?:, (\d+),(\d+))?\)")
+_CONV = re.compile(
+    r"(?:SpatialConvolution|Conv2d)\((\d+) -> (\d+), (\d+)x(\d+)"
+    r"(?:, (\d+),(\d+))?(?:, (\d+),(\d+))?\)"
+)
 _SIZE = re.compile(r"Size: \{1, (\d+), (\d+), (\d+)\}")
 
 
@@ -54,11 +56,14 @@ def parse_dot(text: str) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
         if i + 2 < len(toks) and toks[i + 1] == "->":
             edges.append((_unquote(toks[i]), _unquote(toks[i + 2])))
             i += 3
-        elif toks[i + 1:i + 2] == ["["] and toks[i] not in ("graph", "node", "edge"):
+        elif toks[i + 1 : i + 2] == ["["] and toks[i] not in ("graph", "node", "edge"):
             end = toks.index("]", i)
-            attrs = toks[i + 2:end]
-            label = next(_unquote(attrs[k + 2]) for k, t in enumerate(attrs)
-                         if t == "label" and attrs[k + 1] == "=")
+            attrs = toks[i + 2 : end]
+            label = next(
+                _unquote(attrs[k + 2])
+                for k, t in enumerate(attrs)
+                if t == "label" and attrs[k + 1] == "="
+            )
             nodes[_unquote(toks[i])] = label.split("\\n")
             i = end + 1
         else:
@@ -77,8 +82,17 @@ def conv_of(label: list[str]) -> tuple[int, ...] | None:
         return None
     n_in, n_out, kw, kh, dw, dh, pw, ph = conv.groups()
     size = next(m for m in map(_SIZE.search, label) if m)
-    return (int(n_in), int(n_out), int(kw), int(kh), int(dw or 1), int(dh or 1), int(pw or 0),
-            int(ph or 0), *map(int, size.groups()))
+    return (
+        int(n_in),
+        int(n_out),
+        int(kw),
+        int(kh),
+        int(dw or 1),
+        int(dh or 1),
+        int(pw or 0),
+        int(ph or 0),
+        *map(int, size.groups()),
+    )
 
 
 def conv_segments(text: str) -> list[list[tuple]]:
@@ -131,15 +145,17 @@ def _paths(start: str, stop: str, succ: dict, nodes: dict) -> list[tuple]:
 def mismatches(ours: str, seed: str) -> tuple[list[str], int]:
     """(what differs, number of convolutions compared) between two figures."""
     a, b = conv_segments(ours), conv_segments(seed)
-    problems = [f"segment {k}: ours {x} != seed {y}" for k, (x, y) in enumerate(zip(a, b))
-                if x != y]
+    problems = [
+        f"segment {k}: ours {x} != seed {y}" for k, (x, y) in enumerate(zip(a, b)) if x != y
+    ]
     if len(a) != len(b):
         problems.append(f"{len(a)} segments with convolutions in ours, {len(b)} in the seed")
     convs_a = Counter(c for seg in a for path in seg for c in path)
     convs_b = Counter(c for seg in b for path in seg for c in path)
     if convs_a != convs_b:
-        problems.append(f"conv multisets differ: ours-only {convs_a - convs_b}, "
-                        f"seed-only {convs_b - convs_a}")
+        problems.append(
+            f"conv multisets differ: ours-only {convs_a - convs_b}, seed-only {convs_b - convs_a}"
+        )
     return problems, sum(1 for n in parse_dot(ours)[0].values() if conv_of(n))
 
 
@@ -149,8 +165,10 @@ def test_convolutions_match_authors_figure(seed_dot, full_model, detail):
     problems, n_convs = mismatches(ours, seed_dot)
     seed_convs = sum(1 for n in parse_dot(seed_dot)[0].values() if conv_of(n))
     segments = len(conv_segments(ours))
-    print(f"{n_convs} of {seed_convs} convolutions matched the authors' figure "
-          f"(in {segments} segments; {len(problems)} mismatches)")
+    print(
+        f"{n_convs} of {seed_convs} convolutions matched the authors' figure "
+        f"(in {segments} segments; {len(problems)} mismatches)"
+    )
     assert not problems, "\n".join(problems)
     assert n_convs == seed_convs == 132
     if detail:  # one node per op, as optnet draws them (its graph has no Identity either)
@@ -182,8 +200,9 @@ def test_comparison_catches_convs_in_the_wrong_order(seed_dot):
 
 
 def test_comparison_catches_a_wrong_size(seed_dot, full_model):
-    ours = to_dot(model_figure(full_model)).replace("Size: {1, 96, 71, 71}",
-                                                    "Size: {1, 96, 72, 72}", 1)
+    ours = to_dot(model_figure(full_model)).replace(
+        "Size: {1, 96, 71, 71}", "Size: {1, 96, 72, 72}", 1
+    )
     problems, _ = mismatches(ours, seed_dot)
     assert any("(64, 96, 3, 3, 1, 1, 0, 0, 96, 72, 72)" in p for p in problems), problems
 
@@ -192,10 +211,15 @@ def test_branches_and_blocks_are_visible(full_model):
     fig = model_figure(full_model)
     dot = to_dot(fig)
     clusters = re.findall(r'subgraph "(cluster_\w+)"', dot)
-    expected = (["cluster_stem"] + [f"cluster_stem_mixed_{k}" for k in ("3a", "4a", "5a")]
-                + [f"cluster_blocks_a_{i}" for i in range(5)] + ["cluster_reduction_a"]
-                + [f"cluster_blocks_b_{i}" for i in range(10)] + ["cluster_reduction_b"]
-                + [f"cluster_blocks_c_{i}" for i in range(5)])
+    expected = (
+        ["cluster_stem"]
+        + [f"cluster_stem_mixed_{k}" for k in ("3a", "4a", "5a")]
+        + [f"cluster_blocks_a_{i}" for i in range(5)]
+        + ["cluster_reduction_a"]
+        + [f"cluster_blocks_b_{i}" for i in range(10)]
+        + ["cluster_reduction_b"]
+        + [f"cluster_blocks_c_{i}" for i in range(5)]
+    )
     assert clusters == expected
     fan_in = Counter(b for _, b in fig.edges)
     fan_out = Counter(a for a, _ in fig.edges)
@@ -220,22 +244,26 @@ def test_tiny_checkpoint_figure(bundled, tmp_path):
 
 def test_missing_graphviz_writes_dot_and_says_how_to_install(tmp_path):
     out = tmp_path / "fig.svg"
-    result = CliRunner().invoke(main, ["--width-divisor", "8", "-o", str(out)],
-                                env={"PATH": str(tmp_path)})
+    result = CliRunner().invoke(
+        main, ["--width-divisor", "8", "-o", str(out)], env={"PATH": str(tmp_path)}
+    )
     assert result.exit_code == 1
     assert "apt-get install graphviz" in result.stderr and "not rendered" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.dot"]
 
 
-@pytest.mark.parametrize("args, says", [
-    (["-o", "{d}/fig.jpg"], "unknown figure format"),
-    (["--width-divisor", "32", "-o", "{d}/fig.dot"], "--width-divisor 32"),
-    (["--input-size", "64", "-o", "{d}/fig.dot"], "cannot take a 64x64 input"),
-    (["--weights", "{d}/none.pt", "-o", "{d}/fig.dot"], "no such file"),
-    (["--weights", "{d}/none.pt", "--num-classes", "10", "-o", "{d}/fig.dot"], "--num-classes"),
-    (["-o", "{d}/missing/fig.svg"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["-o", "{d}/fig.jpg"], "unknown figure format"),
+        (["--width-divisor", "32", "-o", "{d}/fig.dot"], "--width-divisor 32"),
+        (["--input-size", "64", "-o", "{d}/fig.dot"], "cannot take a 64x64 input"),
+        (["--weights", "{d}/none.pt", "-o", "{d}/fig.dot"], "no such file"),
+        (["--weights", "{d}/none.pt", "--num-classes", "10", "-o", "{d}/fig.dot"], "--num-classes"),
+        (["-o", "{d}/missing/fig.svg"], "does not exist"),
+    ],
+)
 def test_user_errors_are_one_line_and_leave_no_file(tmp_path, args, says):
     result = CliRunner().invoke(main, [a.format(d=tmp_path) for a in args])
     assert result.exit_code == 2, result.output
@@ -243,8 +271,9 @@ def test_user_errors_are_one_line_and_leave_no_file(tmp_path, args, says):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(find_dot() is None,
-                    reason="Graphviz's dot is not installed (apt-get install graphviz)")
+@pytest.mark.skipif(
+    find_dot() is None, reason="Graphviz's dot is not installed (apt-get install graphviz)"
+)
 @pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".png", b"\x89PNG")])
 def test_render(tmp_path, suffix, magic):
     out = tmp_path / f"fig{suffix}"

@@ -17,37 +17,12 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from evaltree import N_CLASSES, class_tree, run, synset
 
 from converter.errors import UserError
-from evaluate.cli import main
 from evaluate.devices import resolve_amp_dtype, resolve_device
 
-N_CLASSES = 1000
 SCORE_TOL = 1e-4  # batched vs one-by-one forward of the same float32 model
-
-
-def synset(i: int) -> str:
-    return f"n{i:08d}"
-
-
-@pytest.fixture(scope="session")
-def tiny_pt(bundled, tmp_path_factory) -> Path:
-    """tests/data/irv2_tiny.t7 converted once to a .pt, as t7convert writes it."""
-    from converter import output
-    from converter.convert import convert_checkpoint
-
-    conversion = convert_checkpoint(bundled / "irv2_tiny.t7")
-    path = tmp_path_factory.mktemp("tiny") / "irv2_tiny.pt"
-    output.save(conversion.state_dict, conversion.meta, path, "pt", force=True)
-    return path
-
-
-@pytest.fixture(scope="session")
-def photos(fixtures) -> list[Path]:
-    found = sorted((fixtures / "images").glob("*.JPEG"))
-    assert len(found) == 7
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -73,35 +48,33 @@ def labels(logits) -> list[int]:
     return [int(ranked[k, (0, 2, 9)[k % 3]]) for k in range(len(ranked))]
 
 
-def class_tree(root: Path, photos: list[Path], labels: list[int]) -> Path:
-    """1000 class folders, mostly empty; photo k in the folder of labels[k]."""
-    for i in range(N_CLASSES):
-        (root / synset(i)).mkdir(parents=True)
-    for photo, label in zip(photos, labels):
-        shutil.copy(photo, root / synset(label) / photo.name)
-    return root
-
-
 def expected_counts(scores: np.ndarray, labels: list[int]) -> tuple[int, int]:
     top5 = np.argsort(-scores, axis=1)[:, :5]
     y = np.array(labels)
     return int((top5[:, 0] == y).sum()), int((top5 == y[:, None]).any(1).sum())
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [*map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
 @pytest.mark.parametrize("crops", [1, 10])
 def test_counts_match_the_logits(tmp_path, tiny_pt, photos, logits, labels, crops):
     data = class_tree(tmp_path / "val", photos, labels)
     out, preds = tmp_path / "results.json", tmp_path / "preds.h5"
-    code, stdout, stderr = run("--data", data, "--weights", tiny_pt, "--crops", crops,
-                               "--batch-size", 3, "--workers", 0, "--output", out,
-                               "--predictions", preds, "--lua-batch-mean")
+    code, stdout, stderr = run(
+        "--data",
+        data,
+        "--weights",
+        tiny_pt,
+        "--crops",
+        crops,
+        "--batch-size",
+        3,
+        "--workers",
+        0,
+        "--output",
+        out,
+        "--predictions",
+        preds,
+        "--lua-batch-mean",
+    )
     print(stdout, stderr)
     assert code == 0
     top1, top5 = expected_counts(logits[crops], labels)
@@ -132,8 +105,7 @@ def test_counts_match_the_logits(tmp_path, tiny_pt, photos, logits, labels, crop
     assert np.array_equal(classes, np.argsort(-reference, axis=1)[:, :5])
 
 
-def test_t7_weights_and_a_flat_folder_with_kaggle_labels(tmp_path, bundled, photos, labels,
-                                                        logits):
+def test_t7_weights_and_a_flat_folder_with_kaggle_labels(tmp_path, bundled, photos, labels, logits):
     flat = tmp_path / "val_flat"
     flat.mkdir()
     rows = ["ImageId,PredictionString"]
@@ -145,20 +117,34 @@ def test_t7_weights_and_a_flat_folder_with_kaggle_labels(tmp_path, bundled, phot
         "".join(f"{synset(i)} class {i}\n" for i in range(N_CLASSES))
     )
     out = tmp_path / "r.json"
-    code, stdout, stderr = run("--data", flat, "--labels", tmp_path / "LOC_val_solution.csv",
-                               "--weights", bundled / "irv2_tiny.t7", "--workers", 0, "-q",
-                               "--output", out)
+    code, stdout, stderr = run(
+        "--data",
+        flat,
+        "--labels",
+        tmp_path / "LOC_val_solution.csv",
+        "--weights",
+        bundled / "irv2_tiny.t7",
+        "--workers",
+        0,
+        "-q",
+        "--output",
+        out,
+    )
     assert code == 0, stderr
     summary = json.loads(out.read_text())
     assert (summary["n_top1_correct"], summary["n_top5_correct"]) == expected_counts(
-        logits[1], labels)
+        logits[1], labels
+    )
     assert summary["settings"]["label_source"] == "LOC_val_solution.csv"
 
 
 def bad_files(folder: Path, photo: Path) -> dict[str, Path]:
     data = photo.read_bytes()
-    files = {"truncated": folder / "truncated.JPEG", "zero-byte": folder / "empty.JPEG",
-             "text": folder / "notes.JPEG"}
+    files = {
+        "truncated": folder / "truncated.JPEG",
+        "zero-byte": folder / "empty.JPEG",
+        "text": folder / "notes.JPEG",
+    }
     files["truncated"].write_bytes(data[: len(data) // 3])
     files["zero-byte"].write_bytes(b"")
     files["text"].write_text("this is not an image\n")
@@ -172,8 +158,9 @@ def test_a_bad_image_stops_the_run_naming_it(tmp_path, tiny_pt, photos, labels, 
     for other in set(bad.parent.iterdir()) - {bad}:
         other.unlink()
     out = tmp_path / "r.json"
-    code, stdout, stderr = run("--data", data, "--weights", tiny_pt, "--workers", 0,
-                               "--output", out, "-q")
+    code, stdout, stderr = run(
+        "--data", data, "--weights", tiny_pt, "--workers", 0, "--output", out, "-q"
+    )
     print(stderr)
     assert code == 2
     assert str(bad) in stderr and "--skip-bad" in stderr and "Traceback" not in stderr
@@ -184,8 +171,9 @@ def test_skip_bad_lists_every_skipped_file(tmp_path, tiny_pt, photos, labels, lo
     data = class_tree(tmp_path / "val", photos, labels)
     bad = bad_files(data / synset(5), photos[0])
     out = tmp_path / "r.json"
-    code, stdout, stderr = run("--data", data, "--weights", tiny_pt, "--workers", 0,
-                               "--output", out, "--skip-bad", "-q")
+    code, stdout, stderr = run(
+        "--data", data, "--weights", tiny_pt, "--workers", 0, "--output", out, "--skip-bad", "-q"
+    )
     print(stdout)
     assert code == 0
     summary = json.loads(out.read_text())
@@ -194,7 +182,8 @@ def test_skip_bad_lists_every_skipped_file(tmp_path, tiny_pt, photos, labels, lo
     assert summary["n_skipped"] == 3 and summary["metrics_exclude_skipped"] is True
     assert summary["n_images"] == 7
     assert (summary["n_top1_correct"], summary["n_top5_correct"]) == expected_counts(
-        logits[1], labels)
+        logits[1], labels
+    )
     assert "skipped 3 unreadable image(s); the metrics exclude them" in stdout
     assert all(str(p) in stdout for p in bad.values())
 
@@ -204,8 +193,7 @@ def test_skip_bad_with_nothing_readable_is_an_error(tmp_path, tiny_pt):
     for i in range(N_CLASSES):
         (data / synset(i)).mkdir(parents=True)
     (data / synset(7) / "empty.JPEG").write_bytes(b"")
-    code, _, stderr = run("--data", data, "--weights", tiny_pt, "--workers", 0, "--skip-bad",
-                          "-q")
+    code, _, stderr = run("--data", data, "--weights", tiny_pt, "--workers", 0, "--skip-bad", "-q")
     print(stderr)
     assert code == 2 and "none of the 1 images could be read" in stderr and "empty.JPEG" in stderr
 
@@ -219,8 +207,10 @@ def test_user_mistakes_get_one_clear_line(tmp_path, tiny_pt, photos, labels):
     existing = tmp_path / "r.json"
     existing.write_text("{}")
     cases = {
-        "--labels": (["--data", data, "--labels", tmp_path / "LOC_val_solution.csv"],
-                     "no such labels file"),
+        "--labels": (
+            ["--data", data, "--labels", tmp_path / "LOC_val_solution.csv"],
+            "no such labels file",
+        ),
         "class count": (["--data", small], "defines 10 classes but the model has 1000 outputs"),
         "overwrite": (["--data", data, "--output", existing], "already exists; pass --force"),
         "weights": (["--data", data, "--weights", tmp_path / "nope.pt"], "no such file"),
@@ -233,8 +223,9 @@ def test_user_mistakes_get_one_clear_line(tmp_path, tiny_pt, photos, labels):
         print(f"{name}: {stderr.strip()}")
         assert code == 2 and message in stderr and stderr.count("\n") == 1, name
     assert existing.read_text() == "{}"
-    code, _, _ = run("--data", data, "--weights", tiny_pt, "--output", existing, "--force",
-                     "--workers", 0, "-q")
+    code, _, _ = run(
+        "--data", data, "--weights", tiny_pt, "--output", existing, "--force", "--workers", 0, "-q"
+    )
     assert code == 0 and json.loads(existing.read_text())["n_images"] == 1
 
 
@@ -242,8 +233,11 @@ def test_device_and_amp_resolution_without_cuda():
     if torch.cuda.is_available():
         pytest.skip("checks the refusals of a CPU-only machine")
     assert resolve_device("auto").type == "cpu"
-    for spec, message in [("cuda", "no CUDA device"), ("cuda:1", "no CUDA device"),
-                          ("gpu", "expected auto, cpu")]:
+    for spec, message in [
+        ("cuda", "no CUDA device"),
+        ("cuda:1", "no CUDA device"),
+        ("gpu", "expected auto, cpu"),
+    ]:
         with pytest.raises(UserError, match=message):
             resolve_device(spec)
     assert resolve_amp_dtype(False, "bf16", torch.device("cpu")) is None
@@ -252,8 +246,10 @@ def test_device_and_amp_resolution_without_cuda():
 
 
 def test_help_answers_without_importing_torch():
-    code = ("import sys; from click.testing import CliRunner; from evaluate.cli import main; "
-            "r = CliRunner().invoke(main, ['--help']); "
-            "print(r.exit_code, 'torch' in sys.modules, '--skip-bad' in r.output)")
+    code = (
+        "import sys; from click.testing import CliRunner; from evaluate.cli import main; "
+        "r = CliRunner().invoke(main, ['--help']); "
+        "print(r.exit_code, 'torch' in sys.modules, '--skip-bad' in r.output)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False", "True"]

@@ -13,22 +13,30 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_eval_cli import class_tree, photos, run, synset, tiny_pt  # noqa: F401
+from evaltree import class_tree, run, synset
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS = [3, 141, 141, 599, 998]  # any placement will do: the two runs must agree
 
 
 def torchrun(*args: object) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node", "2", "-m", "evaluate.cli", *map(str, args)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "evaluate.cli",
+        *map(str, args),
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env,
-                          timeout=120)
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
 
 
 @pytest.fixture
-def small_set(tmp_path, photos) -> Path:  # noqa: F811 - pytest fixtures by name
+def small_set(tmp_path, photos) -> Path:
     """6 photos and one unreadable file, in class folders (1000 classes)."""
     data = class_tree(tmp_path / "val", photos[:5], LABELS)
     shutil.copy(photos[5], data / synset(0) / "extra.JPEG")
@@ -36,9 +44,20 @@ def small_set(tmp_path, photos) -> Path:  # noqa: F811 - pytest fixtures by name
     return data
 
 
-def test_two_processes_give_the_single_process_summary(tmp_path, tiny_pt, small_set):  # noqa: F811
-    common = ["--data", small_set, "--weights", tiny_pt, "--batch-size", 2, "--workers", 0,
-              "--skip-bad", "--lua-batch-mean", "-q"]
+def test_two_processes_give_the_single_process_summary(tmp_path, tiny_pt, small_set):
+    common = [
+        "--data",
+        small_set,
+        "--weights",
+        tiny_pt,
+        "--batch-size",
+        2,
+        "--workers",
+        0,
+        "--skip-bad",
+        "--lua-batch-mean",
+        "-q",
+    ]
     single, double = tmp_path / "single.json", tmp_path / "double.json"
     code, _, stderr = run(*common, "--output", single)
     assert code == 0, stderr
@@ -55,7 +74,9 @@ def test_two_processes_give_the_single_process_summary(tmp_path, tiny_pt, small_
 
 
 def test_a_bad_image_on_another_rank_stops_every_rank_with_one_message(
-    tmp_path, tiny_pt, photos  # noqa: F811
+    tmp_path,
+    tiny_pt,
+    photos,
 ):
     data = class_tree(tmp_path / "val", photos[:3], LABELS[:3])
     bad = data / synset(999) / "zz_empty.JPEG"  # the last image: in rank 1's shard

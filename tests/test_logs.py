@@ -3,6 +3,7 @@
 Facts about the real logs were read off the files with grep/awk (commands in comments), not
 from this parser's output.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,26 +29,33 @@ def _close(got, want, tol):
 
 # ---- the Lua print formats, byte for byte ------------------------------------------------
 
+
 def test_formats_match_lua_bytes():
     # FACTS §5 and the real pelu log (`cat -A`): trailing TABs, TAB-joined Best model line.
     assert fmt.format_epoch_header(1) == "=> Training epoch # 1\t"
     assert fmt.format_train_line(1, 1, 20019, 1.234, 0.001, 6.9078, 99.9, 99.5) == (
-        " | Epoch: [1][1/20019]    Time 1.234  Data 0.001  Err 6.9078  top1  99.900  top5  "
-        "99.500\t")
+        " | Epoch: [1][1/20019]    Time 1.234  Data 0.001  Err 6.9078  top1  99.900  top5  99.500\t"
+    )
     assert fmt.format_test_line(1, 1, 782, 0.532, 0.01, 80, 80, 50, 50) == (
         " | Test: [1][1/782]    Time 0.532  Data 0.010  top1  80.000 ( 80.000)  top5  50.000 "
-        "( 50.000)\t")
+        "( 50.000)\t"
+    )
     assert fmt.format_finished_line(5, 39.961, 3.584) + "\n" == (
-        " * Finished epoch # 5     top1:  39.961  top5:   3.584\n\t\n")
+        " * Finished epoch # 5     top1:  39.961  top5:   3.584\n\t\n"
+    )
     assert fmt.format_best_line(54.072265625, 7.490234375) == (
-        " * Best model \t54.072265625\t7.490234375\t")
+        " * Best model \t54.072265625\t7.490234375\t"
+    )
     assert fmt.format_best_line(25.973176129426, 5.0483312983313) == (
-        " * Best model \t25.973176129426\t5.0483312983313\t")
+        " * Best model \t25.973176129426\t5.0483312983313\t"
+    )
     assert fmt.format_final_line(10.009765625, 0.33203125) == (
-        " * Finished top1: 10.010  top5:  0.332\t")
+        " * Finished top1: 10.010  top5:  0.332\t"
+    )
 
 
 # ---- a synthetic classic log: restarts, parts, cut lines, noise --------------------------
+
 
 def _train(e, n, total, loss, top1):
     return fmt.format_train_line(e, n, total, 0.5 + n / 10, 0.01, loss, top1, top1 / 2)
@@ -57,7 +65,12 @@ def _write_classic_parts(tmp_path):
     """Part 1: epoch 1 complete, epoch 2 crashes (last line cut). Part 2: resumed at epoch 2,
     epoch 3 has Test lines only and its last Test line is cut."""
     p1 = [
-        "{", "  LR : 0.045", "}", "nn.Sequential {", "  (1): nn.SpatialConvolution(3 -> 32)", "}",
+        "{",
+        "  LR : 0.045",
+        "}",
+        "nn.Sequential {",
+        "  (1): nn.SpatialConvolution(3 -> 32)",
+        "}",
         fmt.format_epoch_header(1),
         *[_train(1, n, 4, 7.0 - n, 100.0 - 10 * n) for n in range(1, 5)],
         "THCudaCheck FAIL file=generic/THCStorage.cu line=66 error=2 : out of memory",
@@ -116,10 +129,12 @@ def test_synthetic_classic_log(tmp_path):
 
 
 def test_round_trip_values_and_precision():
-    lines = [fmt.format_train_line(7, 3, 20019, 1.23456, 0.0004, 6.90775527, 99.94, 99.5049),
-             fmt.format_test_line(7, 9, 782, 0.5, 0.01, 21.8751, 24.4071, 6.25, 7.40719),
-             *fmt.format_finished_line(7, 24.407086, 7.407193).split("\n"),
-             fmt.format_best_line(24.407086181640625, 7.4071931838989)]
+    lines = [
+        fmt.format_train_line(7, 3, 20019, 1.23456, 0.0004, 6.90775527, 99.94, 99.5049),
+        fmt.format_test_line(7, 9, 782, 0.5, 0.01, 21.8751, 24.4071, 6.25, 7.40719),
+        *fmt.format_finished_line(7, 24.407086, 7.407193).split("\n"),
+        fmt.format_best_line(24.407086181640625, 7.4071931838989),
+    ]
     stats = ParseStats()
     recs = list(parse_lines((x + "\n" for x in lines), stats))
     assert [r.kind for r in recs] == ["train", "test", "epoch", "best"]
@@ -137,10 +152,12 @@ def test_round_trip_values_and_precision():
 
 
 def test_variant_columns_and_grep_prefix_and_nan():
-    lines = [" | Epoch: [3][10/50]    Time 0.2  Data 0.1  Loss_G 1.5e-3  Loss_D nan  lr 0.01\t",
-             "run7.log: | Epoch: [3][20/50]    Time 0.2  Data 0.1  Err 2.0000  top1  50.000"
-             "  top5  20.000\t",
-             " | Epoch: [3][30/50]    Time 0.2  Data 0.1  Err 1.0  Loss 9.0\t"]
+    lines = [
+        " | Epoch: [3][10/50]    Time 0.2  Data 0.1  Loss_G 1.5e-3  Loss_D nan  lr 0.01\t",
+        "run7.log: | Epoch: [3][20/50]    Time 0.2  Data 0.1  Err 2.0000  top1  50.000"
+        "  top5  20.000\t",
+        " | Epoch: [3][30/50]    Time 0.2  Data 0.1  Err 1.0  Loss 9.0\t",
+    ]
     stats = ParseStats()
     a, b, c = parse_lines((x + "\n" for x in lines), stats)
     assert a.values["loss_g"] == 1.5e-3 and math.isnan(a.values["loss_d"])
@@ -151,6 +168,7 @@ def test_variant_columns_and_grep_prefix_and_nan():
 
 
 # ---- real logs from other projects ------------------------------------------------------
+
 
 def test_pelu_per_epoch_lines_only(realworld):
     run = Run.from_files([realworld / "logs" / "pelu_resnet110_bn-elu_cifar10_try1.nohup.out"])
@@ -215,8 +233,12 @@ def test_3ddensenet_grep_output_best_lines_only(realworld):
     lines = run._best_lines()
     assert lines[0] == (25.973176129426, 5.0483312983313, None)
     # cut -d: -f2- | sort -k4 -g | head -1: the last line is the lowest top1
-    assert s["best"] == {"top1": 12.987605565731, "top5": 2.0380227411477, "epoch": None,
-                         "source": "best-model lines"}
+    assert s["best"] == {
+        "top1": 12.987605565731,
+        "top5": 2.0380227411477,
+        "epoch": None,
+        "source": "best-model lines",
+    }
 
 
 def test_wrn_json_stats(realworld):
@@ -235,10 +257,13 @@ def test_wrn_json_stats(realworld):
 
 # ---- command line -------------------------------------------------------------------------
 
+
 def test_cli_summary_json_and_text(realworld):
     logs = realworld / "logs"
-    files = [str(logs / "pelu_resnet110_bn-elu_cifar10_try1.nohup.out"),
-             str(logs / "wrn_wide-resnet-40-4_cifar10_log.txt")]
+    files = [
+        str(logs / "pelu_resnet110_bn-elu_cifar10_try1.nohup.out"),
+        str(logs / "wrn_wide-resnet-40-4_cifar10_log.txt"),
+    ]
     r = CliRunner().invoke(main, ["summary", "--json", *files])
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
@@ -264,8 +289,12 @@ def test_cli_csv_rows(tmp_path):
 def test_cli_user_errors(tmp_path):
     empty = tmp_path / "empty.log"
     empty.write_text("hello\nworld\n")
-    for args in (["summary", str(tmp_path / "missing.log")], ["summary", str(empty)],
-                 ["csv", str(empty)], ["plot", str(empty), "-o", str(tmp_path / "x.pdf")]):
+    for args in (
+        ["summary", str(tmp_path / "missing.log")],
+        ["summary", str(empty)],
+        ["csv", str(empty)],
+        ["plot", str(empty), "-o", str(tmp_path / "x.pdf")],
+    ):
         r = CliRunner().invoke(main, args)
         print(args[0], r.exit_code, r.output.strip())
         assert r.exit_code == 2 and r.output.startswith("error: ") and "Traceback" not in r.output
@@ -282,15 +311,26 @@ def test_cli_plot_png_and_svg(realworld, tmp_path):
     assert r.exit_code == 0, r.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = tmp_path / "cmp.svg"
-    r = CliRunner().invoke(main, ["plot", str(logs / "wrn_wide-resnet-40-4_cifar10_log.txt"),
-                                  str(logs / "srresnet_resume_epoch61_head1900lines.txt"),
-                                  "-o", str(svg), "--no-smooth", "--title", "t"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "plot",
+            str(logs / "wrn_wide-resnet-40-4_cifar10_log.txt"),
+            str(logs / "srresnet_resume_epoch61_head1900lines.txt"),
+            "-o",
+            str(svg),
+            "--no-smooth",
+            "--title",
+            "t",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert b"<svg" in svg.read_bytes()[:400]
 
 
 def test_plot_refuses_best_lines_only(realworld, tmp_path):
     from evaluate.logplot import plot_runs
+
     run = Run.from_files([realworld / "logs" / "3ddensenet_de20_gr12_bestmodel_grep.log"])
     with pytest.raises(UserError, match="no per-epoch"):
         plot_runs([run], tmp_path / "x.png")

@@ -62,8 +62,12 @@ def weights(bundled, tmp_path_factory) -> Path:
     rebuilt = InceptionResNetV2(config)
     rebuilt.load_state_dict(model.state_dict())
     path = tmp_path_factory.mktemp("w") / "tiny2.pt"
-    save(rebuilt.state_dict(), {"arch": "inception_resnet_v2", "config": config.to_dict()},
-         path, "pt")
+    save(
+        rebuilt.state_dict(),
+        {"arch": "inception_resnet_v2", "config": config.to_dict()},
+        path,
+        "pt",
+    )
     return path
 
 
@@ -78,8 +82,21 @@ def cli(*args: str) -> list[str]:
 
 
 def common(dataset: Path, weights: Path) -> list[str]:
-    return ["--data", str(dataset), "--weights", str(weights), "--device", "cpu",
-            "--workers", "0", "--batch-size", "2", "--epochs", "2", "--no-val"]
+    return [
+        "--data",
+        str(dataset),
+        "--weights",
+        str(weights),
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "2",
+        "--no-val",
+    ]
 
 
 def final_state(run: Path) -> dict:
@@ -89,11 +106,14 @@ def final_state(run: Path) -> dict:
 def test_kill_and_resume_gives_the_uninterrupted_parameters(augment, dataset, weights, tmp_path):
     """SIGKILL mid-run, then --resume: the same parameters, momentum and position, bit for bit."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    subprocess.run(cli(*common(dataset, weights), "--save", str(straight)), env=ENV,
-                   check=True, timeout=300)
+    subprocess.run(
+        cli(*common(dataset, weights), "--save", str(straight)), env=ENV, check=True, timeout=300
+    )
     proc = subprocess.Popen(
         cli(*common(dataset, weights), "--save", str(killed), "--save-every", "1"),
-        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.time() + 240
     try:  # kill once a checkpoint after step 3 (inside epoch 1/2 boundary region) is on disk
@@ -116,8 +136,10 @@ def test_kill_and_resume_gives_the_uninterrupted_parameters(augment, dataset, we
     assert a["trainer"]["epoch"] == b["trainer"]["epoch"] == 2
     assert a["trainer"]["iteration"] == b["trainer"]["iteration"] == 4
     assert a["trainer"]["eval_counter"] == b["trainer"]["eval_counter"] == 8
-    worst = max((a["state_dict"][k].double() - b["state_dict"][k].double()).abs().max().item()
-                for k in a["state_dict"])
+    worst = max(
+        (a["state_dict"][k].double() - b["state_dict"][k].double()).abs().max().item()
+        for k in a["state_dict"]
+    )
     print(f"max |param/buffer difference| after resume: {worst:g}")
     for key in a["state_dict"]:
         assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
@@ -157,7 +179,10 @@ def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
     args = [*common(dataset, weights), "--batch-size", "4", "--epochs", "1", "--save", str(run)]
     done = subprocess.run(
         [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "evaluate.train_cli", *args],
-        env=ENV, capture_output=True, timeout=300, text=True,
+        env=ENV,
+        capture_output=True,
+        timeout=300,
+        text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     ddp = final_state(run)
@@ -167,8 +192,7 @@ def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
     images = class_folders(dataset / "train")
     cfg = LoopConfig(batch_size=4, workers=0, seed=0)
     samples = SeededSamples(images.paths, images.labels, augment.TrainTransform(), 0)
-    loader = make_loader(samples, cfg,
-                         DistInfo(), pin=False)
+    loader = make_loader(samples, cfg, DistInfo(), pin=False)
     trainer = Trainer(GhostBatch(model), TrainConfig(iters_per_epoch=len(loader)))
     loader.sampler.set_epoch(1)
     for batch, targets, _ in loader:
@@ -204,8 +228,19 @@ def test_bad_option_combinations(extra, message, dataset):
 
 
 def test_classes_must_match_num_classes(dataset, weights, tmp_path):
-    code, out = run_cli("--data", str(dataset), "--weights", str(weights), "--num-classes", "3",
-                        "--reset-classifier", "--device", "cpu", "--save", str(tmp_path / "r"))
+    code, out = run_cli(
+        "--data",
+        str(dataset),
+        "--weights",
+        str(weights),
+        "--num-classes",
+        "3",
+        "--reset-classifier",
+        "--device",
+        "cpu",
+        "--save",
+        str(tmp_path / "r"),
+    )
     print(out)
     assert code == 2 and "2 classes but the model has 3 outputs" in out
     assert not (tmp_path / "r").exists()
@@ -220,8 +255,13 @@ def test_corrupt_and_foreign_checkpoints_are_refused(dataset, tmp_path):
     print(out)
     assert code == 2 and "unreadable checkpoint" in out and len(out.strip().splitlines()) == 1
     assert (run / "checkpoint.pt").read_bytes() == before
-    torch.save({"state_dict": {}, "meta": {"format": "irv2-train-checkpoint", "version": 1,
-                                           "arch": "resnet18"}}, run / "checkpoint.pt")
+    torch.save(
+        {
+            "state_dict": {},
+            "meta": {"format": "irv2-train-checkpoint", "version": 1, "arch": "resnet18"},
+        },
+        run / "checkpoint.pt",
+    )
     code, out = run_cli("--data", str(dataset), "--resume", str(run), "--device", "cpu")
     print(out)
     assert code == 2 and "not inception_resnet_v2" in out
@@ -232,8 +272,16 @@ def test_lua_directory_without_optimizer_state_needs_the_flag(fixtures, dataset,
     lua.mkdir()
     for name in ("latest.t7", "model_1.t7"):
         shutil.copy(fixtures / "tiny" / "ckpt" / name, lua / name)
-    code, out = run_cli("--data", str(dataset), "--resume-t7", str(lua), "--device", "cpu",
-                        "--save", str(tmp_path / "r"))
+    code, out = run_cli(
+        "--data",
+        str(dataset),
+        "--resume-t7",
+        str(lua),
+        "--device",
+        "cpu",
+        "--save",
+        str(tmp_path / "r"),
+    )
     print(out)
     assert code == 2 and "MISSING" in out and "--fresh-momentum" in out
 

@@ -3,6 +3,7 @@
 images_ref_loaded.t7: image.load bytes; images_ref_scaled.t7: after Scale(328) (bicubic), before
 ColorNormalize; images_ref.t7: the final 3x299x299 centre crop. Every comparison prints its error.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -112,7 +113,7 @@ def test_window_of_scale_equals_full_scale(refs, name):
     left, top = center_offsets(width, height)
     full = torch_scale(loaded, width, height)
     window = torch_scale(loaded, width, height, (left, top, left + 299, top + 299))
-    assert torch.equal(window, full[top:top + 299, left:left + 299])
+    assert torch.equal(window, full[top : top + 299, left : left + 299])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -144,7 +145,7 @@ def test_ten_crop_matches_windows_of_torch_scaled(fixtures, refs, name):
     worst = 0.0
     for half, img in enumerate((image, torch.flip(image, dims=(2,)))):
         for k, (left, top) in enumerate(ten_crop_offsets(width, height)):
-            want = img[:, top:top + 299, left:left + 299]
+            want = img[:, top : top + 299, left : left + 299]
             worst = max(worst, float((got[5 * half + k] - want).abs().max()))
     print(f"   tencrop {name}: max|d|={worst:.3g}")
     assert worst <= TOL
@@ -201,6 +202,7 @@ def test_options_are_checked():
 
 # --- bad inputs --------------------------------------------------------------------------------
 
+
 def test_truncated_images_are_not_padded():
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
@@ -225,8 +227,13 @@ def test_bad_files_raise_with_their_path(fixtures, tmp_path, case, mode):
     print(f"{case}: {message}")
     assert isinstance(info.value, UserError)
     assert str(path) in message and "\n" not in message
-    expected = {"truncated": "truncated", "empty": "empty", "text": "not a JPEG",
-                "truncated_png": "truncated", "missing": "No such file"}[case]
+    expected = {
+        "truncated": "truncated",
+        "empty": "empty",
+        "text": "not a JPEG",
+        "truncated_png": "truncated",
+        "missing": "No such file",
+    }[case]
     assert expected in message
 
 

@@ -47,29 +47,38 @@ def expected(model: nn.Module, data: Images, keep: list[int]) -> tuple[np.ndarra
     """Top-5 classes and scores image by image, straight from the logits."""
     with torch.no_grad():
         images = data.images[keep]
-        logits = (model(images.flatten(0, 1)).view(len(keep), -1, N_CLASSES).sum(1)
-                  if images.dim() == 5 else model(images)).numpy()
+        logits = (
+            model(images.flatten(0, 1)).view(len(keep), -1, N_CLASSES).sum(1)
+            if images.dim() == 5
+            else model(images)
+        ).numpy()
     order = np.argsort(-logits, axis=1, kind="stable")[:, :5]
     return order, np.take_along_axis(logits, order, axis=1)
 
 
 # --- metrics ---------------------------------------------------------------------------------
 
+
 def test_counts_and_percentages():
     top5 = np.array([[3, 1, 2, 0, 4], [1, 3, 2, 0, 4], [0, 1, 2, 4, 5], [6, 0, 1, 2, 3]])
     labels = np.array([3, 3, 3, 3])
     topk = metrics.count(top5, labels)
     assert (topk.n, topk.top1_correct, topk.top5_correct) == (4, 1, 3)
-    assert topk.percent() == {"top1_err": 75.0, "top5_err": 25.0, "top1_acc": 25.0,
-                              "top5_acc": 75.0}
+    assert topk.percent() == {
+        "top1_err": 75.0,
+        "top5_err": 25.0,
+        "top1_acc": 25.0,
+        "top5_acc": 75.0,
+    }
 
 
 def test_lua_batch_mean_weighs_the_last_small_batch_like_a_full_one():
     # top-1 hits per image: [1, 1 | 0, 1 | 0]: batch errors 0 %, 50 %, 100 % -> mean 50 %,
     # while the exact per-image error is 2/5 = 40 %.
     labels = np.zeros(5, dtype=np.int64)
-    top5 = np.array([[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [1, 0, 2, 3, 4], [0, 1, 2, 3, 4],
-                     [1, 2, 3, 4, 5]])
+    top5 = np.array(
+        [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [1, 0, 2, 3, 4], [0, 1, 2, 3, 4], [1, 2, 3, 4, 5]]
+    )
     lua = metrics.lua_batch_mean(top5, labels, batch_size=2)
     exact = metrics.count(top5, labels).percent()
     print(f"Lua per-batch mean top-1 {lua['top1_err']} % vs exact {exact['top1_err']} %")
@@ -82,6 +91,7 @@ def test_fewer_than_five_classes_means_top5_is_any():
 
 
 # --- the loop --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("crops", [1, 10])
 def test_results_match_the_logits_image_by_image(crops):
@@ -124,8 +134,13 @@ def test_skip_bad_leaves_bad_images_out_and_lists_them():
     data = Images(9, bad=(0, 4, 8))
     model = stand_in_model()
     seen = []
-    result = evaluate_model(model, data, batch_size=4, skip_bad=True,
-                            progress=lambda done, total: seen.append((done, total)))
+    result = evaluate_model(
+        model,
+        data,
+        batch_size=4,
+        skip_bad=True,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     keep = [1, 2, 3, 5, 6, 7]
     assert result.indices.tolist() == keep
     assert [i for i, _ in result.skipped] == [0, 4, 8]
@@ -148,6 +163,7 @@ def test_a_plain_dataloader_and_training_mode_restored():
 
 
 # --- sharding --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("world", [1, 2, 3, 8])
 @pytest.mark.parametrize("n", [0, 1, 7, 50])
