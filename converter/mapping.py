@@ -99,7 +99,7 @@ def build_rows(t7_root: T7Object, model: nn.Module) -> list[MappingRow]:
     return rows
 
 
-def _read_field(module: T7Object, field: str, where: str) -> np.ndarray | None:
+def read_field(module: T7Object, field: str, where: str) -> np.ndarray | None:
     if field == "running_var":
         return legacy.bn_running_var(module)
     if field == "weight" and _family(module.class_name) == "conv" and "weight" in module:
@@ -108,7 +108,7 @@ def _read_field(module: T7Object, field: str, where: str) -> np.ndarray | None:
     return tensors[field].numpy() if field in tensors else None
 
 
-def _geometry_problem(t7m: T7Object, ptm: nn.Module, where: str) -> str | None:
+def geometry_problem(t7m: T7Object, ptm: nn.Module, where: str) -> str | None:
     """Kernel orientation, stride and padding come from the saved fields, never assumptions."""
     if isinstance(ptm, nn.Conv2d):
         saved = tuple(
@@ -147,7 +147,7 @@ def apply_table(
             found = t7m.class_name if isinstance(t7m, T7Object) else type(t7m).__name__
             problems.append(("wrong module", f"{where}: found a {found} there"))
             continue
-        value = _read_field(t7m, row.t7_field, where)
+        value = read_field(t7m, row.t7_field, where)
         if value is None:
             problems.append(("missing", f"{where}: the module has no {row.t7_field} tensor"))
             continue
@@ -168,7 +168,7 @@ def apply_table(
             )
             continue
         owner = model.get_submodule(row.torch_key.rsplit(".", 1)[0])
-        geometry = _geometry_problem(t7m, owner, where)
+        geometry = geometry_problem(t7m, owner, where)
         if geometry:
             problems.append(("wrong geometry", geometry))
             continue

@@ -154,3 +154,72 @@ def test_missing_and_unused_tensors_are_listed(bundled, tmp_path):
         in message
     )
     assert message.splitlines()[0].count(",") == 2  # missing, wrong shape, unused
+
+
+def _legacy_variant(bundled, path):
+    """irv2_tiny as a 2015-era file: SpatialConvolutionMM with 2-D weights, BN with
+    running_std (inverse std, eps inside, class version 1), the whole net in a
+    DataParallelTable, CUDA tensor class names."""
+    from converter import t7modules
+    from converter.t7reader import T7Object
+    from converter.t7writer import save_t7
+
+    model = load_t7(bundled / "irv2_tiny.t7")
+    for _, m in t7modules.walk(model):
+        if m.class_name == "cudnn.SpatialConvolution":
+            m.class_name = "nn.SpatialConvolutionMM"
+            w = m["weight"].numpy()
+            m.fields["weight"] = w.reshape(w.shape[0], -1)
+        elif m.class_name == "nn.SpatialBatchNormalization":
+            var = m.fields.pop("running_var").numpy()
+            m.fields["running_std"] = (1 / np.sqrt(var + np.float32(m["eps"]))).astype(np.float32)
+            m.version = 1
+    wrapper = T7Object("nn.DataParallelTable", 1, {"modules": [model], "train": True})
+    save_t7(wrapper, path)
+
+
+def test_legacy_forms_convert_to_the_same_network(bundled, tmp_path):
+    _legacy_variant(bundled, tmp_path / "legacy.t7")
+    conversion = convert_checkpoint(tmp_path / "legacy.t7")
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    with torch.no_grad():
+        out = conversion.build_model()(torch.from_numpy(ref["input"].numpy())).numpy()
+    err = rel_err(out, ref["output"].numpy())
+    print(f"\nlegacy forms (MM 2-D weights, running_std, DataParallelTable): rel err {err:.2e}")
+    assert err <= REL_TOL
+
+
+@pytest.mark.parametrize(
+    "name, build",
+    [
+        (
+            "cudnn_conv_1x7_nobias",
+            lambda m: torch.nn.Conv2d(4, 5, (1, 7), padding=(0, 3), bias=False),
+        ),
+        ("conv_asym", lambda m: torch.nn.Conv2d(4, 6, (3, 5), stride=(1, 2), padding=(1, 2))),
+        ("bn_affine", lambda m: torch.nn.BatchNorm2d(5, eps=1e-5)),
+        ("bn_running_std", lambda m: torch.nn.BatchNorm2d(m["weight"].shape[0], eps=1e-5)),
+        ("maxpool_floor_odd", lambda m: torch.nn.MaxPool2d(3, stride=2)),
+        ("cudnn_avgpool_8x8", lambda m: torch.nn.AvgPool2d(8, stride=1)),
+        ("linear", lambda m: torch.nn.Linear(7, 5)),
+    ],
+)
+def test_irv2_building_blocks_reproduce_torch7_modules(fixtures, name, build):
+    """The layers InceptionResNetV2 is made of, filled the way the mapping fills them, compute
+    what the Torch7 modules computed (the zoo's single-module references)."""
+    from converter.mapping import geometry_problem, read_field
+
+    case = load_t7(fixtures / "zoo" / f"{name}.t7")
+    t7m = case["module"]
+    layer = build(t7m).eval()
+    assert geometry_problem(t7m, layer, name) is None
+    own = dict(layer.named_parameters()) | dict(layer.named_buffers())
+    for field in ("weight", "bias", "running_mean", "running_var"):
+        if field in own and own[field].dim() > 0:
+            value = read_field(t7m, field, name)
+            own[field].data.copy_(torch.from_numpy(value))
+    with torch.no_grad():
+        out = layer(torch.from_numpy(case["input"].numpy())).numpy()
+    err = float(np.abs(out - case["output"].numpy()).max())
+    print(f"\n{name}: max|diff| {err:.2e}")
+    assert err <= REL_TOL * float(np.abs(case["output"].numpy()).max())
