@@ -447,8 +447,6 @@ def _check_view(t: T7Tensor, reader: _Reader) -> None:
 class _AsciiReader(_Reader):
     """Torch's ASCII format: numbers as whitespace-separated text, strings as raw bytes."""
 
-    _NUMBER = re.compile(rb"\s*([^\s]+)")
-
     def read_int(self) -> int:
         token = self._token()
         try:
@@ -473,18 +471,33 @@ class _AsciiReader(_Reader):
         size = self.read_int()
         if size < 0:
             raise self.fail(f"corrupt string length {size}")
-        if self.f.read(1) not in (b"\n", b""):  # the separator written after the length
-            self.f.seek(-1, io.SEEK_CUR)
-        return self.read_bytes(size)
+        return self._raw(size)
 
     def read_array(self, dtype: np.dtype, count: int) -> np.ndarray:
+        if dtype.itemsize == 1:  # Byte/Char: DiskFile.c writes them raw even in ASCII mode
+            return np.frombuffer(self._raw(count), dtype=dtype).copy()
         if count > self.remaining():
             raise self.fail(f"truncated file: a storage of {count:,} values does not fit")
-        values = [self._token() for _ in range(count)]
-        try:
-            return np.array([float(v) for v in values], dtype=np.float64).astype(dtype)
-        except ValueError:
+        tokens: list[bytes] = []
+        while len(tokens) < count:  # torch writes all values on one line
+            line = self.f.readline(self.remaining())
+            if not line:
+                raise self.fail("truncated file: it ends in the middle of a storage")
+            tokens += line.split()
+        if len(tokens) != count:
+            raise self.fail(f"corrupt storage: {len(tokens):,} values where {count:,} belong")
+        try:  # integers parsed as integers: a float64 detour would round longs above 2**53
+            values = np.array(tokens)
+            return values.astype(dtype if dtype.kind in "iu" else np.float64).astype(dtype)
+        except (ValueError, OverflowError):
             raise self.fail("corrupt storage values") from None
+
+    def _raw(self, n: int) -> bytes:
+        """`n` raw bytes and the newline Torch's auto-spacing writes after them."""
+        data = self.read_bytes(n)
+        if n and self.f.read(1) not in (b"\n", b""):
+            self.f.seek(-1, io.SEEK_CUR)
+        return data
 
     def _token(self) -> bytes:
         out = bytearray()

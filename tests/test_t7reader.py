@@ -68,6 +68,58 @@ def test_ascii_file_reads_like_binary(fixtures):
     assert d["output"].numpy().shape == (1, 3, 4, 4)
 
 
+def _ascii_string(raw: bytes) -> bytes:
+    return b"%d\n%s\n" % (len(raw), raw)
+
+
+def _ascii_storage(index: int, kind: str, size: int, payload: bytes) -> bytes:
+    """An ASCII storage object as torch.DiskFile writes it (each value list ends in a newline)."""
+    header = b"4\n%d\n" % index + _ascii_string(b"V 1")
+    class_name = _ascii_string(b"torch.%sStorage" % kind.encode())
+    return header + class_name + b"%d\n" % size + payload + b"\n"
+
+
+def test_ascii_raw_bytes_and_exact_longs(tmp_path):
+    """DiskFile.c writes Byte/Char data (strings too) raw even in ASCII mode, and longs as %ld:
+    a string may start with a newline, a ByteStorage may hold one, longs exceed 2**53."""
+    big = 2**60 + 1
+    entries = [
+        (b"bytes", _ascii_storage(2, "Byte", 4, bytes([65, 10, 32, 255]))),
+        (b"chars", _ascii_storage(3, "Char", 2, b"\n\x80")),
+        (b"longs", _ascii_storage(4, "Long", 2, b"%d -3" % big)),
+        (b"text", b"2\n" + _ascii_string(b"\nline")),
+    ]
+    body = b"".join(b"2\n" + _ascii_string(key) + value for key, value in entries)
+    (tmp_path / "a.t7").write_bytes(b"3\n1\n%d\n" % len(entries) + body)
+    d = load_t7(tmp_path / "a.t7")
+    assert d["bytes"].read(0, 4).tolist() == [65, 10, 32, 255]
+    assert d["chars"].read(0, 2).tolist() == [10, -128]
+    assert d["longs"].read(0, 2).tolist() == [big, -3]
+    assert d["text"] == "\nline"
+
+
+def test_realworld_ascii_model_has_the_binary_twins_numbers(realworld):
+    """torch/demos saved the face detector in both formats; the ASCII one with %g, i.e. six
+    significant digits, so every value agrees to within half a unit of the sixth digit."""
+    from converter import t7modules
+
+    ascii_root = load_t7(realworld / "t7" / "torchdemos_face_net_ascii.net")
+    binary_root = load_t7(realworld / "t7" / "torchdemos_face_binary.net")
+    pairs = list(zip(t7modules.walk(ascii_root), t7modules.walk(binary_root)))
+    worst, n = 0.0, 0
+    for (path, a), (_, b) in pairs:
+        assert a.class_name == b.class_name, path
+        tensors = t7modules.state_tensors(a)
+        assert tensors.keys() == t7modules.state_tensors(b).keys(), path
+        for name, t in t7modules.state_tensors(b).items():
+            x, y = tensors[name].numpy(), t.numpy()
+            assert x.shape == y.shape and x.dtype == y.dtype == np.float64
+            worst = max(worst, float((np.abs(x - y) / np.abs(y)).max()))
+            n += 1
+    print(f"\nASCII vs binary face net: {n} tensors, max relative difference {worst:.2e}")
+    assert n == 8 and worst <= 5e-6
+
+
 def test_cuda_typed_file_reads_as_float(fixtures, bundled):
     cuda = load_t7(fixtures / "tiny" / "irv2_tiny_cuda_emulated.t7")
     cpu = load_t7(bundled / "irv2_tiny.t7")
