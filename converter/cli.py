@@ -114,9 +114,9 @@ def _generic(source: Path, output: Path, force: bool, input_shape: str | None, s
     try:
         shape = tuple(int(v) for v in input_shape.split(","))
     except ValueError:
-        raise UserError(
-            f"--input-shape {input_shape!r}: expected C,H,W such as 3,224,224"
-        ) from None
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise UserError(f"--input-shape {input_shape!r}: expected C,H,W such as 3,224,224")
     from converter.output import check_writable
 
     check_writable(output, force)

@@ -39,8 +39,9 @@ def module_label(m: T7Object) -> str:
         return f"{name}({g('p')})"
     if short == "MulConstant":
         return f"{name}({g('constant_scalar')})"
-    if short == "View" and g("size") is not None:
-        return f"{name}({_value(g('size'))})"
+    if short == "View" and isinstance(g("size"), T7Storage):
+        size = g("size").read(0, g("size").size).tolist()
+        return f"{name}({', '.join(map(str, size))})"  # View:__tostring__
     return name
 
 

@@ -27,10 +27,17 @@ _SUFFIXES = {".pt": "pt", ".pth": "pt", ".h5": "h5", ".hdf5": "h5"}
 
 
 def format_for(path: Path, requested: str | None) -> str:
-    """The output format: as requested, else from the file suffix."""
-    if requested:
-        return requested
+    """The output format: as requested, else from the file suffix. A request that contradicts a
+    known suffix is refused: loaders pick the format by suffix, so `x.pt` holding HDF5 would
+    never load again."""
     fmt = _SUFFIXES.get(path.suffix.lower())
+    if requested:
+        if fmt not in (None, requested):
+            raise UserError(
+                f"{path}: --format {requested} contradicts the suffix {path.suffix!r}; "
+                f"name the file .{requested} or leave --format out"
+            )
+        return requested
     if fmt is None:
         raise UserError(
             f"{path}: cannot tell the output format from the suffix {path.suffix!r}; "

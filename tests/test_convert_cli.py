@@ -110,6 +110,7 @@ def test_inspect_shows_the_tree_with_shapes(bundled):
     result = run("--inspect", bundled / "irv2_tiny.t7")
     assert result.exit_code == 0
     assert "nn.Linear(256 -> 1000)  [weight 1000x256, bias 1000]" in result.output
+    assert "(25): nn.View(256)\n" in result.output  # as Lua prints it (View:__tostring__)
     assert result.output.count("cudnn.SpatialConvolution") == 132
 
 
@@ -165,10 +166,51 @@ def test_wrong_suffix_is_refused(bundled, tmp_path):
     assert result.exit_code == 2 and "--format" in result.output
 
 
+def test_format_contradicting_the_suffix_is_refused(bundled, tmp_path):
+    """HDF5 bytes in x.pt would never load again: every loader picks the format by suffix."""
+    result = run(bundled / "irv2_tiny.t7", tmp_path / "x.pt", "--format", "h5")
+    assert result.exit_code == 2 and "contradicts the suffix '.pt'" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_keeps_the_old_output_and_leaves_no_temporary(bundled, tmp_path, monkeypatch):
+    """A write that dies half-way (disk full) changes nothing, even with --force."""
+    out = tmp_path / "x.pt"
+    out.write_bytes(b"previous result")
+
+    def disk_full(obj, f):
+        with open(f, "wb") as fh:
+            fh.write(b"half")
+        raise OSError(28, "No space left on device", str(f))
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    result = run(bundled / "irv2_tiny.t7", out, "--force")
+    assert result.exit_code == 2 and "No space left" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
+    assert out.read_bytes() == b"previous result"
+
+
+@pytest.mark.parametrize("shape", ["3,-1,5", "3,0,4", "", "3,,4", "three"])
+def test_bad_input_shape_is_one_line(bundled, tmp_path, shape):
+    result = run(bundled / "irv2_tiny.t7", tmp_path / "g.pt2", "--generic", "--input-shape", shape)
+    assert result.exit_code == 2 and "expected C,H,W" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_help_does_not_import_torch():
     code = "import sys; from converter.cli import main; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --inspect refuses exactly the files that are not (complete) Torch7 files
+REFUSED_BY_INSPECT = {
+    "jbr97_deepmask_model.t7": "truncated file",
+    "git_lfs_pointer_model.t7": "Git LFS pointer",
+    "pytorch_legacy_pickle_named_model.t7": "torch.load",
+}
 
 
 def test_every_realworld_file_inspects_or_is_refused_in_one_line(realworld, tmp_path):
@@ -183,6 +225,12 @@ def test_every_realworld_file_inspects_or_is_refused_in_one_line(realworld, tmp_
             assert not isinstance(result.exception, Exception) or isinstance(
                 result.exception, SystemExit
             ), (path, result.exception)
+        refusal = REFUSED_BY_INSPECT.get(path.name)
+        if refusal is None:
+            assert inspected.exit_code == 0 and inspected.output.strip(), path
+        else:
+            assert inspected.exit_code == 2 and refusal in inspected.output, path
+            assert len(inspected.output.strip().splitlines()) == 1, path
         assert converted.exit_code == 2  # none of them is an Inception-ResNet-v2
         print(
             f"{path.name}: inspect exit {inspected.exit_code}; "
