@@ -60,6 +60,18 @@ def test_peak_memory_does_not_grow_with_buffers(bundled, tmp_path):
     assert bloated < plain + 0.1 * buffers
 
 
+def test_full_checkpoint_costs_its_parameters_only(irv2_full_t7):
+    """The full fb.resnet.torch checkpoint holds its parameters twice over (weights and the
+    gradients of getParameters(), 253 MB): converting it must cost the state_dict, not the file."""
+    conversions = []
+    peak = peak_bytes(lambda: conversions.append(convert_checkpoint(irv2_full_t7)))
+    state = sum(t.numel() * t.element_size() for t in conversions[0].state_dict.values())
+    size = irv2_full_t7.stat().st_size
+    print(f"\nfile {size / 1e6:.0f} MB, state_dict {state / 1e6:.1f} MB, peak {peak / 1e6:.1f} MB")
+    assert size > 2 * state  # reading the whole file would show
+    assert peak < 1.1 * state
+
+
 def _touch_everything(obj, seen=None) -> None:
     """Materialise every tensor and walk every object, as a careless consumer would."""
     seen = set() if seen is None else seen
