@@ -143,13 +143,26 @@ def main(device: str, **options: Any) -> None:
         info = distributed.init_from_env(torch_device.type == "cuda")
         _evaluate(info, torch_device, **options)
     except UserError as e:
-        # A collective error is raised on every rank with the same text: rank 0 says it once.
-        if info.is_main or not isinstance(e, distributed.CollectiveUserError):
-            prefix = "" if info.is_main else f"rank {info.rank}: "
-            click.echo(f"error: {prefix}{e}", err=True)
-        raise SystemExit(e.exit_code) from None
+        _exit_on(e, info)
+    except OSError as e:  # a file the user named, or its disk, failing after the checks
+        _exit_on(_os_error(e), info)
     finally:
         distributed.cleanup(info)
+
+
+def _exit_on(error: UserError, info: Any) -> None:
+    """One line on stderr and exit status 2; an error every rank raised is printed by rank 0."""
+    from evaluate import distributed
+
+    if info.is_main or not isinstance(error, distributed.CollectiveUserError):
+        prefix = "" if info.is_main else f"rank {info.rank}: "
+        click.echo(f"error: {prefix}{error}", err=True)
+    raise SystemExit(error.exit_code) from None
+
+
+def _os_error(error: OSError) -> UserError:
+    where = f"{error.filename}: " if error.filename else ""
+    return UserError(f"{where}{error.strerror or error}")
 
 
 def _evaluate(
@@ -188,8 +201,14 @@ def _evaluate(
         if info.is_main:
             from converter.output import check_writable
 
+            if output is not None and output == predictions:
+                raise UserError(
+                    f"{output}: named by both --output and --predictions; use two files"
+                )
             for path in (output, predictions):
                 if path is not None:
+                    if path.is_dir():
+                        raise UserError(f"{path}: is a directory; name an output file")
                     check_writable(path, force)
         images, model, dtype, dataset = _set_up(
             data,
@@ -208,6 +227,8 @@ def _evaluate(
         )
     except UserError as e:
         error = e
+    except OSError as e:  # e.g. an unreadable --data folder: every rank must hear of it
+        error = _os_error(e)
     distributed.raise_together(error, info)
 
     from evaluate.validate import evaluate_model
@@ -219,18 +240,22 @@ def _evaluate(
             err=True,
         )
     progress = None if quiet or not info.is_main else _Progress(info)
-    result = evaluate_model(
-        model,
-        dataset,
-        batch_size=batch_size,
-        workers=workers,
-        device=torch_device,
-        amp_dtype=dtype,
-        channels_last=channels_last,
-        skip_bad=skip_bad,
-        dist=info,
-        progress=progress,
-    )
+    try:
+        result = evaluate_model(
+            model,
+            dataset,
+            batch_size=batch_size,
+            workers=workers,
+            device=torch_device,
+            amp_dtype=dtype,
+            channels_last=channels_last,
+            skip_bad=skip_bad,
+            dist=info,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()  # an error message must not land on the redrawn progress line
     if result is None:  # not rank 0: nothing to report
         return
     if result.n_images == 0:
@@ -409,6 +434,7 @@ class _Progress:
         self.start = time.perf_counter()
         self.last = 0.0
         self.interval = 0.2 if self.tty else 30.0
+        self.line_open = False  # a terminal line drawn without its newline
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
@@ -427,9 +453,17 @@ class _Progress:
             line = f"{self.label}{done} images {rate:.1f} images/s"
         if self.tty:
             sys.stderr.write("\r" + line + ("\n" if finished else ""))
+            self.line_open = not finished
         else:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
+
+    def close(self) -> None:
+        """End a redrawn line that the run left unfinished (stopped by an error)."""
+        if self.line_open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.line_open = False
 
 
 if __name__ == "__main__":  # torchrun -m evaluate.cli, python -m evaluate.cli

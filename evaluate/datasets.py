@@ -95,7 +95,8 @@ def open_images(
     """The image list for `--data` (class folders), or for `--data` + `--labels` (flat folder)."""
     root = Path(data)
     if not root.is_dir():
-        raise UserError(f"{root}: no such directory (--data must be a folder of images)")
+        what = "not a directory" if root.exists() else "no such directory"
+        raise UserError(f"{root}: {what} (--data must be a folder of images)")
     if labels is None:
         if devkit_meta is not None:
             raise UserError("--devkit-meta is only used with --labels (the devkit ground truth)")
@@ -151,9 +152,7 @@ def labelled_folder(
     devkit_meta: Path | None = None,
 ) -> ImageList:
     """A flat folder whose labels come from a file; the format is recognised from its content."""
-    if not labels_file.is_file():
-        raise UserError(f"{labels_file}: no such labels file (--labels)")
-    lines = labels_file.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    lines = _text_lines(labels_file, "labels file (--labels)")
     classes = None if classes_file is None else read_class_list(classes_file)
     first = next((line.strip() for line in lines if line.strip()), "")
     if first.replace(" ", "").startswith(KAGGLE_HEADER):
@@ -183,12 +182,8 @@ def labelled_folder(
 
 def read_class_list(path: Path) -> list[str]:
     """One synset per line (first token; the rest, e.g. words, ignored): line i = class i."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such class list (--classes)")
     names = [
-        line.split()[0]
-        for line in path.read_text(encoding="utf-8-sig").splitlines()
-        if line.strip()
+        line.split()[0] for line in _text_lines(path, "class list (--classes)") if line.strip()
     ]
     if not names:
         raise UserError(f"{path}: empty class list; expected one synset per line")
@@ -202,12 +197,12 @@ def read_class_list(path: Path) -> list[str]:
 
 def read_devkit_meta(path: Path) -> dict[int, str]:
     """ILSVRC2012_ID -> WNID from the devkit's meta.mat (scipy) or its 'ID WNID' text export."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such devkit meta file (--devkit-meta)")
     if path.suffix.lower() == ".mat":
+        if not path.is_file():
+            raise UserError(f"{path}: no such devkit meta file (--devkit-meta)")
         return _read_meta_mat(path)
     mapping: dict[int, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+    for number, line in enumerate(_text_lines(path, "devkit meta file (--devkit-meta)"), 1):
         tokens = line.split()
         if not tokens or tokens[0].startswith("#"):
             continue
@@ -246,6 +241,27 @@ class ImageDataset:
             if str(path) not in message:
                 message = f"{path}: {message}"
             return None, self.images.labels[k], message
+
+
+def _text_lines(path: Path, what: str) -> list[str]:
+    """The lines of a UTF-8 text file the user named (a BOM is dropped); anything else, a binary
+    file included, is one clear error instead of a decoding traceback or a garbled line."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such {what}")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the {what}: {e.strerror or e}") from None
+    try:
+        text = None if b"\0" in data else data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None:
+        raise UserError(
+            f"{path}: not UTF-8 text (a binary file or another encoding); the {what} must be "
+            "a UTF-8 text file"
+        )
+    return text.splitlines()
 
 
 def _check_folder_classes(images: ImageList, classes: list[str], classes_file: Path) -> None:

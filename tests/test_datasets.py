@@ -261,3 +261,25 @@ def test_image_dataset_returns_errors_instead_of_raising(tmp_path):
     assert (image, label) == (None, 1)
     assert error == f"{root / SYNSETS[1] / 'bad.JPEG'}: truncated"  # the path is always named
     assert good.exists()
+
+
+@pytest.mark.parametrize("option", ["labels", "classes", "devkit_meta"])
+def test_binary_or_non_utf8_text_files_are_named_not_decoded(tmp_path, option):
+    """A JPEG passed as a text file, or a Latin-1 list: one clear error, never a traceback."""
+    root = flat(tmp_path, 1)
+    truth = touch(tmp_path / "ILSVRC2012_validation_ground_truth.txt", "1\n")
+    for name, content in [
+        ("img.JPEG", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"),
+        ("l1.txt", b"caf\xe9"),
+    ]:
+        wrong = tmp_path / name
+        wrong.write_bytes(content)
+        kwargs = {
+            "labels": {"labels": wrong},
+            "classes": {"labels": touch(tmp_path / "val.txt", "a.JPEG 0\n"), "classes": wrong},
+            "devkit_meta": {"labels": truth, "devkit_meta": wrong},
+        }[option]
+        with pytest.raises(UserError) as err:
+            open_images(root, **kwargs)
+        print(err.value)
+        assert str(wrong) in str(err.value) and "not UTF-8 text" in str(err.value)

@@ -215,6 +215,13 @@ def test_user_mistakes_get_one_clear_line(tmp_path, tiny_pt, photos, labels):
         "overwrite": (["--data", data, "--output", existing], "already exists; pass --force"),
         "weights": (["--data", data, "--weights", tmp_path / "nope.pt"], "no such file"),
         "device": (["--data", data, "--device", "tpu"], "expected auto, cpu, cuda or cuda:N"),
+        "data is a file": (["--data", photos[0]], "not a directory (--data must be a folder"),
+        "binary --classes": (["--data", data, "--classes", tiny_pt], "not UTF-8 text"),
+        "output is a directory": (["--data", data, "--output", tmp_path, "--force"], "directory"),
+        "one file for both": (
+            ["--data", data, "--output", tmp_path / "x.h5", "--predictions", tmp_path / "x.h5"],
+            "named by both --output and --predictions",
+        ),
     }
     for name, (args, message) in cases.items():
         if "--weights" not in args:
@@ -222,7 +229,7 @@ def test_user_mistakes_get_one_clear_line(tmp_path, tiny_pt, photos, labels):
         code, _, stderr = run(*args, "--workers", 0, "-q")
         print(f"{name}: {stderr.strip()}")
         assert code == 2 and message in stderr and stderr.count("\n") == 1, name
-    assert existing.read_text() == "{}"
+    assert existing.read_text() == "{}" and not (tmp_path / "x.h5").exists()
     code, _, _ = run(
         "--data", data, "--weights", tiny_pt, "--output", existing, "--force", "--workers", 0, "-q"
     )
@@ -253,3 +260,23 @@ def test_help_answers_without_importing_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False", "True"]
+
+
+def test_progress_line_is_ended_when_a_run_stops_early(monkeypatch):
+    """On a terminal the line is redrawn without a newline: an error must not be glued to it."""
+    import io
+
+    from evaluate.cli import _Progress
+    from evaluate.distributed import DistInfo
+
+    for done, expected_end in [(1, "1/3 "), (3, "\n")]:
+        stderr = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", stderr)
+        progress = _Progress(DistInfo())
+        progress.tty = True
+        progress(done, 3)
+        before = stderr.getvalue()
+        progress.close()
+        print(repr(stderr.getvalue()))
+        assert before.startswith("\r[") and expected_end in before
+        assert stderr.getvalue().count("\n") == 1  # the finished line is not ended twice
