@@ -115,13 +115,16 @@ class DropoutV1(nn.Module):
 
 
 class SoftMax(nn.Module):
-    """nn.SoftMax / nn.LogSoftMax: THNN normalises dim 0 of 1-D and 3-D (C,H,W) inputs, else 1."""
+    """nn.SoftMax / nn.LogSoftMax: THNN normalises dim 0 of 1-D and 3-D (C,H,W) inputs, dim 1 of
+    2-D and 4-D ones, and refuses any other rank."""
 
     def __init__(self, log: bool = False):
         super().__init__()
         self.log = log
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not 1 <= x.dim() <= 4:
+            raise ValueError(f"Torch7 SoftMax takes a 1D, 2D, 3D or 4D tensor, not {x.dim()}D")
         dim = 0 if x.dim() in (1, 3) else 1
         return F.log_softmax(x, dim) if self.log else F.softmax(x, dim)
 

@@ -144,6 +144,21 @@ def test_softmax_matches_torch7(bundled):
     assert_close(softmax(tensor(ref["output"])), tensor(ref["output_softmax"]), "softmax")
 
 
+@pytest.mark.parametrize("cls", ["nn.SoftMax", "nn.LogSoftMax"])
+def test_softmax_dimension_follows_thnn(cls):
+    """THNN SoftMax.c/LogSoftMax.c: a 3-D input is one C,H,W sample (classes along dim 0), a
+    4-D one a batch of them (dim 1); other ranks are an error, as in Torch."""
+    module = translate(T7Object(cls, 1, {}))
+    x = torch.randn(2, 5, 3, 4, generator=torch.Generator().manual_seed(0))
+    for sample, normalised in ((x[0], 0), (x, 1)):
+        total = (
+            module(sample).exp().sum(normalised) if "Log" in cls else module(sample).sum(normalised)
+        )
+        assert torch.allclose(total, torch.ones(()), atol=1e-6), (cls, sample.dim())
+    with pytest.raises(ValueError, match="not 5D"):
+        module(x[None])
+
+
 def test_threshold_fields_are_honoured(fixtures):
     """nn.ReLU is Threshold(0, 0); other values give y = x > th ? x : val (Threshold.c)."""
     relu = load_t7(fixtures / "zoo" / "relu.t7")
