@@ -403,7 +403,8 @@ def _resolve_files(
     if missing:
         raise UserError(
             f"{labels_file}: {len(missing)} labelled image(s) are missing from {root}, e.g. "
-            f"{', '.join(missing[:_EXAMPLES])}; check --data (or use --limit for a subset)"
+            f"{', '.join(missing[:_EXAMPLES])}; check --data, or for a subset give a labels "
+            "file listing only the images present"
         )
     paths = sorted(chosen)
     notes = []

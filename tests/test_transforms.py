@@ -38,7 +38,7 @@ NAMES = [
     "08_coffee_png_disguised_400x350.JPEG",
     "09_astronaut_exact328_328x400.JPEG",
 ]
-TOL = 2e-5  # the bound; the implementation is expected (and shown) to be exact
+EXACT = 0.0  # README claims bit-identical crops: the 2e-5 bound would hide a slip
 
 
 def _load(path):
@@ -102,7 +102,7 @@ def test_scale_from_torch_bytes_matches(refs, name):
         pytest.skip("Scale(328) returns this image unchanged (checked end to end)")
     got = torch_scale(loaded, width, height).numpy().transpose(2, 0, 1)
     assert got.shape == want.shape
-    assert _report("scale", name, got, want) <= TOL
+    assert _report("scale", name, got, want) == EXACT
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -123,15 +123,14 @@ def test_crop_from_torch_bytes_matches(refs, name):
     left, top = center_offsets(width, height)
     scaled = torch_scale(loaded, width, height, (left, top, left + 299, top + 299))
     got = normalize_chw(scaled)
-    assert _report("crop", name, got, refs["final"][name.encode()]) <= TOL
+    assert _report("crop", name, got, refs["final"][name.encode()]) == EXACT
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_end_to_end_one_crop(fixtures, refs, name):
     got = load_val_tensor(fixtures / "images" / name, mode="torch7", crops=1)
     assert got.shape == (3, 299, 299) and got.dtype == torch.float32 and got.is_contiguous()
-    # Decoding is exact (test above), so the end-to-end crop is held to the same bound.
-    assert _report("e2e", name, got, refs["final"][name.encode()]) <= TOL
+    assert _report("e2e", name, got, refs["final"][name.encode()]) == EXACT
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -148,7 +147,7 @@ def test_ten_crop_matches_windows_of_torch_scaled(fixtures, refs, name):
             want = img[:, top : top + 299, left : left + 299]
             worst = max(worst, float((got[5 * half + k] - want).abs().max()))
     print(f"   tencrop {name}: max|d|={worst:.3g}")
-    assert worst <= TOL
+    assert worst == EXACT
 
 
 def test_ten_crop_order_is_fb_resnet():
