@@ -45,7 +45,7 @@ _MARKER = re.compile(
     r"|\* Finished epoch # (?P<fe>\d+)(?P<ftail>.*)"
     r"|\* Finished (?P<final>top1.*)"
     rf"|\* Best model\s+(?P<b1>{_NUM})\s+(?P<b5>{_NUM})"
-    r"|=?=> (?:Training|online) epoch # (?P<he>\d+)"
+    r"|=?=> (?:Training|online|Resuming) epoch # (?P<he>\d+)"
     r"|json_stats: (?P<json>\{.*\})"
 ).search
 _PAIR = re.compile(rf"([A-Za-z_][\w.-]*):?\s+({_NUM})(?:\s*\(\s*({_NUM})\s*\))?").finditer
@@ -290,8 +290,10 @@ class Run:
     """Per-epoch results of one run, folded from records in log order.
 
     A record that does not move forward in (epoch, stage, iteration) order starts a restart:
-    the epochs from its epoch on are dropped and refilled from the later run, as a resumed
-    fb.resnet.torch job overwrites them.
+    what the earlier run logged from that point on is dropped and refilled from the later run.
+    Lua jobs restart at an epoch's first iteration; irv2-train restarts inside an epoch, after
+    its last checkpoint, so the train lines of the epoch being read are kept per iteration
+    (memory grows with one epoch's lines) and folded into bins once a later epoch begins.
     """
 
     def __init__(self, name: str, files: Sequence[Path] = ()) -> None:
@@ -304,6 +306,8 @@ class Run:
         self._epochs: dict[int, _Epoch] = {}
         self._pos: tuple | None = None
         self._orphan_best: list = []  # best lines with no epoch: (top1, top5)
+        self._open_epoch: int | None = None  # the epoch whose train lines are not binned yet
+        self._open: dict[int, tuple] = {}  # its iteration -> (iters, values)
 
     @classmethod
     def from_files(cls, paths: Sequence[Path], name: str | None = None) -> Run:
@@ -328,17 +332,16 @@ class Run:
             return
         pos = (epoch, _STAGE[kind], rec.iter or 0)
         if self._pos is not None and pos <= self._pos:
-            self._restart(epoch)
+            self._restart(epoch, rec.iter if kind == "train" else None)
         self._pos = pos
         ep = self._epochs.get(epoch)
         if ep is None:
             ep = self._epochs[epoch] = _Epoch()
         if kind == "train":
-            b = min(_BINS - 1, (rec.iter - 1) * _BINS // rec.iters) if rec.iters else 0
-            acc = ep.bins.get(b)
-            if acc is None:
-                acc = ep.bins[b] = _Mean()
-            acc.add(rec.values)
+            if epoch != self._open_epoch:
+                self._fold_open()
+                self._open_epoch = epoch
+            self._open[rec.iter] = (rec.iters, rec.values)
         elif kind == "test":
             ep.test = rec.values
         else:
@@ -351,12 +354,34 @@ class Run:
         else:
             ep.best = rec.values
 
-    def _restart(self, epoch: int) -> None:
-        dropped = [e for e in self._epochs if e >= epoch]
-        for e in dropped:
-            del self._epochs[e]
+    def _restart(self, epoch: int, train_iter: int | None) -> None:
+        """Forget what the earlier run logged from (epoch, train_iter) on; a restart inside the
+        epoch being read keeps that epoch's earlier iterations."""
+        replaced = [e for e in self._epochs if e >= epoch]
+        inside = train_iter is not None and epoch == self._open_epoch and epoch in self._epochs
+        if inside:
+            self._open = {i: v for i, v in self._open.items() if i < train_iter}
+            ep = self._epochs[epoch]
+            ep.test = ep.finished = ep.best = None
+        else:
+            self._open_epoch, self._open = None, {}
+        for e in replaced:
+            if not (inside and e == epoch):
+                del self._epochs[e]
         self.restarts += 1
-        self.overridden_epochs += len(dropped)
+        self.overridden_epochs += len(replaced)
+
+    def _fold_open(self) -> None:
+        """Bin the open epoch's train lines: from here on they can no longer be replaced."""
+        ep = self._epochs.get(self._open_epoch)
+        if ep is not None:
+            for it, (iters, values) in self._open.items():  # in iteration order
+                b = min(_BINS - 1, (it - 1) * _BINS // iters) if iters else 0
+                acc = ep.bins.get(b)
+                if acc is None:
+                    acc = ep.bins[b] = _Mean()
+                acc.add(values)
+        self._open_epoch, self._open = None, {}
 
     # ---- results -------------------------------------------------------------------------
 
@@ -365,6 +390,7 @@ class Run:
 
     def train_means(self, epoch: int) -> dict:
         """Mean of every train column over the epoch (empty when it had no train lines)."""
+        self._fold_open()
         total = _Mean()
         for acc in self._epochs[epoch].bins.values():
             total.merge(acc)
@@ -372,6 +398,7 @@ class Run:
 
     def train_bins(self, epoch: int) -> list[tuple[float, dict]]:
         """(fraction of the epoch at the bin's centre, means) for the unsmoothed curve."""
+        self._fold_open()
         bins = self._epochs[epoch].bins
         return [((b + 0.5) / _BINS, bins[b].means()) for b in sorted(bins)]
 

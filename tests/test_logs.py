@@ -128,6 +128,31 @@ def test_synthetic_classic_log(tmp_path):
     assert s["last_train_loss"]["epoch"] == 3 and _close(s["last_train_loss"]["loss"], 1.5, 5e-5)
 
 
+def test_mid_epoch_restart_keeps_the_iterations_before_it():
+    """irv2-train resumes inside an epoch (after its last checkpoint): the iterations the killed
+    run logged after that point appear twice and the later ones win; the earlier ones stay."""
+    lines = [
+        fmt.format_epoch_header(1),
+        *[_train(1, n, 6, float(n), 10.0 * n) for n in range(1, 5)],  # killed after iteration 4
+        "=> Resuming epoch # 1 after iteration 2",  # the last checkpoint was after iteration 2
+        *[_train(1, n, 6, 10.0 * n, 20.0 * n) for n in range(3, 7)],
+        fmt.format_epoch_header(2),
+        *[_train(2, n, 6, 0.5, 5.0) for n in range(1, 7)],
+    ]
+    stats = ParseStats()
+    run = Run("trainer.log")
+    for rec in parse_lines((x + "\n" for x in lines), stats):
+        run.add(rec)
+    means = run.train_means(1)
+    print(means, run.restarts, run.overridden_epochs, stats)
+    assert _close(means["loss"], (1 + 2 + 30 + 40 + 50 + 60) / 6, 5e-5)
+    assert _close(means["top1"], (10 + 20 + 60 + 80 + 100 + 120) / 6, PCT)
+    assert [m["loss"] for _, m in run.train_bins(1)] == [1, 2, 30, 40, 50, 60]  # 6 bins of 1
+    assert (run.restarts, run.overridden_epochs) == (1, 1)
+    assert stats.unknown == 0  # the resume header is recognised
+    assert _close(run.train_means(2)["loss"], 0.5, 5e-5)
+
+
 def test_round_trip_values_and_precision():
     lines = [
         fmt.format_train_line(7, 3, 20019, 1.23456, 0.0004, 6.90775527, 99.94, 99.5049),

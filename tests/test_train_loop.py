@@ -147,6 +147,31 @@ def test_kill_and_resume_gives_the_uninterrupted_parameters(augment, dataset, we
     assert all(torch.equal(ma[i]["momentum_buffer"], mb[i]["momentum_buffer"]) for i in ma)
     text = (killed / "train.log").read_text()
     assert "=> Resuming epoch #" in text and " | Epoch: [2][4/4]" in text
+    _logs_agree_after_resume(straight, killed)
+
+
+def _logs_agree_after_resume(straight: Path, killed: Path) -> None:
+    """The killed run's log repeats the iterations after its last checkpoint; read by the log
+    tools it gives the uninterrupted run's per-epoch numbers, which are the trainer's own."""
+    from evaluate.logparse import Run
+
+    runs = [Run.from_files([d / "train.log"]) for d in (straight, killed)]
+    print(f"restarts in the killed run's log: {runs[1].restarts}")
+    epochs = [
+        json.loads(line)
+        for line in (killed / "train.jsonl").read_text().splitlines()
+        if '"type": "epoch"' in line
+    ]
+    assert [r["epoch"] for r in epochs] == runs[1].epochs() == [1, 2]
+    for record in epochs:
+        e = record["epoch"]
+        want, got = runs[0].train_means(e), runs[1].train_means(e)
+        print(f"epoch {e}: log mean loss {got['loss']:.5f}, trainer's {record['train_loss']:.5f}")
+        for key in ("loss", "top1", "top5"):
+            assert got[key] == pytest.approx(want[key], rel=1e-12), (e, key)
+        assert abs(got["loss"] - record["train_loss"]) <= 5e-5  # Err is printed to 1e-4
+        assert got["top1"] == pytest.approx(record["train_top1"], abs=5e-4)
+    assert runs[1].stats.unknown == runs[0].stats.unknown + 2  # the resumed run's two notes
 
 
 class GhostBatch(torch.nn.Module):
