@@ -1,14 +1,22 @@
 """User-facing errors: every mistake a user can make ends as one clear line, never a traceback.
 
 Command-line entry points catch `UserError` (and its subclasses), print `str(error)` on stderr
-and exit with status 2. Library callers get an ordinary exception with the same message.
+and exit with status 2. Library callers get an ordinary exception with the same message. An
+error may carry `details`, further lines (e.g. every problem of a mapping) that a command
+prints under its one-line message where they help.
 """
+
+from collections.abc import Sequence
 
 
 class UserError(Exception):
     """A problem with the user's input (file, option, data) that they can fix."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", details: Sequence[str] = ()):
+        super().__init__(message)
+        self.details = list(details)
 
 
 class T7FormatError(UserError):
@@ -36,6 +44,8 @@ def exit_on_user_error(func):  # noqa: ANN001, ANN201 - a decorator for click co
             return func(*args, **kwargs)
         except UserError as e:
             click.echo(f"error: {e}", err=True)
+            for line in e.details:
+                click.echo(f"  {line}", err=True)
             raise SystemExit(e.exit_code) from None
         except OSError as e:
             where = f"{e.filename}: " if e.filename else ""

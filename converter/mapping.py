@@ -183,21 +183,20 @@ def apply_table(
         elif key not in state and not any(key in detail for _, detail in problems):
             problems.append(("unmapped", f"{key}: no Torch7 tensor maps to this model parameter"))
     if problems:
-        raise MappingError(_summarise(problems))
+        raise _summarise(problems)
     return state
 
 
-def _summarise(problems: list[tuple[str, str]]) -> str:
-    """First line: counts per kind of problem; then each problem (capped)."""
+def _summarise(problems: list[tuple[str, str]]) -> MappingError:
+    """One line with the count per kind of problem; every problem (capped) as details."""
     counts: dict[str, int] = {}
     for kind, _ in problems:
         counts[kind] = counts.get(kind, 0) + 1
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     listed = [detail for _, detail in problems[:MAX_LISTED_PROBLEMS]]
     more = len(problems) - len(listed)
-    return (
+    return MappingError(
         f"the checkpoint does not fit the mapping table ({summary}); is it an "
-        "Inception-ResNet-v2 checkpoint?\n  "
-        + "\n  ".join(listed)
-        + (f"\n  ... and {more} more" if more else "")
+        "Inception-ResNet-v2 checkpoint?",
+        details=listed + ([f"... and {more} more"] if more else []),
     )

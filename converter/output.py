@@ -50,6 +50,8 @@ def check_writable(path: Path, force: bool) -> None:
     """Refuse an output that exists (without --force) or has no directory: before, not after,
     the expensive part of a command."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; give a file name for the output")
     if path.exists() and not force:
         raise UserError(f"{path}: already exists; pass --force to overwrite it")
     if not path.parent.is_dir():

@@ -207,8 +207,6 @@ def _evaluate(
                 )
             for path in (output, predictions):
                 if path is not None:
-                    if path.is_dir():
-                        raise UserError(f"{path}: is a directory; name an output file")
                     check_writable(path, force)
         images, model, dtype, dataset = _set_up(
             data,

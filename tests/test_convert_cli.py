@@ -258,3 +258,18 @@ def test_generic_flag_writes_a_portable_program(bundled, tmp_path):
     with torch.no_grad():
         out = program(torch.from_numpy(ref["input"].numpy())).numpy()
     assert abs(out - ref["output"].numpy()).max() < 1e-5 * abs(ref["output"].numpy()).max()
+
+
+def test_output_that_is_a_directory_is_refused(bundled, tmp_path):
+    result = run(bundled / "irv2_tiny.t7", tmp_path / "d.pt", "--force")
+    assert result.exit_code == 0
+    (tmp_path / "dir.pt").mkdir()
+    result = run(bundled / "irv2_tiny.t7", tmp_path / "dir.pt", "--force")
+    assert result.exit_code == 2 and "is a directory" in result.output
+
+
+def test_mapping_problems_are_listed_under_one_line(bundled, realworld, tmp_path):
+    result = run(realworld / "t7" / "henlisp_hw1_model.t7", tmp_path / "x.pt")
+    lines = result.output.splitlines()
+    assert result.exit_code == 2 and lines[0].startswith("error: the checkpoint does not fit")
+    assert len(lines) == 27 and all(line.startswith("  ") for line in lines[1:])
