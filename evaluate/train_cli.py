@@ -263,7 +263,7 @@ def train(o: dict[str, Any], given: set[str]) -> None:
             _refuse_overwrite(o["save"])
             torch.manual_seed(loop_cfg.seed)  # a reset classifier and Dropout draw from it
         model, source_note, t7_source = _build_model(o, resumed, device)
-        train_images, val_images = _open_data(Path(o["data"]), model.num_classes, resumed)
+        train_images, val_images = _open_data(Path(o["data"]), model.num_classes, o, resumed)
         state.classes = train_images.classes
         iters = _iters(len(train_images), loop_cfg, info)
         train_cfg = _train_config(o, given, resumed, iters, amp)
@@ -273,10 +273,12 @@ def train(o: dict[str, Any], given: set[str]) -> None:
         trainer = Trainer(net, train_cfg)
         restored = _restore(trainer, o, resumed, t7_source, state)
         run_dir = Path(o["save"])
-        if resumed is not None and "save" not in given:
-            run_dir = train_checkpoint.find(o["resume"]).parent
-        elif resumed is not None:
-            _refuse_overwrite(run_dir)
+        if resumed is not None:
+            own = train_checkpoint.find(o["resume"]).parent
+            if "save" not in given:
+                run_dir = own
+            elif run_dir.resolve() != own.resolve():  # --save naming the run itself is fine
+                _refuse_overwrite(run_dir)
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         distributed.barrier(info)
@@ -316,6 +318,8 @@ def _wants_cuda(spec: str) -> bool:
 def _refuse_overwrite(save: Path) -> None:
     from evaluate import train_checkpoint
 
+    if save.exists() and not save.is_dir():
+        raise UserError(f"--save {save}: a file, not a directory; give a run directory")
     if (save / train_checkpoint.CHECKPOINT).exists():
         raise UserError(
             f"{save} already holds a run; continue it with --resume {save} or choose another --save"
@@ -350,6 +354,11 @@ def _train_config(o, given, resumed, iters: int, amp: str | None):
     if resumed is not None:
         old = resumed["trainer"]["config"]
         values = {k: (v if k in given else old[k]) for k, v in values.items()}
+        if resumed["loop"]["state"]["batches_done"] and old["iters_per_epoch"] != iters:
+            raise UserError(
+                f"the checkpoint stopped inside an epoch of {old['iters_per_epoch']} iterations "
+                f"but this dataset gives {iters}; finish that epoch with the same dataset"
+            )
     try:
         return TrainConfig(
             **values, iters_per_epoch=iters, amp=amp, channels_last=o["channels_last"]
@@ -402,16 +411,21 @@ def _build_model(o: dict[str, Any], resumed: dict | None, device):
     return model.to(device).train(), note, t7_source
 
 
-def _open_data(root: Path, num_classes: int, resumed: dict | None):
+def _open_data(root: Path, num_classes: int, o: dict[str, Any], resumed: dict | None):
     from evaluate.datasets import class_folders
 
     if not (root / "train").is_dir():
         raise UserError(f"{root}: no train/ folder; --data must hold train/ and val/ class folders")
     train_images = class_folders(root / "train")
     if len(train_images.classes) != num_classes:
+        remedy = (
+            "resume with the dataset the run was trained on"
+            if o["resume"] or o["resume_t7"]
+            else "pass --num-classes N --reset-classifier to fine-tune on these classes"
+        )
         raise UserError(
             f"{root}/train: {len(train_images.classes)} classes but the model has {num_classes} "
-            "outputs; pass --num-classes N --reset-classifier to fine-tune on these classes"
+            f"outputs; {remedy}"
         )
     old = None if resumed is None else resumed["loop"]["state"].get("classes")
     if old is not None and old != train_images.classes:

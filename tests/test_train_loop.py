@@ -211,6 +211,9 @@ def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     ddp = final_state(run)
+    text = (run / "train.log").read_text()
+    assert text.count(" | Epoch: [1][") == 2, text  # rank 0 alone writes the log
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "train.jsonl", "train.log"]
 
     torch.set_num_threads(1)
     model = load_converted(weights).train()
@@ -321,16 +324,23 @@ def test_an_existing_run_is_not_overwritten(dataset, weights, tmp_path):
     assert (run / "checkpoint.pt").read_bytes() == b"keep me"
 
 
-def test_log_lines_are_fb_resnet_torch_format(augment, dataset, weights, tmp_path):
+@pytest.fixture(scope="module")
+def one_epoch_run(augment, dataset, weights, tmp_path_factory) -> Path:
+    """A finished one-epoch run with validation (4 iterations of 2 images)."""
+    run = tmp_path_factory.mktemp("one") / "run"
+    args = [a for a in common(dataset, weights) if a != "--no-val"]
+    code, out = run_cli(*args, "--epochs", "1", "--save", str(run))
+    assert code == 0, out
+    return run
+
+
+def test_log_lines_are_fb_resnet_torch_format(one_epoch_run):
     """One epoch with validation: Epoch/Test/Finished/Best lines parse with the log tools,
     the JSONL carries the same numbers, and model_best.pt loads as a converted model."""
     from converter import load_converted
     from evaluate.logparse import ParseStats, parse_lines
 
-    run = tmp_path / "run"
-    args = [a for a in common(dataset, weights) if a != "--no-val"]
-    code, out = run_cli(*args, "--epochs", "1", "--save", str(run))
-    assert code == 0, out
+    run = one_epoch_run
     text = (run / "train.log").read_text()
     print(text)
     assert " | Epoch: [1][1/4]" in text and " | Test: [1][1/1]" in text
@@ -347,6 +357,54 @@ def test_log_lines_are_fb_resnet_torch_format(augment, dataset, weights, tmp_pat
     assert kinds.count("train") == 4 and kinds.count("test") == 1 and "best" in kinds
     assert parsed[0].values["loss"] == pytest.approx(trains[0]["loss"], abs=1e-4)
     load_converted(run / "model_best.pt")
+
+
+def test_resume_with_save_naming_the_run_itself(one_epoch_run, dataset, tmp_path):
+    """--resume R --save R continues R; --save elsewhere holding a run is refused untouched."""
+    run = tmp_path / "copy"
+    shutil.copytree(one_epoch_run, run)
+    resume = ["--data", str(dataset), "--resume", str(run), "--device", "cpu", "--workers", "0"]
+    code, out = run_cli(*resume, "--save", str(run))  # epoch 2 > --epochs 1: nothing to train
+    print(out)
+    assert code == 0, out
+    other = tmp_path / "other"
+    shutil.copytree(one_epoch_run, other)
+    before = (other / "checkpoint.pt").read_bytes()
+    code, out = run_cli(*resume, "--save", str(other))
+    assert code == 2 and "already holds a run" in out
+    assert (other / "checkpoint.pt").read_bytes() == before
+
+
+def test_resume_inside_an_epoch_needs_the_same_dataset(one_epoch_run, dataset, tmp_path):
+    """A checkpoint taken inside an epoch of another length is refused in one line (the
+    sampler position would point into a different permutation)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    payload = torch.load(one_epoch_run / "checkpoint.pt", weights_only=True)
+    payload["loop"]["state"].update(epoch=1, batches_done=2)
+    payload["trainer"].update(epoch=1, iteration=2)
+    payload["trainer"]["config"]["iters_per_epoch"] = 7  # the dataset had 14 images
+    torch.save(payload, run / "checkpoint.pt")
+    code, out = run_cli("--data", str(dataset), "--resume", str(run), "--device", "cpu")
+    print(out)
+    assert code == 2 and "epoch of 7 iterations but this dataset gives 4" in out
+    assert len(out.strip().splitlines()) == 1
+
+
+def test_lua_resume_on_another_dataset_says_so(fixtures, dataset, tmp_path):
+    code, out = run_cli(
+        "--data", str(dataset), "--resume-t7", str(fixtures / "tiny" / "ckpt"), "--device", "cpu"
+    )
+    print(out)
+    assert code == 2 and "resume with the dataset the run was trained on" in out
+    assert "--reset-classifier" not in out  # which a resume refuses
+
+
+def test_save_must_be_a_directory(dataset, weights, tmp_path):
+    save = tmp_path / "file"
+    save.write_text("keep")
+    code, out = run_cli(*common(dataset, weights), "--save", str(save))
+    assert code == 2 and "not a directory" in out and save.read_text() == "keep"
 
 
 def _noise(path: Path, generator: torch.Generator) -> torch.Tensor:
