@@ -181,3 +181,7 @@ def _blank(x) -> str:
 
 def _num(x) -> str:
     return "-" if x is None else f"{x:.3f}"
+
+
+if __name__ == "__main__":
+    main()
