@@ -48,19 +48,20 @@ def sized_crop_box(
 ) -> tuple[int, int, int, int] | None:
     """(left, top, w, h) of fb.resnet.torch RandomSizedCrop, or None for its fallback.
 
-    As in the Lua code, w = sqrt(area) * ratio and h = sqrt(area) / ratio (the ratio is not
-    square-rooted), then w and h are swapped with probability 1/2.
+    As transforms.lua: w = round(sqrt(area * ratio)), h = round(sqrt(area / ratio)) (so w/h is
+    the ratio), swapped with probability 1/2; the corner is `torch.random(0, n)`, an integer
+    uniform over 0..n inclusive.
     """
     for _ in range(attempts):
         target_area = _uniform(gen, 0.08, 1.0) * height * width
         ratio = _uniform(gen, 3 / 4, 4 / 3)
-        w = _lua_round(math.sqrt(target_area) * ratio)
-        h = _lua_round(math.sqrt(target_area) / ratio)
+        w = _lua_round(math.sqrt(target_area * ratio))
+        h = _lua_round(math.sqrt(target_area / ratio))
         if _uniform(gen) < 0.5:
             w, h = h, w
         if h <= height and w <= width:
-            top = math.floor(_uniform(gen, 0, height - h + 0.99))
-            left = math.floor(_uniform(gen, 0, width - w + 0.99))
+            top = int(torch.randint(0, height - h + 1, (), generator=gen))
+            left = int(torch.randint(0, width - w + 1, (), generator=gen))
             return left, top, w, h
     return None
 

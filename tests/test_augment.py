@@ -75,9 +75,10 @@ def test_crop_statistics_are_inception_style():
     assert areas.min() >= 0.075 and areas.max() <= 1.0
     # Uniform area in [0.08, 1] minus the draws that do not fit: a mean near 0.45.
     assert 0.35 < areas.mean() < 0.54
-    # fb.resnet.torch uses w = sqrt(A)*r, h = sqrt(A)/r, so w/h = r^2 in [9/16, 16/9].
-    assert ratios.min() >= 9 / 16 - 0.02 and ratios.max() <= 16 / 9 + 0.02
-    assert ratios.min() < 0.6 and ratios.max() > 1.7
+    # transforms.lua: w = sqrt(A*r), h = sqrt(A/r), so w/h = r in [3/4, 4/3] (up to rounding),
+    # both ways round as w and h are swapped half of the time.
+    assert ratios.min() >= 3 / 4 - 0.02 and ratios.max() <= 4 / 3 + 0.02
+    assert ratios.min() < 0.77 and ratios.max() > 1.3
 
 
 def test_extreme_aspect_falls_back_to_scale_and_center_crop():
