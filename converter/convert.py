@@ -6,6 +6,7 @@ tensors the mapping uses (see t7reader's lazy storages).
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from converter.t7reader import T7Object, load_t7
 from mappings import table_path
 
 ARCH = "inception_resnet_v2"
-CONVERTER_VERSION = "0.1.0"
 _STEM_WIDTH = 32  # output channels of the first convolution at full width
 
 
@@ -35,6 +35,14 @@ class Conversion:
         model = InceptionResNetV2(self.config)
         model.load_state_dict(self.state_dict)
         return model.eval()
+
+
+def _converter_version() -> str:
+    """The installed distribution's version (pyproject.toml is the one place it is set)."""
+    try:
+        return importlib.metadata.version("irv2-torch7")
+    except importlib.metadata.PackageNotFoundError:  # running from a checkout, not installed
+        return "0+unknown"
 
 
 def infer_config(root: T7Object) -> IRV2Config:
@@ -75,6 +83,6 @@ def convert_checkpoint(
         "source_sha256": digest.result(),
         "source_epoch": source.epoch,
         "mapping": table,
-        "converter_version": CONVERTER_VERSION,
+        "converter_version": _converter_version(),
     }
     return Conversion(state, config, source, meta)
