@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from converter.errors import UserError
+from evaluate.devices import device_options
 
 # lim0606/fb.resnet.torch inception-resnet-v2 README, 90 epochs, 1 crop, per-batch-averaged.
 AUTHORS = {"top1_err": 24.407, "top5_err": 7.407, "crops": 1, "epochs": 90}
@@ -89,20 +90,7 @@ AUTHORS = {"top1_err": 24.407, "top5_err": 7.407, "crops": 1, "epochs": 90}
     default=None,
     help="DataLoader worker processes per process  [default: min(8, CPUs)]",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA when present), cpu, cuda or cuda:N.",
-)
-@click.option(
-    "--amp/--no-amp",
-    default=False,
-    show_default=True,
-    help="Autocast on CUDA (moves the numbers slightly away from float32).",
-)
-@click.option("--amp-dtype", type=click.Choice(["bf16", "fp16"]), default="bf16", show_default=True)
-@click.option("--channels-last", is_flag=True, help="channels-last memory format (CUDA speed).")
+@device_options
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
 @click.option(
     "--skip-bad",

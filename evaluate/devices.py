@@ -6,6 +6,7 @@ clear message for every impossible request, so the loops never meet an unusable 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from converter.errors import UserError
@@ -14,6 +15,38 @@ if TYPE_CHECKING:
     import torch
 
 AMP_DTYPES = ("bf16", "fp16")
+
+
+def device_options(command: Callable) -> Callable:
+    """--device, --amp, --amp-dtype and --channels-last, spelled the same for every command."""
+    import click
+
+    options = [
+        click.option(
+            "--device",
+            default="auto",
+            show_default=True,
+            help="auto (CUDA when present), cpu, cuda or cuda:N.",
+        ),
+        click.option(
+            "--amp",
+            is_flag=True,
+            help="Mixed precision (autocast) on CUDA: faster, slightly off float32.",
+        ),
+        click.option(
+            "--amp-dtype",
+            type=click.Choice(AMP_DTYPES),
+            default="bf16",
+            show_default=True,
+            help="Autocast dtype; fp16 adds loss scaling in training.",
+        ),
+        click.option(
+            "--channels-last", is_flag=True, help="channels-last memory format (CUDA speed)."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def resolve_device(spec: str, local_rank: int | None = None) -> torch.device:

@@ -26,6 +26,7 @@ from typing import Any
 import click
 
 from converter.errors import UserError, exit_on_user_error
+from evaluate.devices import device_options
 
 # Options a resumed run takes from its checkpoint unless they are given again.
 _TRAIN_OPTIONS = {
@@ -194,21 +195,7 @@ _LOOP_OPTIONS = {
     show_default=True,
     help="Log every N iterations (each log line waits for the device).",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA when present), cpu, cuda or cuda:N.",
-)
-@click.option("--amp", is_flag=True, help="Mixed precision on CUDA (see --amp-dtype).")
-@click.option(
-    "--amp-dtype",
-    type=click.Choice(["bf16", "fp16"]),
-    default="bf16",
-    show_default=True,
-    help="fp16 adds loss scaling.",
-)
-@click.option("--channels-last", is_flag=True, help="channels-last memory format (CUDA speed).")
+@device_options
 @exit_on_user_error
 def main(**options: Any) -> None:
     ctx = click.get_current_context()
