@@ -441,9 +441,15 @@ def _read_meta_mat(path: Path) -> dict[int, str]:
             "with 'ILSVRC2012_ID WNID' per line"
         ) from None
     try:
-        synsets = scipy.io.loadmat(str(path), squeeze_me=True, struct_as_record=False)["synsets"]
-        return {int(s.ILSVRC2012_ID): str(s.WNID) for s in synsets}
-    except (KeyError, AttributeError, ValueError, TypeError, OSError) as e:
+        mat = scipy.io.loadmat(str(path), squeeze_me=True, struct_as_record=False)
+    except Exception as e:  # noqa: BLE001 - scipy raises many types on a damaged file
+        raise UserError(
+            f"{path}: not a readable MATLAB file ({type(e).__name__}: {e}); give the devkit's "
+            "data/meta.mat or a text export with 'ILSVRC2012_ID WNID' per line"
+        ) from None
+    try:
+        return {int(s.ILSVRC2012_ID): str(s.WNID) for s in mat["synsets"]}
+    except (KeyError, AttributeError, ValueError, TypeError) as e:
         raise UserError(
             f"{path}: not a devkit meta.mat with synsets(ILSVRC2012_ID, WNID) ({e})"
         ) from None

@@ -283,3 +283,11 @@ def test_binary_or_non_utf8_text_files_are_named_not_decoded(tmp_path, option):
             open_images(root, **kwargs)
         print(err.value)
         assert str(wrong) in str(err.value) and "not UTF-8 text" in str(err.value)
+
+
+def test_corrupt_meta_mat_is_one_line(tmp_path):
+    pytest.importorskip("scipy")
+    (tmp_path / "meta.mat").write_bytes(b"MATLAB 5.0 MAT-file" + b"\0" * 20)
+    with pytest.raises(UserError, match="not a readable MATLAB file") as info:
+        read_devkit_meta(tmp_path / "meta.mat")
+    assert "\n" not in str(info.value)
