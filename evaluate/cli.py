@@ -1,10 +1,10 @@
 """irv2-eval: top-1/top-5 error of a converted (or Torch7) Inception-ResNet-v2 on ImageNet val.
 
 \b
-    irv2-eval --data /imagenet/val --weights irv2.pt              # class folders; .pt or .t7
+    irv2-eval --data /imagenet/val --weights irv2.pt              # .pt/.h5/.t7/checkpoint dir
     irv2-eval --data /imagenet/val --weights irv2.pt --crops 10   # fb.resnet.torch ten-crop
     irv2-eval --data /imagenet/val_flat --labels LOC_val_solution.csv --weights irv2.pt
-    torchrun --nproc_per_node 8 $(which irv2-eval) --data /imagenet/val --weights irv2.pt
+    torchrun --nproc_per_node 8 -m evaluate.cli --data /imagenet/val --weights irv2.pt
 
 Prints top-1/top-5 error and accuracy beside the authors' published 1-crop figures. Metrics
 are exact per image; --lua-batch-mean adds the fork's per-batch-averaged figure. Under torchrun
@@ -341,7 +341,8 @@ def _summary(
         skipped=[{"path": images.relpath(i), "error": msg} for i, msg in result.skipped],
         metrics_exclude_skipped=bool(result.skipped),
         notes=images.notes,
-        authors=AUTHORS,
+        # the published figures are ImageNet's: beside a fine-tuned model they would mislead
+        authors=AUTHORS if settings["num_classes"] in (None, 1000) else None,
         settings={
             key: str(value) if isinstance(value, Path) else value for key, value in settings.items()
         }
@@ -352,12 +353,14 @@ def _summary(
 
 def _report(s: dict[str, Any]) -> str:
     crop_word = "1 crop" if s["crops"] == 1 else f"{s['crops']} crops"
-    authors = "authors (1 crop)"
+    beside = {"top1_err": "", "top5_err": ""}
+    if s["authors"] is not None:
+        beside = {k: f"   authors (1 crop): {s['authors'][k]:.3f} %" for k in beside}
     lines = [
-        f"top-1 error {s['top1_err']:7.3f} %  (accuracy {s['top1_acc']:7.3f} %)   "
-        f"{authors}: {AUTHORS['top1_err']:.3f} %",
-        f"top-5 error {s['top5_err']:7.3f} %  (accuracy {s['top5_acc']:7.3f} %)   "
-        f"{authors}: {AUTHORS['top5_err']:.3f} %",
+        f"top-{k} error {s[f'top{k}_err']:7.3f} %  (accuracy {s[f'top{k}_acc']:7.3f} %)"
+        + beside[f"top{k}_err"]
+        for k in (1, 5)
+    ] + [
         f"images: {s['n_images']} ({crop_word}, {s['preprocess']} preprocessing; "
         f"top-1 correct {s['n_top1_correct']}, top-5 correct {s['n_top5_correct']})",
     ]

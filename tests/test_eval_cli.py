@@ -280,3 +280,36 @@ def test_progress_line_is_ended_when_a_run_stops_early(monkeypatch):
         print(repr(stderr.getvalue()))
         assert before.startswith("\r[") and expected_end in before
         assert stderr.getvalue().count("\n") == 1  # the finished line is not ended twice
+
+
+def test_authors_figures_only_beside_imagenet_models(tmp_path, tiny_pt, photos):
+    """A fine-tuned 3-class model is not compared with the published ImageNet numbers."""
+    from converter import load_converted, output
+
+    model = load_converted(tiny_pt)
+    model.reset_classifier(3)
+    weights = tmp_path / "three.pt"
+    output.save(
+        model.state_dict(),
+        {"arch": "inception_resnet_v2", "config": model.cfg.to_dict()},
+        weights,
+        "pt",
+    )
+    data = tmp_path / "val"
+    for i, photo in enumerate(photos[:3]):
+        (data / synset(i)).mkdir(parents=True)
+        shutil.copy(photo, data / synset(i) / photo.name)
+    code, stdout, stderr = run(
+        "--data",
+        data,
+        "--weights",
+        weights,
+        "--workers",
+        "0",
+        "-q",
+        "--output",
+        tmp_path / "r.json",
+    )
+    assert code == 0, stderr
+    assert "top-1 error" in stdout and "authors" not in stdout
+    assert json.loads((tmp_path / "r.json").read_text())["authors"] is None
