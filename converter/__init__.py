@@ -37,8 +37,15 @@ def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
 def load_model(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
     """Any form a user has: converted .pt/.h5, a Torch7 .t7 model, or a checkpoint directory."""
     from converter.convert import convert_checkpoint
+    from converter.errors import UserError
 
     p = Path(path)
+    if p.suffix.lower() == ".pt2":
+        raise UserError(
+            f"{p}: a torch.export program (t7convert --generic), not converted IRv2 weights; "
+            "load it with torch.export.load(path).module(), or give a .pt/.h5 from t7convert, "
+            "a .t7 file or a checkpoint directory"
+        )
     if p.suffix.lower() in (".pt", ".pth", ".h5", ".hdf5") and not p.is_dir():
         return load_converted(p, device)
     return convert_checkpoint(p).build_model().to(device)

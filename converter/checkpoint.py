@@ -54,7 +54,15 @@ def resolve(path: str | Path) -> CheckpointSource:
         latest = path / "latest.t7"
         if not latest.is_file():
             models = sorted(p.name for p in path.glob("model_*.t7"))
-            hint = f"; it has {', '.join(models[:5])}: give one of those" if models else ""
+            if models:
+                hint = f"; it has {', '.join(models[:5])}: give one of those"
+            elif (path / "model_best.pt").is_file() or (path / "checkpoint.pt").is_file():
+                hint = (
+                    " (it is an irv2-train run: its model_best.pt already loads in PyTorch, "
+                    "e.g. with converter.load_converted)"
+                )
+            else:
+                hint = "; give the Torch7 model file (model_N.t7) itself"
             raise UserError(f"{path}: no latest.t7 in this checkpoint directory{hint}")
         return _from_latest(latest)
     if not path.exists():

@@ -117,6 +117,11 @@ def _generic(source: Path, output: Path, force: bool, input_shape: str | None, s
         shape = ()
     if not shape or min(shape) < 1:
         raise UserError(f"--input-shape {input_shape!r}: expected C,H,W such as 3,224,224")
+    if output.suffix.lower() != ".pt2":
+        raise UserError(
+            f"{output}: --generic writes a torch.export program; name it .pt2 "
+            "(loaders go by the suffix, and .pt means t7convert's state_dict)"
+        )
     from converter.output import check_writable
 
     check_writable(output, force)

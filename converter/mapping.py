@@ -183,16 +183,22 @@ def apply_table(
         elif key not in state and not any(key in detail for _, detail in problems):
             problems.append(("unmapped", f"{key}: no Torch7 tensor maps to this model parameter"))
     if problems:
-        raise _summarise(problems)
+        raise _summarise(problems, len(rows))
     return state
 
 
-def _summarise(problems: list[tuple[str, str]]) -> MappingError:
+def _summarise(problems: list[tuple[str, str]], n_rows: int) -> MappingError:
     """One line with the count per kind of problem; every problem (capped) as details."""
     counts: dict[str, int] = {}
     for kind, _ in problems:
         counts[kind] = counts.get(kind, 0) + 1
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    if counts.get("missing", 0) + counts.get("wrong module", 0) == n_rows:
+        return MappingError(
+            f"not an Inception-ResNet-v2 checkpoint: none of the mapping table's {n_rows} "
+            f"tensors is where IRv2 keeps it ({summary}); for another architecture use "
+            "t7convert --generic --input-shape C,H,W"
+        )
     listed = [detail for _, detail in problems[:MAX_LISTED_PROBLEMS]]
     more = len(problems) - len(listed)
     return MappingError(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import h5py
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -268,8 +269,37 @@ def test_output_that_is_a_directory_is_refused(bundled, tmp_path):
     assert result.exit_code == 2 and "is a directory" in result.output
 
 
-def test_mapping_problems_are_listed_under_one_line(bundled, realworld, tmp_path):
-    result = run(realworld / "t7" / "henlisp_hw1_model.t7", tmp_path / "x.pt")
+def test_mapping_problems_are_listed_under_one_line(bundled, tmp_path):
+    from converter.t7reader import load_t7
+    from converter.t7writer import save_t7
+
+    model = load_t7(bundled / "irv2_tiny.t7")
+    conv2 = model["modules"][0]["modules"][1]["modules"][0]
+    conv2.fields["weight"] = np.ones((4, 4, 5, 5), dtype=np.float32)  # 5x5 where IRv2 has 3x3
+    save_t7(model, tmp_path / "wrong.t7")
+    result = run(tmp_path / "wrong.t7", tmp_path / "x.pt")
     lines = result.output.splitlines()
     assert result.exit_code == 2 and lines[0].startswith("error: the checkpoint does not fit")
-    assert len(lines) == 27 and all(line.startswith("  ") for line in lines[1:])
+    assert lines[1:] == [
+        "  1.2.1 (cudnn.SpatialConvolution).weight -> stem.conv2.conv.weight: shape (4, 4, 5, 5) "
+        "but the model expects (4, 4, 3, 3)"
+    ]
+
+
+def test_other_architectures_are_pointed_to_generic(realworld, tmp_path):
+    result = run(realworld / "t7" / "henlisp_hw1_model.t7", tmp_path / "x.pt")
+    assert result.exit_code == 2 and len(result.output.splitlines()) == 1
+    assert "not an Inception-ResNet-v2" in result.output and "--generic" in result.output
+
+
+def test_generic_output_must_be_pt2_and_pt2_is_not_weights(bundled, tmp_path):
+    from converter import load_model
+    from converter.errors import UserError
+
+    result = run(
+        bundled / "irv2_tiny.t7", tmp_path / "g.pt", "--generic", "--input-shape", "3,299,299"
+    )
+    assert result.exit_code == 2 and ".pt2" in result.output
+    (tmp_path / "g.pt2").write_bytes(b"PK\x03\x04")
+    with pytest.raises(UserError, match="torch.export program"):
+        load_model(tmp_path / "g.pt2")
