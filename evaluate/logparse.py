@@ -186,7 +186,9 @@ _HEADER = Record("header", None, None, None, {})  # recognised, but carries no r
 def _parse_other(line: str, context: list) -> Record | None:
     m = _MARKER(line)
     if m is None:
-        return None
+        # fb.resnet.torch's convention (irv2-train keeps it): "=> " starts a status line, which
+        # is known but carries no result.
+        return _HEADER if line.startswith("=> ") else None
     g = m.group
     if g("it"):
         epoch = int(g("e"))

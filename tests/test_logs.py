@@ -109,8 +109,8 @@ def test_synthetic_classic_log(tmp_path):
     assert run.epochs() == [1, 2, 3]
     assert (s["restarts"], s["overridden_epochs"]) == (1, 1)
     assert (s["cut_lines"], s["last_line_cut"]) == (2, True)
-    # 6 option/model lines + the CUDA warning + "=> Resuming"; TAB-only lines are not unknown
-    assert s["unknown_lines"] == 8
+    # 6 option/model lines + the CUDA warning; "=> " status lines and TAB-only lines are known
+    assert s["unknown_lines"] == 7
     # the first after training started: 6 noise lines, the header, 4 train lines, then it
     assert s["unknown_samples"][0][1] == 12
     assert s["unknown_samples"][0][2].startswith("THCudaCheck FAIL")
@@ -208,8 +208,9 @@ def test_pelu_per_epoch_lines_only(realworld):
     assert s["records"]["best"] == 22
     assert s["last_best_line"] == {"top1": 10.01, "top5": 0.332, "epoch": None}
     assert s["records"]["train"] == s["records"]["test"] == 0
-    # wc -l 1775, blank/TAB-only 200, recognised 422 (200 headers, 200+1 Finished, 21 Best)
-    assert (s["lines"], s["unknown_lines"]) == (1775, 1775 - 200 - 422)
+    # wc -l 1775, blank/TAB-only 200, recognised 423 (200 headers, 200+1 Finished, 21 Best,
+    # grep -c '^=> Creating' -> 1 status line)
+    assert (s["lines"], s["unknown_lines"]) == (1775, 1775 - 200 - 423)
     assert (s["restarts"], s["cut_lines"]) == (0, 0)
 
 
@@ -229,8 +230,8 @@ def test_srresnet_loss_column_only(realworld):
     # awk mean of the last column over 'Epoch: \[63\]' lines -> 0.004268108856 (306 lines)
     assert _close(s["last_train_loss"]["loss"], 0.004268108856, 1e-11)
     assert s["best"] is None and s["last_val"] is None
-    # 1900 lines, 931 recognised (928 Epoch + 3 "=> Training epoch"), no blank lines
-    assert (s["lines"], s["unknown_lines"]) == (1900, 969)
+    # 1900 lines, 933 recognised (928 Epoch + grep -c '^=> ' -> 5 status lines), no blank lines
+    assert (s["lines"], s["unknown_lines"]) == (1900, 967)
     # the first unknown line after training started is a debug line (line 306)
     assert s["unknown_samples"][0][1] == 306
     assert s["unknown_samples"][0][2].startswith("Gradient min: -0.0025")
@@ -359,3 +360,4 @@ def test_plot_refuses_best_lines_only(realworld, tmp_path):
     run = Run.from_files([realworld / "logs" / "3ddensenet_de20_gr12_bestmodel_grep.log"])
     with pytest.raises(UserError, match="no per-epoch"):
         plot_runs([run], tmp_path / "x.png")
+
