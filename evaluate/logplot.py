@@ -8,12 +8,11 @@ is an optional extra, imported only when a plot is asked for.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from converter.errors import UserError
+from converter.output import atomic_path
 from evaluate.logparse import Run
 
 FORMATS = (".png", ".svg")
@@ -63,7 +62,9 @@ def plot_runs(
             )
     _decorate(ax, ax_loss, single, title)
     fig.tight_layout()
-    return _save_atomically(fig, out)
+    with atomic_path(out, force=True) as tmp:  # plotting again over an old figure is the norm
+        fig.savefig(tmp, format=out.suffix[1:].lower())
+    return out
 
 
 def _curves(run: Run, smooth: bool) -> dict:
@@ -199,15 +200,3 @@ def _matplotlib_figure():
             "run: pip install 'irv2-torch7[plot]'"
         ) from None
     return Figure
-
-
-def _save_atomically(fig, out: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=out.suffix[1:].lower())
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return out

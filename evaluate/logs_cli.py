@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from converter.errors import UserError, exit_on_user_error
+from converter.output import atomic_path
 from evaluate.logparse import Run, group_parts, read_records, run_name
 
 _FIRST_COLUMNS = ("loss", "top1", "top5")
@@ -149,14 +148,9 @@ def write_csv(runs: Sequence[Sequence[Path]], output: Path | None) -> None:
     if output is None:
         _write_rows(sys.stdout, runs, lead, columns)
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    try:
-        with open(fd, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(output, force=True) as tmp:  # rewriting last time's CSV is the norm
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
             _write_rows(f, runs, lead, columns)
-        os.replace(tmp, output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _write_rows(f, runs, lead: list, columns: list) -> None:

@@ -10,6 +10,8 @@ import csv
 import io
 import json
 import math
+import os
+import stat
 
 import pytest
 from click.testing import CliRunner
@@ -361,3 +363,22 @@ def test_plot_refuses_best_lines_only(realworld, tmp_path):
     with pytest.raises(UserError, match="no per-epoch"):
         plot_runs([run], tmp_path / "x.png")
 
+
+def test_cli_outputs_get_the_umask_permissions_and_overwrite(tmp_path):
+    """csv and plot outputs are 0644 under umask 022 (like every other tool's), not mkstemp's
+    private 0600, and writing over last time's output still works."""
+    pytest.importorskip("matplotlib")
+    parts = [str(p) for p in _write_classic_parts(tmp_path)]
+    old = os.umask(0o022)
+    try:
+        for name, command in (("x.csv", "csv"), ("x.png", "plot"), ("x.svg", "plot")):
+            out = tmp_path / name
+            for _ in range(2):  # the second run overwrites the first one's file
+                r = CliRunner().invoke(main, [command, *parts, "-o", str(out)])
+                assert r.exit_code == 0, r.output
+            mode = stat.S_IMODE(out.stat().st_mode)
+            print(f"{name}: {oct(mode)}")
+            assert mode == 0o644
+    finally:
+        os.umask(old)
+    assert not list(tmp_path.glob(".x*"))  # no temp file left beside the outputs
