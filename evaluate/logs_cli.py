@@ -44,7 +44,7 @@ def summary(logs: tuple[Path, ...], as_json: bool) -> None:
     "--output",
     type=click.Path(path_type=Path),
     default=None,
-    help="CSV file to write (default: standard output).",
+    help="CSV file to write; - or none: standard output.",
 )
 @exit_on_user_error
 def csv_command(logs: tuple[Path, ...], output: Path | None) -> None:
@@ -145,7 +145,7 @@ def write_csv(runs: Sequence[Sequence[Path]], output: Path | None) -> None:
         c for c in names if c not in _FIRST_COLUMNS
     ]
     lead = ["run"] if len(runs) > 1 else []
-    if output is None:
+    if output is None or str(output) == "-":
         _write_rows(sys.stdout, runs, lead, columns)
         return
     with atomic_path(output, force=True) as tmp:  # rewriting last time's CSV is the norm

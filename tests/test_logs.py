@@ -382,3 +382,14 @@ def test_cli_outputs_get_the_umask_permissions_and_overwrite(tmp_path):
     finally:
         os.umask(old)
     assert not list(tmp_path.glob(".x*"))  # no temp file left beside the outputs
+
+
+def test_cli_csv_dash_is_standard_output(tmp_path, monkeypatch):
+    parts = [str(p) for p in _write_classic_parts(tmp_path)]
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["csv", *parts, "-o", "-"])
+    assert r.exit_code == 0, r.output
+    print(r.output[:200])
+    assert r.output.startswith("kind,epoch,iter,iters,loss,top1,top5")
+    assert len(r.output.splitlines()) == 1 + 14 + 4 + 2 + 1  # header + the records
+    assert not (tmp_path / "-").exists()
