@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +96,24 @@ def run_name(parts: Sequence[Path]) -> str:
     """The name a run is shown under: its file name without a part suffix."""
     m = _PART.match(parts[0].name)
     return m.group(1) if m and len(parts) > 1 else parts[0].name
+
+
+def run_names(runs: Sequence[Sequence[Path]]) -> list[str]:
+    """Names that tell runs apart: each run's shortest path ending no other run shares
+    (`irv2/train.log`, `ft3/train.log`: irv2-train always writes train.log)."""
+    endings = [
+        [*Path(os.path.abspath(parts[0])).parent.parts, run_name(parts)] for parts in runs
+    ]
+    names = []
+    for k, words in enumerate(endings):
+        others = [w for j, w in enumerate(endings) if j != k]
+        for n in range(1, len(words) + 1):
+            if all(w[-n:] != words[-n:] for w in others):
+                names.append("/".join(words[-n:]))
+                break
+        else:  # the same file given twice: nothing tells the two apart
+            names.append(str(runs[k][0]))
+    return names
 
 
 def read_records(paths: Sequence[Path], stats: ParseStats | None = None) -> Iterator[Record]:

@@ -16,7 +16,7 @@ import click
 
 from converter.errors import UserError, exit_on_user_error
 from converter.output import atomic_path
-from evaluate.logparse import Run, group_parts, read_records, run_name
+from evaluate.logparse import Run, group_parts, read_records, run_names
 
 _FIRST_COLUMNS = ("loss", "top1", "top5")
 
@@ -32,8 +32,7 @@ def main() -> None:
 @exit_on_user_error
 def summary(logs: tuple[Path, ...], as_json: bool) -> None:
     """Per run: epochs, best validation top1/top5 (epoch), last train loss, oddities."""
-    runs = [Run.from_files(parts) for parts in group_parts(logs)]
-    data = [r.summary() for r in runs]
+    data = [r.summary() for r in _runs(logs)]
     click.echo(json.dumps(data, indent=2) if as_json else format_summaries(data))
 
 
@@ -77,10 +76,15 @@ def plot(
     """Train/val top-1/top-5 error per epoch; several runs are overlaid."""
     from evaluate.logplot import plot_runs
 
-    runs = [Run.from_files(parts) for parts in group_parts(logs)]
+    runs = _runs(logs)
     click.echo(
         f"wrote {plot_runs(runs, output, smooth=smooth, loss_panel=loss_panel, title=title)}"
     )
+
+
+def _runs(logs: Sequence[Path]) -> list[Run]:
+    groups = group_parts(logs)
+    return [Run.from_files(parts, name) for parts, name in zip(groups, run_names(groups))]
 
 
 def format_summaries(data: Sequence[dict]) -> str:
@@ -156,8 +160,8 @@ def write_csv(runs: Sequence[Sequence[Path]], output: Path | None) -> None:
 def _write_rows(f, runs, lead: list, columns: list) -> None:
     w = csv.writer(f, lineterminator="\n")
     w.writerow(lead + ["kind", "epoch", "iter", "iters"] + columns)
-    for parts in runs:
-        name = [run_name(parts)] if lead else []
+    for parts, run in zip(runs, run_names(runs)):
+        name = [run] if lead else []
         for rec in read_records(parts):
             v = rec.values
             w.writerow(

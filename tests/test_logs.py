@@ -393,3 +393,41 @@ def test_cli_csv_dash_is_standard_output(tmp_path, monkeypatch):
     assert r.output.startswith("kind,epoch,iter,iters,loss,top1,top5")
     assert len(r.output.splitlines()) == 1 + 14 + 4 + 2 + 1  # header + the records
     assert not (tmp_path / "-").exists()
+
+
+def _write_log(path, train: bool = True):
+    """Two epochs of an irv2-train log; without train lines when `train` is False."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for e in (1, 2):
+        lines.append(fmt.format_epoch_header(e))
+        if train:
+            lines += [_train(e, n, 2, 3.0 - e, 60.0 - 10 * e) for n in (1, 2)]
+        lines.append(fmt.format_finished_line(e, 50.0 - 10 * e, 20.0 - e))
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _svg_text(args, out, monkeypatch) -> str:
+    """The plot as SVG with its text kept as text, so that legends can be read back."""
+    matplotlib = pytest.importorskip("matplotlib")
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")
+    r = CliRunner().invoke(main, ["plot", *args, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    return out.read_text()
+
+
+def test_runs_with_the_same_file_name_are_told_apart(tmp_path, monkeypatch):
+    """irv2-train always writes train.log: runs are named by their shortest unique path ending
+    in the summary, the csv run column and the plot legend."""
+    logs = [_write_log(tmp_path / "runs" / d / "train.log") for d in ("irv2", "ft3")]
+    r = CliRunner().invoke(main, ["summary", "--json", *logs])
+    assert r.exit_code == 0, r.output
+    assert [s["name"] for s in json.loads(r.output)] == ["irv2/train.log", "ft3/train.log"]
+    r = CliRunner().invoke(main, ["csv", *logs])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    assert [r["run"] for r in rows[:1] + rows[-1:]] == ["irv2/train.log", "ft3/train.log"]
+    svg = _svg_text(logs, tmp_path / "x.svg", monkeypatch)
+    print([line for line in svg.splitlines() if "train.log" in line])
+    assert "irv2/train.log: best" in svg and "ft3/train.log: best" in svg
