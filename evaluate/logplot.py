@@ -60,7 +60,8 @@ def plot_runs(
             ax_loss.plot(
                 *c["loss"], color=_SEED_COLOURS[0] if single else palette[k], lw=1.2, label=run.name
             )
-    _decorate(ax, ax_loss, single, title)
+    train_drawn = any(split == "train" for _, c in curves for split, _ in c["series"])
+    _decorate(ax, ax_loss, single, title, train_drawn)
     fig.tight_layout()
     with atomic_path(out, force=True) as tmp:  # plotting again over an old figure is the norm
         fig.savefig(tmp, format=out.suffix[1:].lower())
@@ -128,7 +129,7 @@ def _run_label(run: Run, best: dict | None, c: dict) -> str:
     return f"{run.name}: best {best['top1']:.2f}{top5}{where}"
 
 
-def _decorate(ax, ax_loss, single: bool, title: str | None) -> None:
+def _decorate(ax, ax_loss, single: bool, title: str | None, train_drawn: bool) -> None:
     ax.set_ylim(0, 100)
     ax.set_ylabel("error (%)", fontsize=13)
     ax.grid(True, linestyle=":", color="0.5")
@@ -148,11 +149,12 @@ def _decorate(ax, ax_loss, single: bool, title: str | None) -> None:
         keys = [
             ax.plot([], [], "-", color="0.2", lw=1.6)[0],
             ax.plot([], [], "--", color="0.2", lw=1.6)[0],
-            ax.plot([], [], "-", color="0.2", lw=0.9, alpha=0.45)[0],
         ]
-        ax.legend(
-            keys, ["top-1 (val)", "top-5 (val)", "train (thin)"], loc="center right", fontsize=8
-        )
+        names = ["top-1 (val)", "top-5 (val)"]
+        if train_drawn:  # a key for a line that is not there would send readers looking for it
+            keys.append(ax.plot([], [], "-", color="0.2", lw=0.9, alpha=0.45)[0])
+            names.append("train (thin)")
+        ax.legend(keys, names, loc="center right", fontsize=8)
     if title:
         ax.set_title(title)
     bottom = ax_loss if ax_loss is not None else ax

@@ -431,3 +431,10 @@ def test_runs_with_the_same_file_name_are_told_apart(tmp_path, monkeypatch):
     svg = _svg_text(logs, tmp_path / "x.svg", monkeypatch)
     print([line for line in svg.splitlines() if "train.log" in line])
     assert "irv2/train.log: best" in svg and "ft3/train.log: best" in svg
+
+
+def test_legend_explains_train_lines_only_when_drawn(tmp_path, monkeypatch):
+    epoch_only = [_write_log(tmp_path / d / "a.log", train=False) for d in ("x", "y")]
+    assert "train (thin)" not in _svg_text(epoch_only, tmp_path / "e.svg", monkeypatch)
+    with_train = [_write_log(tmp_path / d / "b.log") for d in ("x", "y")]
+    assert "train (thin)" in _svg_text(with_train, tmp_path / "t.svg", monkeypatch)
