@@ -404,15 +404,23 @@ def _open_data(root: Path, num_classes: int, o: dict[str, Any], resumed: dict | 
     if not (root / "train").is_dir():
         raise UserError(f"{root}: no train/ folder; --data must hold train/ and val/ class folders")
     train_images = class_folders(root / "train")
-    if len(train_images.classes) != num_classes:
+    found = len(train_images.classes)
+    resuming = o["resume"] or o["resume_t7"]
+    if found != num_classes and o["num_classes"] is not None and not resuming:
+        # The user chose the size: repeating "--num-classes N --reset-classifier" back would
+        # not say which of the two, the number or the dataset, is wrong.
+        raise UserError(
+            f"{root}/train has {found} class folders but --num-classes is {num_classes}; "
+            f"pass --num-classes {found} or point --data at the {num_classes}-class dataset"
+        )
+    if found != num_classes:
         remedy = (
             "resume with the dataset the run was trained on"
-            if o["resume"] or o["resume_t7"]
+            if resuming
             else "pass --num-classes N --reset-classifier to fine-tune on these classes"
         )
         raise UserError(
-            f"{root}/train: {len(train_images.classes)} classes but the model has {num_classes} "
-            f"outputs; {remedy}"
+            f"{root}/train: {found} classes but the model has {num_classes} outputs; {remedy}"
         )
     old = None if resumed is None else resumed["loop"]["state"].get("classes")
     if old is not None and old != train_images.classes:

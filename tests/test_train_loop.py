@@ -270,7 +270,8 @@ def test_classes_must_match_num_classes(dataset, weights, tmp_path):
         str(tmp_path / "r"),
     )
     print(out)
-    assert code == 2 and "2 classes but the model has 3 outputs" in out
+    assert code == 2 and "train has 2 class folders but --num-classes is 3" in out
+    assert "pass --num-classes 2 or point --data at the 3-class dataset" in out
     assert not (tmp_path / "r").exists()
 
 
@@ -478,3 +479,14 @@ def test_resumed_sessions_log_no_unknown_lines(lua_then_own_resume):
     print(parsed.stats)
     assert "=> continuing the Lua run" in text and "=> resuming" in text
     assert parsed.epochs() == [2, 3] and parsed.stats.unknown == 0
+
+
+def test_num_classes_against_a_1000_class_dataset(imagenet_shaped, weights, tmp_path):
+    code, out = run_cli(
+        "--data", str(imagenet_shaped), "--weights", str(weights), "--num-classes", "37",
+        "--reset-classifier", "--device", "cpu", "--save", str(tmp_path / "r"),
+    )  # fmt: skip
+    print(out)
+    assert code == 2 and len(out.strip().splitlines()) == 1
+    assert f"{imagenet_shaped}/train has 1000 class folders but --num-classes is 37" in out
+    assert "pass --num-classes 1000 or point --data at the 37-class dataset" in out
