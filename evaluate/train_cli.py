@@ -246,9 +246,18 @@ def train(o: dict[str, Any], given: set[str]) -> None:
             raise UserError(f"--channels-last needs a CUDA device (running on {device})")
         resumed = train_checkpoint.load(o["resume"]) if o["resume"] else None
         loop_cfg, state = _loop_setup(o, given, resumed)
+        run_dir = _run_dir(o, given, resumed)
         if resumed is None:
-            _refuse_overwrite(o["save"])
             torch.manual_seed(loop_cfg.seed)  # a reset classifier and Dropout draw from it
+        elif state.epoch > loop_cfg.epochs:
+            if info.is_main:
+                done, last = state.epoch - 1, loop_cfg.epochs
+                of = f"of {last}" if done == last else f"(--epochs {last})"
+                click.echo(
+                    f"{run_dir} has finished epoch {done} {of}; "
+                    f"pass --epochs N (> {done}) to go on"
+                )
+            return
         model, source_note, t7_source = _build_model(o, resumed, device)
         train_images, val_images = _open_data(Path(o["data"]), model.num_classes, o, resumed)
         state.classes = train_images.classes
@@ -259,13 +268,6 @@ def train(o: dict[str, Any], given: set[str]) -> None:
         net = _wrap_ddp(model, device, info)
         trainer = Trainer(net, train_cfg)
         restored = _restore(trainer, o, resumed, t7_source, state)
-        run_dir = Path(o["save"])
-        if resumed is not None:
-            own = train_checkpoint.find(o["resume"]).parent
-            if "save" not in given:
-                run_dir = own
-            elif run_dir.resolve() != own.resolve():  # --save naming the run itself is fine
-                _refuse_overwrite(run_dir)
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         distributed.barrier(info)
@@ -300,6 +302,23 @@ def _wants_cuda(spec: str) -> bool:
     import torch
 
     return spec.startswith("cuda") or (spec == "auto" and torch.cuda.is_available())
+
+
+def _run_dir(o: dict[str, Any], given: set[str], resumed: dict | None) -> Path:
+    """Where this session writes: --save, or the resumed run's own directory; a directory
+    holding another run is refused before any work."""
+    from evaluate import train_checkpoint
+
+    run_dir = Path(o["save"])
+    if resumed is None:
+        _refuse_overwrite(run_dir)
+        return run_dir
+    own = train_checkpoint.find(o["resume"]).parent
+    if "save" not in given:
+        return own
+    if run_dir.resolve() != own.resolve():  # --save naming the run itself is fine
+        _refuse_overwrite(run_dir)
+    return run_dir
 
 
 def _refuse_overwrite(save: Path) -> None:

@@ -481,6 +481,18 @@ def test_resumed_sessions_log_no_unknown_lines(lua_then_own_resume):
     assert parsed.epochs() == [2, 3] and parsed.stats.unknown == 0
 
 
+def test_resuming_a_finished_run_says_so_and_writes_nothing(lua_then_own_resume, imagenet_shaped):
+    run, _ = lua_then_own_resume
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    code, out = run_cli(
+        "--data", str(imagenet_shaped), "--resume", str(run), "--epochs", "3", "--device", "cpu"
+    )
+    print(out)
+    assert code == 0, out
+    assert out.strip() == f"{run} has finished epoch 3 of 3; pass --epochs N (> 3) to go on"
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
 def test_num_classes_against_a_1000_class_dataset(imagenet_shaped, weights, tmp_path):
     code, out = run_cli(
         "--data", str(imagenet_shaped), "--weights", str(weights), "--num-classes", "37",
