@@ -214,6 +214,7 @@ class TrainLoop:
         self.info, self.log, self.run_dir = info, log, run_dir
         self.validate = validate
         self.meta = meta or {}
+        self.saved: tuple[Path, int] | None = None  # the last checkpoint written, its epoch
 
     def run(self) -> LoopState:
         while self.state.epoch <= self.cfg.epochs:
@@ -221,6 +222,9 @@ class TrainLoop:
             self._end_epoch()
         if self.state.best_epoch:
             self.log.line(logformat.format_final_line(self.state.best_top1, self.state.best_top5))
+        if self.saved is not None:  # without validation nothing else says where the run went
+            path, epoch = self.saved
+            self.log.line(f"=> wrote {path} (epoch {epoch}); go on with --resume {path.parent}")
         return self.state
 
     def _train_epoch(self) -> None:
@@ -365,7 +369,7 @@ class TrainLoop:
             "loop": {"state": st.to_dict(), "config": asdict(self.cfg)},
             "rng": train_checkpoint.rng_states(),
         }
-        train_checkpoint.save(self.run_dir, payload, best)
+        self.saved = train_checkpoint.save(self.run_dir, payload, best), completed
 
 
 def make_validator(

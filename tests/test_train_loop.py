@@ -481,6 +481,13 @@ def test_resumed_sessions_log_no_unknown_lines(lua_then_own_resume):
     assert parsed.epochs() == [2, 3] and parsed.stats.unknown == 0
 
 
+def test_a_no_val_session_ends_naming_its_checkpoint(lua_then_own_resume):
+    run, out = lua_then_own_resume
+    last = out.strip().splitlines()[-1]
+    print(last)
+    assert str(run / "checkpoint.pt") in last and "epoch 3" in last
+
+
 def test_resuming_a_finished_run_says_so_and_writes_nothing(lua_then_own_resume, imagenet_shaped):
     run, _ = lua_then_own_resume
     before = {p.name: p.read_bytes() for p in run.iterdir()}
