@@ -5,7 +5,7 @@
     irv2-train --data /imagenet --resume runs/irv2                               # our own run
     irv2-train --data /my/dataset --weights irv2.pt --num-classes 37 --reset-classifier \\
                --epochs 30 --lr 0.01
-    torchrun --nproc_per_node 8 $(which irv2-train) --data /imagenet --resume runs/irv2
+    torchrun --nproc_per_node 8 -m evaluate.train_cli --data /imagenet --resume runs/irv2
 
 --data holds train/ and val/, one sub-folder per class. Defaults are the published model's
 recipe: batch 64, LR 0.045 * 0.96^floor(iter/12800) per iteration, nesterov momentum 0.4737,
