@@ -130,6 +130,7 @@ def main(device: str, **options: Any) -> None:
         torch_device = resolve_device(device, local_rank)
         info = distributed.init_from_env(torch_device.type == "cuda")
         _evaluate(info, torch_device, **options)
+        distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
     except UserError as e:
         _exit_on(e, info)
     except OSError as e:  # a file the user named, or its disk, failing after the checks

@@ -294,6 +294,7 @@ def train(o: dict[str, Any], given: set[str]) -> None:
             loop.run()
         finally:
             log.close()
+        distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
     finally:
         distributed.cleanup(info)
 
