@@ -26,6 +26,12 @@ def conv_weight(module: T7Object, where: str) -> np.ndarray:
     return weight
 
 
+def conv_padding(module: T7Object) -> tuple[int, int]:
+    """(padH, padW); 2013-era SpatialConvolutionMM had one symmetric `padding` field instead."""
+    pad = int(module.get("padding", 0) or 0)
+    return int(module.get("padH", pad)), int(module.get("padW", pad))
+
+
 def bn_running_var(module: T7Object) -> np.ndarray | None:
     """Running variance; pre-2016 files store `running_std`, an inverse std with eps inside.
 

@@ -111,9 +111,10 @@ def read_field(module: T7Object, field: str, where: str) -> np.ndarray | None:
 def geometry_problem(t7m: T7Object, ptm: nn.Module, where: str) -> str | None:
     """Kernel orientation, stride and padding come from the saved fields, never assumptions."""
     if isinstance(ptm, nn.Conv2d):
-        saved = tuple(
-            (int(t7m.get(h, 1 if h[0] == "d" else 0)), int(t7m.get(w, 1 if w[0] == "d" else 0)))
-            for h, w in (("kH", "kW"), ("dH", "dW"), ("padH", "padW"))
+        saved = (
+            (int(t7m.get("kH", 0)), int(t7m.get("kW", 0))),
+            (int(t7m.get("dH", 1)), int(t7m.get("dW", 1))),
+            legacy.conv_padding(t7m),
         )
         wanted = (tuple(ptm.kernel_size), tuple(ptm.stride), tuple(ptm.padding))
         if saved != wanted:

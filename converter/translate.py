@@ -23,7 +23,7 @@ from torch import nn
 
 from converter import checkpoint, t7layers
 from converter.errors import T7FormatError, UserError
-from converter.legacy import bn_running_var, conv_weight
+from converter.legacy import bn_running_var, conv_padding, conv_weight
 from converter.t7modules import children, short_class, unwrap
 from converter.t7reader import T7Object, T7Storage, T7Tensor, load_t7
 
@@ -122,9 +122,7 @@ def _conv(t, m, path):
     weight = conv_weight(m, f"{t.source}: {m.class_name} at {_show(path)}")
     kh, kw = weight.shape[2:]
     dw, dh = t.ints(m, path, "dW", "dH")
-    # 2013-era SpatialConvolutionMM had one symmetric `padding` field before padW/padH
-    pad = int(m.get("padding", 0))
-    padw, padh = int(m.get("padW", pad)), int(m.get("padH", pad))
+    padh, padw = conv_padding(m)
     groups = int(m.get("groups", 1))
     bias = t.tensor(m, "bias")
     conv = nn.Conv2d(
