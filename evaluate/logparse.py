@@ -101,9 +101,7 @@ def run_name(parts: Sequence[Path]) -> str:
 def run_names(runs: Sequence[Sequence[Path]]) -> list[str]:
     """Names that tell runs apart: each run's shortest path ending no other run shares
     (`irv2/train.log`, `ft3/train.log`: irv2-train always writes train.log)."""
-    endings = [
-        [*Path(os.path.abspath(parts[0])).parent.parts, run_name(parts)] for parts in runs
-    ]
+    endings = [[*Path(os.path.abspath(parts[0])).parent.parts, run_name(parts)] for parts in runs]
     names = []
     for k, words in enumerate(endings):
         others = [w for j, w in enumerate(endings) if j != k]

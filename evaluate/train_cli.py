@@ -254,8 +254,7 @@ def train(o: dict[str, Any], given: set[str]) -> None:
                 done, last = state.epoch - 1, loop_cfg.epochs
                 of = f"of {last}" if done == last else f"(--epochs {last})"
                 click.echo(
-                    f"{run_dir} has finished epoch {done} {of}; "
-                    f"pass --epochs N (> {done}) to go on"
+                    f"{run_dir} has finished epoch {done} {of}; pass --epochs N (> {done}) to go on"
                 )
             return
         model, source_note, t7_source = _build_model(o, resumed, device)
