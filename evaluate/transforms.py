@@ -7,17 +7,18 @@ Two pipelines with the same geometry (FACTS §3, lim0606 `datasets/imagenet.lua`
   (imagedecode.py), `byte * float32(1/255)`, Torch `image.scale` bicubic (separable rows then
   columns, Catmull-Rom, align-corners mapping, linear extrapolation at the borders, no
   antialiasing, float32 with the one double-precision step of the C code), float32
-  `(x - mean) / std`, `ceil` centre-crop offsets. Vectorised torch ops (one elementwise op per
-  C expression, so every rounding matches); for one crop only the crop window is interpolated,
-  and grayscale is interpolated once and replicated afterwards.
-- ``fast`` is the quickest route through Pillow: JPEG draft decoding at a reduced DCT scale when
-  the file is at least twice the needed size, then one Pillow bicubic resize straight from a
-  source box to the 299x299 crop (the box is chosen so that pixel centres land where Torch's
-  align-corners mapping puts them), then torch7's byte -> float arithmetic. Pillow antialiases
-  when shrinking and rounds to bytes between passes, so its crops differ from ``torch7`` by
-  about 0.01 on average (normalised units; tests/test_transforms.py prints the numbers). Its
-  ten-crop resizes the whole image with Pillow's own pixel-centre mapping (a box may not leave
-  the image), which shifts the corner crops by up to half a source pixel per unit of shrink.
+  `(x - mean) / std`, `ceil` centre-crop offsets. For one crop only the crop window is
+  interpolated, and grayscale is interpolated once and replicated afterwards. The bicubic runs
+  in the compiled `_torch_cubic` module (Torch's C expressions, built at install time); an
+  install without a C compiler gets the same bits from vectorised torch ops (one elementwise
+  op per C expression), about four times slower.
+- ``fast`` decodes JPEGs in Pillow's draft mode (at 1/2, 1/4 or 1/8 scale, in the DCT) when the
+  file is at least twice the needed size, applies the same Torch bicubic to what was decoded,
+  and rounds the crop to bytes, which the DataLoader ships (a quarter of float32) and
+  `normalize_bytes` turns into the model input on the device with torch7's arithmetic. So on
+  images too small for draft decoding its crop is the torch7 crop rounded to bytes (at most
+  0.5/255/std = 0.0088 away, 0.0022 on average; tests/test_transforms.py prints the numbers), and
+  where draft decoding applies it also sees the DCT-reduced pixels that libjpeg computes.
 
 Ten-crop order is fb.resnet.torch's `TenCrop`: for the image, then its horizontal flip: centre,
 top-left, top-right, bottom-left, bottom-right. Scores are summed over the 10 crops by the caller.
@@ -25,6 +26,7 @@ top-left, top-right, bottom-left, bottom-right. Scores are summed over the 10 cr
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -34,6 +36,11 @@ import torch
 from PIL import Image
 
 from evaluate.imagedecode import load_pixels, open_image, torch_channels
+
+try:  # Torch's bicubic pass compiled at install time; the torch-op version gives the same bits
+    from evaluate import _torch_cubic
+except ImportError:  # pragma: no cover - an install without a C compiler
+    _torch_cubic = None
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -46,6 +53,7 @@ _STD32 = np.array(STD, dtype=np.float32)
 _INV255 = np.float32(1 / 255)  # Torch's img:mul(1/255): float32 product, not a division
 _MEAN_T = torch.from_numpy(_MEAN32).view(3, 1, 1)
 _STD_T = torch.from_numpy(_STD32).view(3, 1, 1)
+_INV255_T = torch.tensor(_INV255)  # a tensor, not a Python number: torch's scalar path is 6x slower
 
 
 def scaled_size(width: int, height: int, size: int = SCALE_SIZE) -> tuple[int, int]:
@@ -104,10 +112,13 @@ class _Workspace(threading.local):
 _WORK = _Workspace()
 
 
+@functools.lru_cache(maxsize=256)
 def _axis_plan(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
     """Source interval and fraction of each output but the last (copied), as scaleCubic_rowcol.
 
     `scale` is float32 (n_src-1)/(n_dst-1); `di * scale` is a float32 product, truncated.
+    Cached (photo sizes repeat: most of ImageNet is 500x375 or 375x500), so callers must not
+    modify the arrays.
     """
     scale = np.float32(n_src - 1) / np.float32(max(n_dst - 1, 1))
     pos = np.arange(n_dst - 1, dtype=np.float32) * scale
@@ -134,7 +145,8 @@ def _cubic_pass(
     """Torch's `scaleCubic_rowcol` along dim 0, for outputs lo..hi-1, written into `out`.
 
     `src` (contiguous) holds source rows offset..offset+len(src) of `n_src`, at least
-    `_source_span`; `out` may be any view of shape (hi-lo,) + src.shape[1:].
+    `_source_span`; `out` is a view of shape (hi-lo,) + src.shape[1:] whose last dim is
+    contiguous.
     """
     if n_src == n_dst:
         out.copy_(src[lo - offset : hi - offset])
@@ -144,14 +156,50 @@ def _cubic_pass(
         return
     index, frac = _axis_plan(n_src, n_dst)
     interp_hi = min(hi, n_dst - 1)
-    flat = src.view(len(src), -1)
-    step = max(1, _CHUNK // flat.shape[1])
-    for start in range(lo, interp_hi, step):
-        stop = min(start + step, interp_hi)
-        rows = _cubic_rows(flat, offset, n_src, index[start:stop], frac[start:stop])
-        out[start - lo : stop - lo].copy_(rows.view((stop - start,) + src.shape[1:]))
+    if lo < interp_hi:
+        interpolate = _compiled_rows if _torch_cubic is not None else _torch_op_rows
+        interpolate(src, offset, n_src, index[lo:interp_hi], frac[lo:interp_hi], out)
     if hi == n_dst:
         out[-1].copy_(src[n_src - 1 - offset])
+
+
+def _compiled_rows(
+    src: torch.Tensor,
+    offset: int,
+    n_src: int,
+    index: np.ndarray,
+    frac: np.ndarray,
+    out: torch.Tensor,
+) -> None:
+    """The interpolated outputs of `_cubic_pass` by the compiled kernel (_torch_cubic.c)."""
+    width = src[0].numel()
+    if out.dim() == 2:
+        dst_row, dst_group, group = out.stride(0), width, width
+    else:
+        dst_row, dst_group = out.stride(0), out.stride(1)
+        group = out[0, 0].numel()
+    span = (len(index) - 1) * dst_row + (width // group - 1) * dst_group + group
+    dst = out.as_strided((span,), (1,)).numpy()
+    _torch_cubic.cubic_rows(
+        src.view(-1).numpy(), width, offset, n_src, index, frac, dst, dst_row, dst_group, group
+    )
+
+
+def _torch_op_rows(
+    src: torch.Tensor,
+    offset: int,
+    n_src: int,
+    index: np.ndarray,
+    frac: np.ndarray,
+    out: torch.Tensor,
+) -> None:
+    """The interpolated outputs of `_cubic_pass` with torch ops, in chunks (`_CHUNK`)."""
+    flat = src.view(len(src), -1)
+    step = max(1, _CHUNK // flat.shape[1])
+    for start in range(0, len(index), step):
+        stop = min(start + step, len(index))
+        rows = _cubic_rows(flat, offset, n_src, index[start:stop], frac[start:stop])
+        out[start:stop].copy_(rows.view((stop - start,) + src.shape[1:]))
 
 
 def _cubic_rows(
@@ -267,14 +315,47 @@ def normalize_chw(image: torch.Tensor) -> torch.Tensor:
     return out.div_(_STD_T)
 
 
-def _ten_crops(image_chw: torch.Tensor, crop: int) -> torch.Tensor:
-    """fb.resnet.torch TenCrop of a normalised 3 x H x W image: 10 x 3 x crop x crop."""
-    height, width = image_chw.shape[1:]
+def normalize_bytes(images: torch.Tensor) -> torch.Tensor:
+    """The model input for crops shipped as bytes (`ValTransform("fast")`): uint8 ... x H x W x C
+    (C = 3, or 1 replicated) -> float32 ... x 3 x H x W, on the bytes' device.
+
+    The torch7 arithmetic, float32 `(byte * float32(1/255) - mean) / std`, so a byte-exact crop
+    gives the torch7 crop bit for bit. Done on the GPU when there is one: bytes are a quarter of
+    the float32 crop to pass between DataLoader processes and to copy to the device.
+    """
+    chw = images.movedim(-1, -3)
+    out = torch.empty(
+        chw.shape[:-3] + (3,) + chw.shape[-2:], dtype=torch.float32, device=images.device
+    )
+    out.copy_(chw.expand_as(out))
+    inv255, mean, std = (t.to(images.device) for t in (_INV255_T, _MEAN_T, _STD_T))
+    return out.mul_(inv255).sub_(mean).div_(std)
+
+
+def model_input(images: torch.Tensor) -> torch.Tensor:
+    """A batch as `ValTransform` ships it -> what the model sees: bytes are normalised
+    (`normalize_bytes`), float32 tensors are already the model input."""
+    return normalize_bytes(images) if images.dtype == torch.uint8 else images
+
+
+def _ten_crops(image: torch.Tensor, crop: int, h_dim: int) -> torch.Tensor:
+    """fb.resnet.torch TenCrop of an image whose height, width are dims h_dim, h_dim + 1:
+    10 crops stacked on a new first dim."""
+    w_dim = h_dim + 1
+    height, width = image.shape[h_dim], image.shape[w_dim]
     crops = []
-    for img in (image_chw, torch.flip(image_chw, dims=(2,))):
+    for img in (image, torch.flip(image, dims=(w_dim,))):
         for left, top in ten_crop_offsets(width, height, crop):
-            crops.append(img[:, top : top + crop, left : left + crop])
+            crops.append(img.narrow(h_dim, top, crop).narrow(w_dim, left, crop))
     return torch.stack(crops)
+
+
+def _window(width: int, height: int, crops: int, crop_size: int) -> tuple[int, int, int, int]:
+    """The part of the scaled image the crops use: the centre crop, or all of it for TenCrop."""
+    if crops == 10:
+        return 0, 0, width, height
+    left, top = center_offsets(width, height, crop_size)
+    return left, top, left + crop_size, top + crop_size
 
 
 def _torch7_tensor(
@@ -285,11 +366,7 @@ def _torch7_tensor(
     im = torch_channels(im, path)  # grayscale stays one channel until normalize_chw
     src_w, src_h = im.size
     width, height = scaled_size(src_w, src_h, scale_size)
-    if crops == 1:
-        left, top = center_offsets(width, height, crop_size)
-        window = (left, top, left + crop_size, top + crop_size)
-    else:
-        window = (0, 0, width, height)
+    window = _window(width, height, crops, crop_size)
     if (width, height) == (src_w, src_h):  # Scale(328) returned its input unchanged
         pixels = np.asarray(im.crop(window))
         scaled = torch.from_numpy(np.multiply(pixels, _INV255, dtype=np.float32))
@@ -297,69 +374,55 @@ def _torch7_tensor(
     else:
         scaled = _scale(im, width, height, window)
     image = normalize_chw(scaled)
-    return image if crops == 1 else _ten_crops(image, crop_size)
+    return image if crops == 1 else _ten_crops(image, crop_size, h_dim=1)
 
 
-# --- fast pipeline (Pillow) -----------------------------------------------------------------
+# --- fast pipeline --------------------------------------------------------------------------
 
 
-def _bytes_chw(image: Image.Image) -> torch.Tensor:
-    """An "L" or "RGB" Pillow image as a normalised 3 x H x W float32 tensor (L replicated),
-    with the torch7 arithmetic: float32 `(byte * float32(1/255) - mean) / std`."""
-    pixels = torch.from_numpy(np.array(image))  # a writable copy of Pillow's buffer
-    pixels = pixels.expand(3, -1, -1) if pixels.dim() == 2 else pixels.permute(2, 0, 1)
-    out = torch.mul(pixels, _INV255.item(), out=torch.empty(pixels.shape, dtype=torch.float32))
-    return out.sub_(_MEAN_T).div_(_STD_T)
+def _to_bytes(scaled: torch.Tensor) -> torch.Tensor:
+    """A float32 scaled image (0..1) rounded to bytes: `x * 255` rounded half to even, clamped."""
+    out = torch.empty(scaled.shape, dtype=torch.uint8)
+    if _torch_cubic is not None:
+        _torch_cubic.to_bytes(scaled.numpy().reshape(-1), out.numpy().reshape(-1))
+        return out
+    return out.copy_(torch.mul(scaled, 255).round_().clamp_(0, 255))
 
 
-def _aligned_box(src: int, dst: int, first: int, count: int, reduce: int) -> tuple[float, float]:
-    """Pillow box edges putting output pixels first..first+count-1 of an `src` -> `dst` resize
-    where Torch's align-corners mapping puts them: centre i -> i*(src-1)/(dst-1).
-
-    Pillow samples output i at box_lo + (i+0.5)*step - 0.5 (pixel centres), so step = the
-    align-corners ratio and box_lo = first*step + (1-step)/2. Coordinates are divided by the
-    JPEG draft reduction and clamped to the image (only reachable at the corners of ten-crop).
-    """
-    step = (src - 1) / (dst - 1) if dst > 1 else 1.0
-    lo = first * step + (1 - step) / 2
-    hi = lo + count * step
-    limit = -(-src // reduce)
-    return max(lo / reduce, 0.0), min(hi / reduce, float(limit))
-
-
-def _fast_tensor(
+def _fast_bytes(
     path: str | os.PathLike, crops: int, scale_size: int, crop_size: int
 ) -> torch.Tensor:
+    """The fast crop(s) as bytes: crop x crop x 3 uint8, or 10 x crop x crop x 3."""
     im = open_image(path)
     src_w, src_h = im.size
     width, height = scaled_size(src_w, src_h, scale_size)
-    reduce = 1
-    if im.format == "JPEG":
-        before = im.size
+    if im.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale where that still covers the size
         im.draft("RGB" if im.mode == "RGB" else None, (width, height))
-        reduce = max(1, round(before[0] / im.size[0]))
     load_pixels(im, path)
     im = torch_channels(im, path)
-    if crops == 1:
-        left, top = center_offsets(width, height, crop_size)
-        x_lo, x_hi = _aligned_box(src_w, width, left, crop_size, reduce)
-        y_lo, y_hi = _aligned_box(src_h, height, top, crop_size, reduce)
-        box = (x_lo, y_lo, x_hi, y_hi)
-        if reduce == 1 and (width, height) == (src_w, src_h):
-            im = im.crop((left, top, left + crop_size, top + crop_size))
-        else:
-            im = im.resize((crop_size, crop_size), Image.BICUBIC, box=box, reducing_gap=3.0)
-        return _bytes_chw(im)
-    x_lo, x_hi = _aligned_box(src_w, width, 0, width, reduce)
-    y_lo, y_hi = _aligned_box(src_h, height, 0, height, reduce)
-    if reduce > 1 or (width, height) != (src_w, src_h):
-        im = im.resize(
-            (width, height), Image.BICUBIC, box=(x_lo, y_lo, x_hi, y_hi), reducing_gap=3.0
-        )
-    return _ten_crops(_bytes_chw(im), crop_size)
+    window = _window(width, height, crops, crop_size)
+    if (width, height) == im.size:  # no resize: Torch's bytes as they are
+        pixels = torch.from_numpy(np.array(im.crop(window)))
+    else:
+        pixels = _to_bytes(_scale(im, width, height, window))
+    pixels = pixels.view(pixels.shape[0], pixels.shape[1], -1).expand(-1, -1, 3)
+    return pixels.contiguous() if crops == 1 else _ten_crops(pixels, crop_size, h_dim=0)
 
 
 # --- public entry points --------------------------------------------------------------------
+
+
+def bicubic_kernel() -> str:
+    """Which implementation of Torch's bicubic runs: "compiled", or "torch ops" (same bits,
+    about four times slower) where evaluate._torch_cubic was not built at install time."""
+    return "compiled" if _torch_cubic is not None else "torch ops"
+
+
+def _check(mode: str, crops: int) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if crops not in (1, 10):
+        raise ValueError(f"crops must be 1 or 10, not {crops!r}")
 
 
 def load_val_tensor(
@@ -374,16 +437,20 @@ def load_val_tensor(
     3 x crop x crop for `crops=1`, 10 x 3 x crop x crop (TenCrop order) for `crops=10`.
     Raises `BadImageError` (a UserError naming the path) for an unreadable file.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    if crops not in (1, 10):
-        raise ValueError(f"crops must be 1 or 10, not {crops!r}")
-    build = _torch7_tensor if mode == "torch7" else _fast_tensor
-    return build(path, crops, scale_size, crop_size)
+    _check(mode, crops)
+    if mode == "torch7":
+        return _torch7_tensor(path, crops, scale_size, crop_size)
+    return normalize_bytes(_fast_bytes(path, crops, scale_size, crop_size))
 
 
 class ValTransform:
-    """Picklable `path -> tensor` for DataLoader workers: `load_val_tensor` with fixed options."""
+    """Picklable `path -> tensor` for DataLoader workers.
+
+    It returns what is cheapest to ship out of a worker: for ``torch7`` the model input
+    (`load_val_tensor`), for ``fast`` the crop's bytes (uint8 crop x crop x 3, or 10 x ... for
+    ten-crop), a quarter of the size; `model_input` turns a batch of either into the model
+    input, on the GPU when there is one.
+    """
 
     def __init__(
         self,
@@ -392,17 +459,15 @@ class ValTransform:
         scale_size: int = SCALE_SIZE,
         crop_size: int = CROP_SIZE,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        if crops not in (1, 10):
-            raise ValueError(f"crops must be 1 or 10, not {crops!r}")
+        _check(mode, crops)
         if not 0 < crop_size <= scale_size:
             raise ValueError(f"need 0 < crop_size <= scale_size, got {crop_size}, {scale_size}")
         self.mode, self.crops = mode, crops
         self.scale_size, self.crop_size = scale_size, crop_size
 
     def __call__(self, path: str | os.PathLike) -> torch.Tensor:
-        return load_val_tensor(path, self.mode, self.crops, self.scale_size, self.crop_size)
+        build = _torch7_tensor if self.mode == "torch7" else _fast_bytes
+        return build(path, self.crops, self.scale_size, self.crop_size)
 
     def __repr__(self) -> str:
         return (

@@ -21,6 +21,7 @@ from torch import nn
 from converter.errors import UserError
 from evaluate import distributed, metrics
 from evaluate.distributed import DistInfo
+from evaluate.transforms import model_input
 
 TOP_K = 5
 
@@ -93,8 +94,10 @@ def evaluate_model(
 
     `data` is a map-style dataset whose items are `(image, label)` or, like
     `datasets.ImageDataset`, `(image | None, label, error | None)`; images are 3xHxW, or KxCxHxW
-    for K crops whose scores are summed. Under torchrun each rank takes a contiguous shard (no
-    padding duplicates) and rank 0 merges by dataset index. `data` may instead be a ready
+    for K crops whose scores are summed, or such crops as uint8 bytes as `ValTransform("fast")`
+    ships them (HxWx3, KxHxWx3), normalised on the device by `transforms.model_input`. Under
+    torchrun each rank takes a contiguous shard (no padding duplicates) and rank 0 merges by
+    dataset index. `data` may instead be a ready
     DataLoader of `(images, labels)` batches: it is evaluated as given (its sampler decides the
     sharding) and images are numbered in rank order.
 
@@ -236,7 +239,7 @@ def _top5(
 def _top5_scores(
     model: nn.Module, images: torch.Tensor, device: torch.device, channels_last: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    images = images.to(device, non_blocking=True)
+    images = model_input(images.to(device, non_blocking=True))
     crops = images.shape[1] if images.dim() == 5 else 1
     if images.dim() == 5:
         images = images.flatten(0, 1)

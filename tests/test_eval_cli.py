@@ -25,20 +25,30 @@ from evaluate.devices import resolve_amp_dtype, resolve_device
 SCORE_TOL = 1e-4  # batched vs one-by-one forward of the same float32 model
 
 
-@pytest.fixture(scope="session")
-def logits(tiny_pt, photos) -> dict[int, np.ndarray]:
+def _logits(model_path, photos, mode: str) -> dict[int, np.ndarray]:
     """crops -> (7, 1000) scores, one image at a time, crops summed as fb.resnet.torch does."""
     from converter import load_model
-    from evaluate.transforms import ValTransform
+    from evaluate.transforms import load_val_tensor
 
-    model = load_model(tiny_pt)
+    model = load_model(model_path)
     out = {}
     with torch.inference_mode():
         for crops in (1, 10):
-            transform = ValTransform("torch7", crops)
-            rows = [model(transform(p).view(-1, 3, 299, 299)).sum(0) for p in photos]
+            rows = [
+                model(load_val_tensor(p, mode, crops).view(-1, 3, 299, 299)).sum(0) for p in photos
+            ]
             out[crops] = torch.stack(rows).numpy()
     return out
+
+
+@pytest.fixture(scope="session")
+def logits(tiny_pt, photos) -> dict[int, np.ndarray]:
+    return _logits(tiny_pt, photos, "torch7")
+
+
+@pytest.fixture(scope="session")
+def fast_logits(tiny_pt, photos) -> dict[int, np.ndarray]:
+    return _logits(tiny_pt, photos, "fast")
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +113,50 @@ def test_counts_match_the_logits(tmp_path, tiny_pt, photos, logits, labels, crop
     print(f"{crops} crop(s): max |saved score - one-by-one logit| = {err:.2e}")
     assert err < SCORE_TOL * max(1.0, np.abs(reference).max())
     assert np.array_equal(classes, np.argsort(-reference, axis=1)[:, :5])
+
+
+@pytest.mark.parametrize("crops", [1, 10])
+def test_fast_preprocessing_through_workers(tmp_path, tiny_pt, photos, labels, fast_logits, crops):
+    """--preprocess fast ships bytes out of the DataLoader workers and normalises them in the
+    evaluation loop: the counts are those of the fast model inputs, image by image."""
+    data = class_tree(tmp_path / "val", photos, labels)
+    out = tmp_path / "results.json"
+    code, stdout, stderr = run(
+        "--data", data, "--weights", tiny_pt, "--preprocess", "fast", "--crops", crops,
+        "--batch-size", 3, "--workers", 1, "-q", "--output", out,
+    )  # fmt: skip
+    assert code == 0, stderr
+    summary = json.loads(out.read_text())
+    expected = expected_counts(fast_logits[crops], labels)
+    print(f"fast, {crops} crop(s): top-1/top-5 hits {expected}")
+    assert (summary["n_top1_correct"], summary["n_top5_correct"]) == expected
+    assert summary["preprocess"] == "fast" and summary["n_images"] == 7
+
+
+def test_without_the_compiled_bicubic_the_run_says_so(
+    tmp_path, tiny_pt, photos, labels, monkeypatch
+):
+    """An install without a C compiler computes the same crops on torch ops, slower, and the
+    report and JSON say which ran."""
+    from evaluate import transforms
+
+    data = class_tree(tmp_path / "val", photos[:2], labels[:2])
+    results = {}
+    for kernel in ("compiled", "torch ops"):
+        if kernel == "torch ops":
+            monkeypatch.setattr(transforms, "_torch_cubic", None)
+        elif transforms._torch_cubic is None:
+            continue  # this install has no compiled module: only the fallback can run
+        out = tmp_path / f"{kernel}.json"
+        code, stdout, stderr = run(
+            "--data", data, "--weights", tiny_pt, "--workers", 0, "-q", "--output", out
+        )  # fmt: skip
+        assert code == 0, stderr
+        results[kernel] = json.loads(out.read_text())
+        assert results[kernel]["run"]["bicubic"] == kernel
+        assert ("not compiled" in stdout) == (kernel == "torch ops")
+    counts = {k: (r["n_top1_correct"], r["n_top5_correct"]) for k, r in results.items()}
+    assert len(set(counts.values())) == 1, counts
 
 
 def test_t7_weights_and_a_flat_folder_with_kaggle_labels(tmp_path, bundled, photos, labels, logits):
