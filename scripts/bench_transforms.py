@@ -4,6 +4,13 @@ Baseline = what a PyTorch user writes (torchvision's Resize(328, BICUBIC) + Cent
 ToTensor + Normalize, spelled out on Pillow): decode + resize + crop + normalise, no model.
 All three run through the same DataLoader (same images, same workers, one intra-op thread per
 worker) and the script prints each rate and its ratio to the baseline measured in the same run.
+Each batch is made the model input in the timed loop (`transforms.model_input`): `fast` ships
+bytes and normalises them there, in the main process, which here is a CPU.
+
+Two more rows: `fast bytes` is `fast` without that normalisation, i.e. the CPU's share where a
+GPU normalises the batch; `decode` only decodes each file in full and ships a 299x299 crop of
+its bytes (no resize, no normalisation): no pipeline that must decode the whole JPEG (every
+image smaller than twice the needed size) can beat it, so it is the ceiling on such images.
 
     python scripts/bench_transforms.py [--images DIR] [--workers 2] [--repeat 40] [--large]
 
@@ -22,7 +29,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluate.transforms import CROP_SIZE, MEAN, SCALE_SIZE, STD, ValTransform
+from evaluate import transforms
+from evaluate.imagedecode import load_pixels, open_image, torch_channels
+from evaluate.transforms import CROP_SIZE, MEAN, SCALE_SIZE, STD, ValTransform, model_input
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared/fixtures/torch7/images"
 
@@ -43,6 +52,14 @@ def baseline(path: str) -> torch.Tensor:
     return t.sub_(mean).div_(std)
 
 
+def decode_only(path: str) -> torch.Tensor:
+    """The least any full-decoding pipeline does: decode, then a 299x299 crop of the bytes."""
+    im = open_image(path)
+    load_pixels(im, path)
+    im = torch_channels(im, path)
+    return torch.from_numpy(np.array(im.convert("RGB").crop((0, 0, CROP_SIZE, CROP_SIZE))))
+
+
 class Files(torch.utils.data.Dataset):
     def __init__(self, paths: list[str], transform) -> None:
         self.paths, self.transform = paths, transform
@@ -58,8 +75,12 @@ def _single_thread(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def rate(paths: list[str], transform, workers: int, rounds: int = 3) -> float:
-    """Best images/s over `rounds` passes (the first pass also starts the workers)."""
+def rate(
+    paths: list[str], transform, workers: int, normalize: bool = True, rounds: int = 3
+) -> float:
+    """Best images/s over `rounds` passes (the first pass also starts the workers); with
+    `normalize`, each batch is made the model input in this (the main) process."""
+    finish = model_input if normalize else (lambda batch: batch)
     torch.set_num_threads(1)
     loader = torch.utils.data.DataLoader(
         Files(paths, transform),
@@ -71,21 +92,24 @@ def rate(paths: list[str], transform, workers: int, rounds: int = 3) -> float:
     best = 0.0
     for _ in range(rounds + 1):
         start = time.perf_counter()
-        n = sum(len(batch) for batch in loader)
+        n = sum(len(finish(batch)) for batch in loader)
         best = max(best, n / (time.perf_counter() - start))
     return best
 
 
 def run(name: str, paths: list[str], workers: int) -> None:
     pipelines = {
-        "baseline": baseline,
-        "torch7": ValTransform("torch7"),
-        "fast": ValTransform("fast"),
+        "baseline": (baseline, True),
+        "torch7": (ValTransform("torch7"), True),
+        "fast": (ValTransform("fast"), True),
+        "fast bytes": (ValTransform("fast"), False),
+        "decode": (decode_only, False),
     }
-    rates = {key: rate(paths, fn, workers) for key, fn in pipelines.items()}
-    print(f"{name}: {len(paths)} images per pass, {workers} workers")
+    rates = {key: rate(paths, fn, workers, norm) for key, (fn, norm) in pipelines.items()}
+    kernel = transforms.bicubic_kernel()
+    print(f"{name}: {len(paths)} images per pass, {workers} workers, Torch bicubic: {kernel}")
     for key, value in rates.items():
-        print(f"  {key:>8}: {value:8.1f} images/s   x{value / rates['baseline']:.2f} baseline")
+        print(f"  {key:>10}: {value:8.1f} images/s   x{value / rates['baseline']:.2f} baseline")
 
 
 def _large_copies(sources: list[Path], folder: Path) -> list[str]:
