@@ -10,8 +10,16 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Torch's bits need every float32 operation rounded to float32 (SSE, NEON, ...); x87's excess
+ * precision would round differently. Fail the (optional) build there: torch ops take over. */
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
+#error "float expressions are evaluated in higher precision here (FLT_EVAL_METHOD != 0)"
+#endif
 
 #define BLOCK 16 /* output rows per block of a strided destination */
 
@@ -41,7 +49,7 @@ HOT_LOOP static void interpolate_row(const float *src, Py_ssize_t width, int64_t
 {
     const float *r1 = src + (index - offset) * width;
     const float *r2 = r1 + width;
-    if (index > 0 && index + 2 <= n_src - 1) {
+    if (index > 0 && index < n_src - 2) {
         const float *r0 = r1 - width, *r3 = r2 + width;
         for (Py_ssize_t k = 0; k < width; k++)
             out[k] = cubic(r0[k], r1[k], r2[k], r3[k], x);
@@ -50,7 +58,7 @@ HOT_LOOP static void interpolate_row(const float *src, Py_ssize_t width, int64_t
     for (Py_ssize_t k = 0; k < width; k++) {
         float p1 = r1[k], p2 = r2[k];
         float p0 = index > 0 ? r1[k - width] : 2 * p1 - p2;
-        float p3 = index + 2 <= n_src - 1 ? r2[k + width] : 2 * p2 - p1;
+        float p3 = index < n_src - 2 ? r2[k + width] : 2 * p2 - p1;
         out[k] = cubic(p0, p1, p2, p3, x);
     }
 }
@@ -66,12 +74,25 @@ static inline void scatter(const float *block, Py_ssize_t rows, Py_ssize_t width
                 out[r * dst_row + j * dst_group + c] = block[r * width + j * group + c];
 }
 
-static int check_buffer(Py_buffer *buf, Py_ssize_t itemsize, const char *function,
-                        const char *name)
+/* Acquire `obj`'s buffer, C-contiguous and of one item type: 'f' float32, 'q' int64 or 'B'
+ * uint8 (checked by format, not only by size, so an int32 array is not read as float32). */
+static int get_buffer(PyObject *obj, Py_buffer *buf, char kind, int writable,
+                      const char *function, const char *name)
 {
-    if (buf->itemsize != itemsize || buf->len % itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: %s has %zd-byte items, expected %zd-byte ones",
-                     function, name, buf->itemsize, itemsize);
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, buf, flags) < 0)
+        return -1;
+    const char *format = buf->format ? buf->format : "B";
+    const char *type = format[0] == '<' || format[0] == '=' || format[0] == '@' ? format + 1
+                                                                               : format;
+    int ok = kind == 'f'   ? buf->itemsize == 4 && strcmp(type, "f") == 0
+             : kind == 'q' ? buf->itemsize == 8 && (strcmp(type, "q") == 0 || strcmp(type, "l") == 0)
+                           : buf->itemsize == 1 && strcmp(type, "B") == 0;
+    if (!ok) {
+        const char *want = kind == 'f' ? "float32" : kind == 'q' ? "int64" : "uint8";
+        PyErr_Format(PyExc_ValueError, "%s: %s must hold %s items, not format '%s'", function,
+                     name, want, format);
+        PyBuffer_Release(buf);
         return -1;
     }
     return 0;
@@ -88,16 +109,19 @@ PyDoc_STRVAR(cubic_rows_doc,
 static PyObject *cubic_rows(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer src = {0}, index = {0}, frac = {0}, dst = {0};
+    PyObject *src_obj, *index_obj, *frac_obj, *dst_obj;
     Py_ssize_t width, dst_row, dst_group, group;
     long long offset, n_src;
     PyObject *result = NULL;
     float *block = NULL;
-    if (!PyArg_ParseTuple(args, "y*nLLy*y*w*nnn", &src, &width, &offset, &n_src, &index, &frac,
-                          &dst, &dst_row, &dst_group, &group))
+    if (!PyArg_ParseTuple(args, "OnLLOOOnnn", &src_obj, &width, &offset, &n_src, &index_obj,
+                          &frac_obj, &dst_obj, &dst_row, &dst_group, &group))
         return NULL;
     const char *me = "cubic_rows";
-    if (check_buffer(&src, 4, me, "src") || check_buffer(&index, 8, me, "index") ||
-        check_buffer(&frac, 4, me, "frac") || check_buffer(&dst, 4, me, "dst"))
+    if (get_buffer(src_obj, &src, 'f', 0, me, "src") ||
+        get_buffer(index_obj, &index, 'q', 0, me, "index") ||
+        get_buffer(frac_obj, &frac, 'f', 0, me, "frac") ||
+        get_buffer(dst_obj, &dst, 'f', 1, me, "dst"))
         goto done;
     Py_ssize_t n_out = index.len / 8, src_rows = width > 0 ? src.len / 4 / width : 0;
     Py_ssize_t dst_len = dst.len / 4;
@@ -110,10 +134,16 @@ static PyObject *cubic_rows(PyObject *Py_UNUSED(self), PyObject *args)
         PyErr_SetString(PyExc_ValueError, "cubic_rows: inconsistent sizes or strides");
         goto done;
     }
+    /* Interval indices within 0..n_src-2 and 0 <= offset < n_src first, so that no sum below
+     * can overflow. */
+    if (n_out > 0 && (n_src < 2 || offset < 0 || offset >= n_src)) {
+        PyErr_SetString(PyExc_ValueError, "cubic_rows: need n_src >= 2 and 0 <= offset < n_src");
+        goto done;
+    }
     for (Py_ssize_t r = 0; r < n_out; r++) {
         int64_t first = idx[r] > 0 ? idx[r] - 1 : idx[r];
-        int64_t last = idx[r] + 2 <= n_src - 1 ? idx[r] + 2 : idx[r] + 1;
-        if (idx[r] < 0 || idx[r] + 1 >= n_src || first < offset || last - offset >= src_rows) {
+        int64_t last = idx[r] < n_src - 2 ? idx[r] + 2 : idx[r] + 1;
+        if (idx[r] < 0 || idx[r] > n_src - 2 || first < offset || last - offset >= src_rows) {
             PyErr_Format(PyExc_ValueError, "cubic_rows: output %zd reads source rows outside "
                          "the buffer", r);
             goto done;
@@ -171,21 +201,25 @@ PyDoc_STRVAR(to_bytes_doc,
 HOT_LOOP static void round_to_bytes(const float *in, uint8_t *out, Py_ssize_t n)
 {
     for (Py_ssize_t i = 0; i < n; i++) {
-        /* Adding and subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 (a scaled
-         * pixel is within 0..1 give or take the bicubic overshoot) to an integer, half to even
-         * (the default rounding mode) as nearbyintf would, in a loop the compiler vectorises. */
-        int32_t v = (int32_t)((in[i] * 255.0f + 12582912.0f) - 12582912.0f);
-        out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        /* Adding and subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an
+         * integer, half to even (the default rounding mode) as nearbyintf would; larger ones
+         * stay large. Clamping the float before the cast keeps the cast defined for every input
+         * (NaN gives 0), and the loop vectorises. */
+        float y = (in[i] * 255.0f + 12582912.0f) - 12582912.0f;
+        y = y > 0.0f ? y : 0.0f;
+        y = y < 255.0f ? y : 255.0f;
+        out[i] = (uint8_t)(int32_t)y;
     }
 }
 
 static PyObject *to_bytes(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer src = {0}, dst = {0};
-    PyObject *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*w*", &src, &dst))
+    PyObject *src_obj, *dst_obj, *result = NULL;
+    if (!PyArg_ParseTuple(args, "OO", &src_obj, &dst_obj))
         return NULL;
-    if (check_buffer(&src, 4, "to_bytes", "src") || check_buffer(&dst, 1, "to_bytes", "dst"))
+    if (get_buffer(src_obj, &src, 'f', 0, "to_bytes", "src") ||
+        get_buffer(dst_obj, &dst, 'B', 1, "to_bytes", "dst"))
         goto done;
     if (dst.len != src.len / 4) {
         PyErr_SetString(PyExc_ValueError, "to_bytes: src and dst differ in length");

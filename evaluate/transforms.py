@@ -323,13 +323,25 @@ def normalize_bytes(images: torch.Tensor) -> torch.Tensor:
     gives the torch7 crop bit for bit. Done on the GPU when there is one: bytes are a quarter of
     the float32 crop to pass between DataLoader processes and to copy to the device.
     """
+    if images.dtype != torch.uint8 or images.dim() < 3 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            "normalize_bytes takes uint8 images laid out ... x H x W x C with C = 1 or 3, "
+            f"not {images.dtype} of shape {tuple(images.shape)}"
+        )
     chw = images.movedim(-1, -3)
     out = torch.empty(
         chw.shape[:-3] + (3,) + chw.shape[-2:], dtype=torch.float32, device=images.device
     )
     out.copy_(chw.expand_as(out))
-    inv255, mean, std = (t.to(images.device) for t in (_INV255_T, _MEAN_T, _STD_T))
+    inv255, mean, std = _normalize_constants(images.device)
     return out.mul_(inv255).sub_(mean).div_(std)
+
+
+@functools.lru_cache(maxsize=8)
+def _normalize_constants(device: torch.device) -> tuple[torch.Tensor, ...]:
+    """float32(1/255), mean and std on `device`, copied there once, not once per batch."""
+    with torch.inference_mode(False):
+        return tuple(t.to(device) for t in (_INV255_T, _MEAN_T, _STD_T))
 
 
 def model_input(images: torch.Tensor) -> torch.Tensor:

@@ -93,7 +93,8 @@ def test_to_bytes_rounds_half_to_even_and_clamps():
                 np.random.default_rng(0).random(100_003, dtype=np.float32) * 1.6 - 0.3,
                 halves,
                 np.arange(256, dtype=np.float32) / np.float32(255),
-                np.array([-1e6, -0.0, 1e6, 255.0], np.float32),
+                # far outside what a scaled image holds: still clamped, the cast still defined
+                np.array([-1e6, -0.0, 1e6, 255.0, 1e10, -6e4, np.inf, -np.inf], np.float32),
             ]
         )
     )
@@ -105,7 +106,9 @@ def test_to_bytes_rounds_half_to_even_and_clamps():
     finally:
         transforms._torch_cubic = saved
     assert got.dtype == torch.uint8 and torch.equal(got, want)
-    assert got[-4:].tolist() == [0, 0, 255, 255]
+    assert got[-8:].tolist() == [0, 0, 255, 255, 255, 0, 255, 0]
+    nan = torch.full((5,), float("nan"))
+    assert transforms._to_bytes(nan).tolist() == [0] * 5
 
 
 def _args(**change):
@@ -146,8 +149,18 @@ def test_cubic_rows_accepts_valid_arguments():
         ({"dst_row": 7}, "too small"),
         ({"frac": np.full(4, 0.5, np.float32)}, "inconsistent"),
         ({"group": 4}, "inconsistent"),
-        ({"index": np.array([0, 1, 3, 5, 6], np.int32)}, "expected 8-byte"),
-        ({"src": np.zeros(8 * 6, np.float64)}, "expected 4-byte"),
+        # near int64's limits, where a sum in the checks would overflow
+        ({"index": np.array([0, 1, 3, 5, 2**63 - 1], np.int64)}, "outside"),
+        ({"offset": -(2**63) + 1}, "offset"),
+        ({"offset": 2**63 - 1}, "offset"),
+        ({"n_src": 2**63 - 1}, "outside"),
+        ({"n_src": 1}, "n_src"),
+        # item types are checked by format, not only by size
+        ({"index": np.array([0, 1, 3, 5, 6], np.int32)}, "int64"),
+        ({"index": np.zeros(5, np.float64)}, "int64"),
+        ({"src": np.zeros(8 * 6, np.float64)}, "float32"),
+        ({"src": np.zeros(8 * 6, np.int32)}, "float32"),
+        ({"dst": np.zeros(30, np.uint32)}, "float32"),
     ],
 )
 def test_cubic_rows_refuses_out_of_bounds(change, message):
@@ -159,5 +172,9 @@ def test_cubic_rows_refuses_out_of_bounds(change, message):
 def test_to_bytes_refuses_mismatched_buffers():
     with pytest.raises(ValueError, match="length"):
         compiled.to_bytes(np.zeros(4, np.float32), np.zeros(3, np.uint8))
-    with pytest.raises(ValueError, match="expected 1-byte"):
-        compiled.to_bytes(np.zeros(4, np.float32), np.zeros(4, np.int32))
+    with pytest.raises(ValueError, match="uint8"):
+        compiled.to_bytes(np.zeros(4, np.float32), np.zeros(4, np.int8))
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        compiled.to_bytes(np.zeros(8, np.float32)[::2], np.zeros(4, np.uint8))
+    with pytest.raises(ValueError, match="read-only"):
+        compiled.to_bytes(np.zeros(4, np.float32), np.frombuffer(bytes(4), np.uint8))
