@@ -85,9 +85,13 @@ static int get_buffer(PyObject *obj, Py_buffer *buf, char kind, int writable,
     const char *format = buf->format ? buf->format : "B";
     const char *type = format[0] == '<' || format[0] == '=' || format[0] == '@' ? format + 1
                                                                                : format;
-    int ok = kind == 'f'   ? buf->itemsize == 4 && strcmp(type, "f") == 0
-             : kind == 'q' ? buf->itemsize == 8 && (strcmp(type, "q") == 0 || strcmp(type, "l") == 0)
-                           : buf->itemsize == 1 && strcmp(type, "B") == 0;
+    int ok;
+    if (kind == 'f')
+        ok = buf->itemsize == 4 && strcmp(type, "f") == 0;
+    else if (kind == 'q') /* int64 is 'l' where long has 64 bits, 'q' elsewhere */
+        ok = buf->itemsize == 8 && (strcmp(type, "q") == 0 || strcmp(type, "l") == 0);
+    else
+        ok = buf->itemsize == 1 && strcmp(type, "B") == 0;
     if (!ok) {
         const char *want = kind == 'f' ? "float32" : kind == 'q' ? "int64" : "uint8";
         PyErr_Format(PyExc_ValueError, "%s: %s must hold %s items, not format '%s'", function,
