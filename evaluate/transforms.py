@@ -157,13 +157,12 @@ def _cubic_pass(
     index, frac = _axis_plan(n_src, n_dst)
     interp_hi = min(hi, n_dst - 1)
     if lo < interp_hi:
-        interpolate = _compiled_rows if _torch_cubic is not None else _torch_op_rows
-        interpolate(src, offset, n_src, index[lo:interp_hi], frac[lo:interp_hi], out)
+        _interpolate_rows(src, offset, n_src, index[lo:interp_hi], frac[lo:interp_hi], out)
     if hi == n_dst:
         out[-1].copy_(src[n_src - 1 - offset])
 
 
-def _compiled_rows(
+def _interpolate_rows(
     src: torch.Tensor,
     offset: int,
     n_src: int,
@@ -171,31 +170,23 @@ def _compiled_rows(
     frac: np.ndarray,
     out: torch.Tensor,
 ) -> None:
-    """The interpolated outputs of `_cubic_pass` by the compiled kernel (_torch_cubic.c)."""
+    """The interpolated outputs of `_cubic_pass`: by the compiled kernel (_torch_cubic.c), or
+    with torch ops in chunks (`_CHUNK`) where it was not built."""
     width = src[0].numel()
-    if out.dim() == 2:
-        dst_row, dst_group, group = out.stride(0), width, width
-    else:
-        dst_row, dst_group = out.stride(0), out.stride(1)
-        group = out[0, 0].numel()
-    span = (len(index) - 1) * dst_row + (width // group - 1) * dst_group + group
-    dst = out.as_strided((span,), (1,)).numpy()
-    _torch_cubic.cubic_rows(
-        src.view(-1).numpy(), width, offset, n_src, index, frac, dst, dst_row, dst_group, group
-    )
-
-
-def _torch_op_rows(
-    src: torch.Tensor,
-    offset: int,
-    n_src: int,
-    index: np.ndarray,
-    frac: np.ndarray,
-    out: torch.Tensor,
-) -> None:
-    """The interpolated outputs of `_cubic_pass` with torch ops, in chunks (`_CHUNK`)."""
-    flat = src.view(len(src), -1)
-    step = max(1, _CHUNK // flat.shape[1])
+    if _torch_cubic is not None:
+        if out.dim() == 2:
+            dst_row, dst_group, group = out.stride(0), width, width
+        else:
+            dst_row, dst_group = out.stride(0), out.stride(1)
+            group = out[0, 0].numel()
+        span = (len(index) - 1) * dst_row + (width // group - 1) * dst_group + group
+        dst = out.as_strided((span,), (1,)).numpy()
+        _torch_cubic.cubic_rows(
+            src.view(-1).numpy(), width, offset, n_src, index, frac, dst, dst_row, dst_group, group
+        )
+        return
+    flat = src.view(len(src), width)
+    step = max(1, _CHUNK // width)
     for start in range(0, len(index), step):
         stop = min(start + step, len(index))
         rows = _cubic_rows(flat, offset, n_src, index[start:stop], frac[start:stop])
