@@ -16,9 +16,10 @@ Two pipelines with the same geometry (FACTS §3, lim0606 `datasets/imagenet.lua`
   file is at least twice the needed size, applies the same Torch bicubic to what was decoded,
   and rounds the crop to bytes, which the DataLoader ships (a quarter of float32) and
   `normalize_bytes` turns into the model input on the device with torch7's arithmetic. So on
-  images too small for draft decoding its crop is the torch7 crop rounded to bytes (at most
-  0.5/255/std = 0.0088 away, 0.0022 on average; tests/test_transforms.py prints the numbers), and
-  where draft decoding applies it also sees the DCT-reduced pixels that libjpeg computes.
+  images too small for draft decoding its crop is the torch7 crop rounded to bytes: at most
+  0.5/255/std = 0.0088 away where Torch's values lie in 0..1, more where the bicubic overshoots
+  and bytes clamp, 0.002-0.004 on average (tests/test_transforms.py prints the numbers); where
+  draft decoding applies it also sees the DCT-reduced pixels that libjpeg computes.
 
 Ten-crop order is fb.resnet.torch's `TenCrop`: for the image, then its horizontal flip: centre,
 top-left, top-right, bottom-left, bottom-right. Scores are summed over the 10 crops by the caller.
