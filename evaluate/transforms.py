@@ -307,9 +307,10 @@ def normalize_chw(image: torch.Tensor) -> torch.Tensor:
     return out.div_(_STD_T)
 
 
-def normalize_bytes(images: torch.Tensor) -> torch.Tensor:
+def normalize_bytes(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
     """The model input for crops shipped as bytes (`ValTransform("fast")`): uint8 ... x H x W x C
-    (C = 3, or 1 replicated) -> float32 ... x 3 x H x W, on the bytes' device.
+    (C = 3, or 1 replicated) -> float32 ... x 3 x H x W, on the bytes' device; laid out
+    channels-last (the bytes' own order, so no transposing copy) if asked.
 
     The torch7 arithmetic, float32 `(byte * float32(1/255) - mean) / std`, so a byte-exact crop
     gives the torch7 crop bit for bit. Done on the GPU when there is one: bytes are a quarter of
@@ -321,12 +322,25 @@ def normalize_bytes(images: torch.Tensor) -> torch.Tensor:
             f"not {images.dtype} of shape {tuple(images.shape)}"
         )
     chw = images.movedim(-1, -3)
-    out = torch.empty(
-        chw.shape[:-3] + (3,) + chw.shape[-2:], dtype=torch.float32, device=images.device
-    )
+    if channels_last:
+        out = torch.empty(
+            images.shape[:-1] + (3,), dtype=torch.float32, device=images.device
+        ).movedim(-1, -3)
+    else:
+        out = torch.empty(
+            chw.shape[:-3] + (3,) + chw.shape[-2:], dtype=torch.float32, device=images.device
+        )
     out.copy_(chw.expand_as(out))
     inv255, mean, std = _normalize_constants(images.device)
     return out.mul_(inv255).sub_(mean).div_(std)
+
+
+def model_input(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """A batch as `ValTransform` ships it -> what the model sees: bytes are normalised
+    (`normalize_bytes`), float32 tensors are already the model input."""
+    if images.dtype == torch.uint8:
+        return normalize_bytes(images, channels_last)
+    return images
 
 
 @functools.lru_cache(maxsize=8)
@@ -334,12 +348,6 @@ def _normalize_constants(device: torch.device) -> tuple[torch.Tensor, ...]:
     """float32(1/255), mean and std on `device`, copied there once, not once per batch."""
     with torch.inference_mode(False):
         return tuple(t.to(device) for t in (_INV255_T, _MEAN_T, _STD_T))
-
-
-def model_input(images: torch.Tensor) -> torch.Tensor:
-    """A batch as `ValTransform` ships it -> what the model sees: bytes are normalised
-    (`normalize_bytes`), float32 tensors are already the model input."""
-    return normalize_bytes(images) if images.dtype == torch.uint8 else images
 
 
 def _ten_crops(image: torch.Tensor, crop: int, h_dim: int) -> torch.Tensor:

@@ -239,7 +239,7 @@ def _top5(
 def _top5_scores(
     model: nn.Module, images: torch.Tensor, device: torch.device, channels_last: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    images = model_input(images.to(device, non_blocking=True))
+    images = model_input(images.to(device, non_blocking=True), channels_last)
     crops = images.shape[1] if images.dim() == 5 else 1
     if images.dim() == 5:
         images = images.flatten(0, 1)

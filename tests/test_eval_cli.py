@@ -115,22 +115,26 @@ def test_counts_match_the_logits(tmp_path, tiny_pt, photos, logits, labels, crop
     assert np.array_equal(classes, np.argsort(-reference, axis=1)[:, :5])
 
 
-@pytest.mark.parametrize("crops", [1, 10])
-def test_fast_preprocessing_through_workers(tmp_path, tiny_pt, photos, labels, fast_logits, crops):
+@pytest.mark.parametrize("crops, layout", [(1, []), (10, []), (10, ["--channels-last"])])
+def test_fast_preprocessing_through_workers(
+    tmp_path, tiny_pt, photos, labels, fast_logits, crops, layout
+):
     """--preprocess fast ships bytes out of the DataLoader workers and normalises them in the
-    evaluation loop: the counts are those of the fast model inputs, image by image."""
+    evaluation loop (straight into channels-last with --channels-last): the counts are those
+    of the fast model inputs, image by image."""
     data = class_tree(tmp_path / "val", photos, labels)
     out = tmp_path / "results.json"
     code, stdout, stderr = run(
         "--data", data, "--weights", tiny_pt, "--preprocess", "fast", "--crops", crops,
-        "--batch-size", 3, "--workers", 1, "-q", "--output", out,
+        "--batch-size", 3, "--workers", 1, "-q", "--output", out, *layout,
     )  # fmt: skip
     assert code == 0, stderr
     summary = json.loads(out.read_text())
     expected = expected_counts(fast_logits[crops], labels)
-    print(f"fast, {crops} crop(s): top-1/top-5 hits {expected}")
+    print(f"fast, {crops} crop(s) {layout}: top-1/top-5 hits {expected}")
     assert (summary["n_top1_correct"], summary["n_top5_correct"]) == expected
     assert summary["preprocess"] == "fast" and summary["n_images"] == 7
+    assert summary["settings"]["channels_last"] == bool(layout)
 
 
 def test_without_the_compiled_bicubic_the_run_says_so(

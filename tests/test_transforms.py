@@ -262,6 +262,9 @@ def test_normalize_bytes_is_torch7_arithmetic():
                 np.multiply(pixels[k].numpy(), np.float32(1 / 255), dtype=np.float32)
             )
             assert torch.equal(got[k], normalize_chw(scaled))
+    nhwc = normalize_bytes(pixels, channels_last=True)  # the bytes' own order: no transpose
+    assert nhwc.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(nhwc, normalize_bytes(pixels))
     with pytest.raises(ValueError, match="C = 1 or 3"):  # bytes laid out N x C x H x W
         normalize_bytes(pixels.permute(0, 3, 1, 2).expand(-1, 3, -1, -1))
     floats = torch.rand(2, 3, 4, 4)
