@@ -370,22 +370,33 @@ def _window(width: int, height: int, crops: int, crop_size: int) -> tuple[int, i
     return left, top, left + crop_size, top + crop_size
 
 
+def _decode(path: str | os.PathLike, scale_size: int, draft: bool) -> tuple[Image.Image, int, int]:
+    """The image as Torch's bytes ("L" or "RGB"; grayscale stays one channel until normalised)
+    and the width, height Scale(scale_size) gives it. With `draft`, a JPEG at least twice that
+    size is decoded at 1/2, 1/4 or 1/8 scale in the DCT."""
+    im = open_image(path)
+    width, height = scaled_size(*im.size, scale_size)
+    if draft and im.format == "JPEG":
+        im.draft("RGB" if im.mode == "RGB" else None, (width, height))
+    load_pixels(im, path)
+    return torch_channels(im, path), width, height
+
+
+def _crop_bytes(im: Image.Image, window: tuple[int, int, int, int]) -> torch.Tensor:
+    """A window of the image's bytes, H x W x C uint8 (C = 1 or 3)."""
+    pixels = torch.from_numpy(np.array(im.crop(window)))
+    return pixels.view(pixels.shape[0], pixels.shape[1], -1)
+
+
 def _torch7_tensor(
     path: str | os.PathLike, crops: int, scale_size: int, crop_size: int
 ) -> torch.Tensor:
-    im = open_image(path)
-    load_pixels(im, path)
-    im = torch_channels(im, path)  # grayscale stays one channel until normalize_chw
-    src_w, src_h = im.size
-    width, height = scaled_size(src_w, src_h, scale_size)
+    im, width, height = _decode(path, scale_size, draft=False)
     window = _window(width, height, crops, crop_size)
-    if (width, height) == (src_w, src_h):  # Scale(328) returned its input unchanged
-        pixels = np.asarray(im.crop(window))
-        scaled = torch.from_numpy(np.multiply(pixels, _INV255, dtype=np.float32))
-        scaled = scaled.view(scaled.shape[0], scaled.shape[1], -1)
+    if (width, height) == im.size:  # Scale(328) returned its input unchanged
+        image = normalize_bytes(_crop_bytes(im, window))
     else:
-        scaled = _scale(im, width, height, window)
-    image = normalize_chw(scaled)
+        image = normalize_chw(_scale(im, width, height, window))
     return image if crops == 1 else _ten_crops(image, crop_size, h_dim=1)
 
 
@@ -405,19 +416,13 @@ def _fast_bytes(
     path: str | os.PathLike, crops: int, scale_size: int, crop_size: int
 ) -> torch.Tensor:
     """The fast crop(s) as bytes: crop x crop x 3 uint8, or 10 x crop x crop x 3."""
-    im = open_image(path)
-    src_w, src_h = im.size
-    width, height = scaled_size(src_w, src_h, scale_size)
-    if im.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale where that still covers the size
-        im.draft("RGB" if im.mode == "RGB" else None, (width, height))
-    load_pixels(im, path)
-    im = torch_channels(im, path)
+    im, width, height = _decode(path, scale_size, draft=True)
     window = _window(width, height, crops, crop_size)
     if (width, height) == im.size:  # no resize: Torch's bytes as they are
-        pixels = torch.from_numpy(np.array(im.crop(window)))
+        pixels = _crop_bytes(im, window)
     else:
-        pixels = _to_bytes(_scale(im, width, height, window))
-    pixels = pixels.view(pixels.shape[0], pixels.shape[1], -1).expand(-1, -1, 3)
+        pixels = _to_bytes(_scale(im, width, height, window))  # H x W x C, like _crop_bytes
+    pixels = pixels.expand(-1, -1, 3)
     return pixels.contiguous() if crops == 1 else _ten_crops(pixels, crop_size, h_dim=0)
 
 
