@@ -13,13 +13,16 @@ Two pipelines with the same geometry (FACTS §3, lim0606 `datasets/imagenet.lua`
   install without a C compiler gets the same bits from vectorised torch ops (one elementwise
   op per C expression), about four times slower.
 - ``fast`` decodes JPEGs in Pillow's draft mode (at 1/2, 1/4 or 1/8 scale, in the DCT) when the
-  file is at least twice the needed size, applies the same Torch bicubic to what was decoded,
-  and rounds the crop to bytes, which the DataLoader ships (a quarter of float32) and
-  `normalize_bytes` turns into the model input on the device with torch7's arithmetic. So on
-  images too small for draft decoding its crop is the torch7 crop rounded to bytes: at most
-  0.5/255/std = 0.0088 away where Torch's values lie in 0..1, more where the bicubic overshoots
-  and bytes clamp, 0.002-0.004 on average (tests/test_transforms.py prints the numbers); where
-  draft decoding applies it also sees the DCT-reduced pixels that libjpeg computes.
+  file is at least twice the needed size, then resizes what was decoded with Torch's bicubic
+  (same positions, kernel and borders) straight from Pillow's pixel memory to rounded bytes,
+  in one compiled pass with float32 weights (`_scale_bytes`). The DataLoader ships the bytes (a
+  quarter of float32) and `normalize_bytes` turns them into the model input on the device with
+  torch7's arithmetic. So on images too small for draft decoding its crop is the torch7 crop
+  rounded to bytes, but for a byte or so per image that differs by 1 at a near-tie: at most
+  0.5/255/std = 0.0088 away where Torch's values lie in 0..1, more where the bicubic
+  overshoots and bytes clamp, 0.002-0.004 on average (tests/test_transforms.py prints the
+  numbers); where draft decoding applies it also sees the DCT-reduced pixels that libjpeg
+  computes. Without the compiled module the bytes come from the torch7 arithmetic, rounded.
 
 Ten-crop order is fb.resnet.torch's `TenCrop`: for the image, then its horizontal flip: centre,
 top-left, top-right, bottom-left, bottom-right. Scores are summed over the 10 crops by the caller.
@@ -314,25 +317,44 @@ def normalize_bytes(images: torch.Tensor, channels_last: bool = False) -> torch.
 
     The torch7 arithmetic, float32 `(byte * float32(1/255) - mean) / std`, so a byte-exact crop
     gives the torch7 crop bit for bit. Done on the GPU when there is one: bytes are a quarter of
-    the float32 crop to pass between DataLoader processes and to copy to the device.
+    the float32 crop to pass between DataLoader processes and to copy to the device. On the CPU
+    the compiled module looks each byte up in a table of those values (`_byte_table`), one pass
+    instead of four.
     """
     if images.dtype != torch.uint8 or images.dim() < 3 or images.shape[-1] not in (1, 3):
         raise ValueError(
             "normalize_bytes takes uint8 images laid out ... x H x W x C with C = 1 or 3, "
             f"not {images.dtype} of shape {tuple(images.shape)}"
         )
-    chw = images.movedim(-1, -3)
     if channels_last:
         out = torch.empty(
             images.shape[:-1] + (3,), dtype=torch.float32, device=images.device
         ).movedim(-1, -3)
     else:
-        out = torch.empty(
-            chw.shape[:-3] + (3,) + chw.shape[-2:], dtype=torch.float32, device=images.device
+        shape = images.shape[:-3] + (3,) + images.shape[-3:-1]
+        out = torch.empty(shape, dtype=torch.float32, device=images.device)
+    if _torch_cubic is not None and images.device.type == "cpu" and images.numel():
+        _torch_cubic.normalize(
+            images.contiguous().numpy().reshape(-1),
+            math.prod(images.shape[:-3]),
+            images.shape[-1],
+            _byte_table().numpy().reshape(-1),
+            (out.movedim(-3, -1) if channels_last else out).numpy().reshape(-1),
+            channels_last,
         )
-    out.copy_(chw.expand_as(out))
+        return out
+    out.copy_(images.movedim(-1, -3).expand_as(out))
     inv255, mean, std = _normalize_constants(images.device)
     return out.mul_(inv255).sub_(mean).div_(std)
+
+
+@functools.lru_cache(maxsize=1)
+def _byte_table() -> torch.Tensor:
+    """`normalize_bytes`'s value for each byte and channel, 3 x 256 float32, computed with the
+    same torch ops it uses on a GPU, so that looking values up gives the same bits."""
+    values = torch.arange(256, dtype=torch.uint8).view(1, 256, 1).expand(3, 256, 1)
+    inv255, mean, std = _normalize_constants(torch.device("cpu"))
+    return values.to(torch.float32).mul_(inv255).sub_(mean).div_(std).view(3, 256)
 
 
 def model_input(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
@@ -405,11 +427,81 @@ def _torch7_tensor(
 
 def _to_bytes(scaled: torch.Tensor) -> torch.Tensor:
     """A float32 scaled image (0..1) rounded to bytes: `x * 255` rounded half to even, clamped."""
-    out = torch.empty(scaled.shape, dtype=torch.uint8)
-    if _torch_cubic is not None:
-        _torch_cubic.to_bytes(scaled.numpy().reshape(-1), out.numpy().reshape(-1))
-        return out
-    return out.copy_(torch.mul(scaled, 255).round_().clamp_(0, 255))
+    return torch.mul(scaled, 255).round_().clamp_(0, 255).to(torch.uint8)
+
+
+@functools.lru_cache(maxsize=256)
+def _byte_plan(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """Torch's bicubic along one axis as weights: for each output, its first source pixel
+    (int64) and the float32 weights of min(4, n_src) consecutive source pixels.
+
+    The Catmull-Rom weights of `cubicInterpolate` at Torch's positions (`_axis_plan`), with the
+    linear border extrapolation (p0 = 2*p1 - p2, p3 = 2*p2 - p1) folded into the pixels that
+    exist, the last output a copy of the last pixel, and equal sizes or a 1-pixel axis copied.
+    Cached, so callers must not modify the arrays.
+    """
+    if n_src == 1 or n_src == n_dst:  # one tap: the pixel itself
+        start = np.arange(n_dst, dtype=np.int64) if n_src == n_dst else np.zeros(n_dst, np.int64)
+        return start, np.ones((n_dst, 1), np.float32)
+    taps = min(4, n_src)
+    index, frac = _axis_plan(n_src, n_dst)
+    index = np.append(index, n_src - 2)
+    x = np.append(frac, np.float32(1)).astype(np.float64)
+    w = np.stack(
+        [
+            x * (-0.5 + x * (1 - 0.5 * x)),
+            1 + x * x * (-2.5 + 1.5 * x),
+            x * (0.5 + x * (2 - 1.5 * x)),
+            x * x * (-0.5 + 0.5 * x),
+        ],
+        axis=1,
+    )
+    first, last = index == 0, index == n_src - 2
+    w[first, 1:3] += w[first, 0:1] * [2, -1]
+    w[first, 0] = 0
+    w[last, 1:3] += w[last, 3:4] * [-1, 2]
+    w[last, 3] = 0
+    start = np.clip(index - 1, 0, n_src - taps)
+    weight = np.zeros((n_dst, taps), np.float32)
+    for k in range(4):
+        pos = index - 1 + k
+        inside = (pos >= 0) & (pos < n_src)
+        weight[inside, pos[inside] - start[inside]] = w[inside, k]
+    return start, weight
+
+
+def _scale_bytes(
+    im: Image.Image, width: int, height: int, window: tuple[int, int, int, int]
+) -> torch.Tensor:
+    """A window of Torch's bicubic Scale of an "L" or "RGB" image, rounded to bytes, in one
+    compiled pass (`scale_bytes`): H x W x C uint8.
+
+    Torch's positions, kernel and borders, but float32 weights in place of Torch's sequence of
+    roundings, so a byte can differ from the rounded torch7 value where that lies within about
+    1e-4 of a rounding boundary (tests/test_transforms.py counts them). The pixels are read
+    where Pillow keeps them (its Arrow export, Pillow >= 11.2), not copied out first.
+    """
+    left, top, right, bottom = window
+    try:
+        pixels = im.__arrow_c_array__()
+    except (AttributeError, ValueError):  # older Pillow; an image stored in several blocks
+        pixels = np.asarray(im).reshape(-1)
+    row_start, row_weight = _byte_plan(im.height, height)
+    col_start, col_weight = _byte_plan(im.width, width)
+    channels = len(im.getbands())
+    out = torch.empty((bottom - top, right - left, channels), dtype=torch.uint8)
+    _torch_cubic.scale_bytes(
+        pixels,
+        im.height,
+        im.width,
+        channels,
+        row_start[top:bottom],
+        row_weight[top:bottom],
+        col_start[left:right],
+        col_weight[left:right],
+        out.numpy().reshape(-1),
+    )
+    return out
 
 
 def _fast_bytes(
@@ -420,7 +512,9 @@ def _fast_bytes(
     window = _window(width, height, crops, crop_size)
     if (width, height) == im.size:  # no resize: Torch's bytes as they are
         pixels = _crop_bytes(im, window)
-    else:
+    elif _torch_cubic is not None:
+        pixels = _scale_bytes(im, width, height, window)
+    else:  # the torch7 arithmetic in torch ops, rounded: the same bytes but at near-ties
         pixels = _to_bytes(_scale(im, width, height, window))  # H x W x C, like _crop_bytes
     pixels = pixels.expand(-1, -1, 3)
     return pixels.contiguous() if crops == 1 else _ten_crops(pixels, crop_size, h_dim=0)

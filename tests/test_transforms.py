@@ -44,6 +44,9 @@ NAMES = [
 EXACT = 0.0  # README claims bit-identical crops: the issue's 2e-5 bound would hide a slip
 FAST_MEAN = 0.005  # mean |fast - torch7| measured 0.0021-0.0043 on the fixture photos
 DRAFT_MEAN = 0.025  # measured 0.018 on a 1600x1200 copy decoded at 1/2 scale
+# fast's compiled resize weighs bytes with float32 weights, not Torch's sequence of roundings: a
+# byte may differ by 1 from Torch's value rounded where that lies this close to a half
+TIE = 1e-3
 
 
 def _load(path):
@@ -182,28 +185,46 @@ def test_center_offset_is_ceil():
     assert center_offsets(328, 328) == (15, 15)  # (328-299)/2 = 14.5 -> 15, torchvision: 14
 
 
-def _torch_bytes(scaled: np.ndarray) -> torch.Tensor:
-    """Torch's scaled image (C x H x W float32) rounded to bytes, H x W x 3 (gray replicated)."""
-    rounded = np.clip(np.rint(scaled * np.float32(255)), 0, 255).astype(np.uint8)
-    return torch.from_numpy(rounded.transpose(1, 2, 0)).expand(-1, -1, 3)
+def _torch_values(scaled: np.ndarray) -> torch.Tensor:
+    """Torch's scaled image (C x H x W float32) in byte units, H x W x 3 (gray replicated)."""
+    values = torch.from_numpy(scaled * np.float32(255))
+    return values.permute(1, 2, 0).expand(-1, -1, 3)
+
+
+def _assert_rounded(got: torch.Tensor, values: torch.Tensor, exact: bool, what: str) -> None:
+    """`got` bytes are Torch's `values` rounded half to even and clamped, except, when not
+    `exact`, 1 off where a value lies within TIE of a rounding boundary."""
+    want = values.round().clamp(0, 255)
+    off = (got.float() - want).abs()
+    near_tie = ((values - values.floor()) - 0.5).abs() < TIE
+    print(f"{what}: {int((off > 0).sum())} of {off.numel()} bytes differ (max {off.max():.0f})")
+    assert got.dtype == torch.uint8
+    if exact:
+        assert off.max() == 0
+    else:
+        assert off.max() <= 1 and not bool((off > 0)[~near_tie].any())
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_fast_bytes_are_torch_scaled_image_rounded(fixtures, refs, name, bicubic):
     """On images too small for draft decoding (all of these), fast ships Torch's own scaled
-    image rounded to bytes: checked crop by crop against images_ref_scaled.t7."""
+    image rounded to bytes: checked crop by crop against images_ref_scaled.t7. Exactly so
+    with the torch-op fallback (Torch's arithmetic), up to near-ties with the compiled resize."""
     path = fixtures / "images" / name
-    image = _torch_bytes(refs["scaled"][name.encode()])
+    image = _torch_values(refs["scaled"][name.encode()])
+    exact = bicubic == "torch ops"
     height, width = image.shape[:2]
     one = ValTransform("fast", crops=1)(path)
     left, top = center_offsets(width, height)
-    assert one.dtype == torch.uint8 and one.shape == (299, 299, 3)
-    assert torch.equal(one, image[top : top + 299, left : left + 299])
+    assert one.shape == (299, 299, 3)
+    _assert_rounded(one, image[top : top + 299, left : left + 299], exact, f"fast-1  {name}")
     ten = ValTransform("fast", crops=10)(path)
     assert ten.shape == (10, 299, 299, 3)
     for half, img in enumerate((image, torch.flip(image, dims=(1,)))):
         for k, (left, top) in enumerate(ten_crop_offsets(width, height)):
-            assert torch.equal(ten[5 * half + k], img[top : top + 299, left : left + 299])
+            window = img[top : top + 299, left : left + 299]
+            crop = 5 * half + k
+            _assert_rounded(ten[crop], window, exact, f"fast-10 {name} crop {crop}")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -212,7 +233,7 @@ def test_fast_is_close_to_torch7(fixtures, name):
     by at most 0.5/255 before normalising, 0.5/255/0.224 = 0.0088 after; where the bicubic
     overshoots 0..1 (at sharp edges), bytes clamp it, which is the larger but rare difference."""
     path = fixtures / "images" / name
-    bound = 0.5 / 255 / min(STD) + 1e-6
+    bound = (0.5 + TIE) / 255 / min(STD)
     mean = torch.tensor(MEAN).view(3, 1, 1)
     std = torch.tensor(STD).view(3, 1, 1)
     for crops in (1, 10):
