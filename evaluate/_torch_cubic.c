@@ -359,6 +359,12 @@ struct ArrowArray {
     void *private_data;
 };
 
+/* No null entries: none counted, or no validity bitmap at all. */
+static int all_valid(const struct ArrowArray *a)
+{
+    return a->n_buffers >= 1 && (a->null_count == 0 || a->buffers[0] == NULL);
+}
+
 /* The pixels of a Pillow image exported with `__arrow_c_array__` (Pillow >= 11.2, zero copy):
  * uint8 per pixel for one band, or fixed-size lists of 4 uint8 (Pillow's storage: RGB is RGBX)
  * for more. Sets *pixels and *pixel (bytes per pixel, 1 or 4); the capsules keep the memory. */
@@ -377,9 +383,9 @@ static int arrow_pixels(PyObject *capsules, Py_ssize_t n_pixels, const uint8_t *
     if (lists && schema->n_children == 1 && strcmp(schema->children[0]->format, "C") == 0 &&
         array->n_children == 1)
         values = array->children[0];
-    int ok = array->release && array->length == n_pixels && array->null_count == 0 &&
-             array->offset >= 0 && values->offset >= 0 && values->n_buffers == 2 &&
-             values->buffers[1] &&
+    int ok = array->release && array->length == n_pixels && all_valid(array) &&
+             all_valid(values) && array->offset >= 0 && values->offset >= 0 &&
+             values->n_buffers == 2 && values->buffers[1] &&
              (lists ? values != array && array->offset <= values->length / 4 - n_pixels
                     : strcmp(schema->format, "C") == 0);
     int64_t start = lists ? values->offset + array->offset * 4 : array->offset;

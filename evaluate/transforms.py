@@ -482,25 +482,19 @@ def _scale_bytes(
     where Pillow keeps them (its Arrow export, Pillow >= 11.2), not copied out first.
     """
     left, top, right, bottom = window
-    try:
-        pixels = im.__arrow_c_array__()
-    except (AttributeError, ValueError):  # older Pillow; an image stored in several blocks
-        pixels = np.asarray(im).reshape(-1)
     row_start, row_weight = _byte_plan(im.height, height)
     col_start, col_weight = _byte_plan(im.width, width)
     channels = len(im.getbands())
     out = torch.empty((bottom - top, right - left, channels), dtype=torch.uint8)
-    _torch_cubic.scale_bytes(
-        pixels,
-        im.height,
-        im.width,
-        channels,
-        row_start[top:bottom],
-        row_weight[top:bottom],
-        col_start[left:right],
-        col_weight[left:right],
-        out.numpy().reshape(-1),
-    )
+    plan = (row_start[top:bottom], row_weight[top:bottom], col_start[left:right])
+    plan += (col_weight[left:right], out.numpy().reshape(-1))
+    try:
+        _torch_cubic.scale_bytes(im.__arrow_c_array__(), im.height, im.width, channels, *plan)
+    except (AttributeError, ValueError):
+        # Pillow < 11.2, an image stored in several blocks, or an Arrow layout this code does
+        # not know: the same from a copy (an error in the plan itself is raised again here)
+        pixels = np.asarray(im).reshape(-1)
+        _torch_cubic.scale_bytes(pixels, im.height, im.width, channels, *plan)
     return out
 
 

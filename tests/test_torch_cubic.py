@@ -326,3 +326,20 @@ def test_normalize_equals_torch_ops_on_every_byte(channels, channels_last):
 def test_normalize_refuses_inconsistent_sizes(args, message):
     with pytest.raises(ValueError, match="normalize: inconsistent sizes"):
         compiled.normalize(*args, False)
+
+
+@needs_compiled
+def test_scale_bytes_falls_back_to_a_copy(monkeypatch):
+    """Where Pillow cannot export its pixels (an image over its 16 MB block, or Pillow < 11.2
+    without __arrow_c_array__), fast reads a numpy copy: the same bytes."""
+    tall = np.random.default_rng(2).integers(0, 256, (24_000, 240, 3), dtype=np.uint8)
+    im = Image.fromarray(tall)
+    with pytest.raises(ValueError):
+        im.__arrow_c_array__()  # stored in several blocks
+    window = (10, 20, 110, 90)
+    got = transforms._scale_bytes(im, 299, 29_900, window)
+    assert np.array_equal(got.numpy(), _scale_bytes(im, 299, 29_900, window, "numpy"))
+    small = Image.fromarray(tall[:300])
+    want = transforms._scale_bytes(small, 299, 373, window)
+    monkeypatch.delattr(Image.Image, "__arrow_c_array__")
+    assert torch.equal(transforms._scale_bytes(small, 299, 373, window), want)
