@@ -150,9 +150,11 @@ static PyObject *cubic_rows(PyObject *Py_UNUSED(self), PyObject *args)
         goto done;
     }
     for (Py_ssize_t r = 0; r < n_out; r++) {
-        int64_t first = idx[r] > 0 ? idx[r] - 1 : idx[r];
-        int64_t last = idx[r] < n_src - 2 ? idx[r] + 2 : idx[r] + 1;
-        if (idx[r] < 0 || idx[r] > n_src - 2 || first < offset || last - offset >= src_rows) {
+        /* The interval first, so that first and last cannot overflow. */
+        int inside = idx[r] >= 0 && idx[r] <= n_src - 2;
+        int64_t first = inside && idx[r] > 0 ? idx[r] - 1 : idx[r];
+        int64_t last = inside ? (idx[r] < n_src - 2 ? idx[r] + 2 : idx[r] + 1) : 0;
+        if (!inside || first < offset || last - offset >= src_rows) {
             PyErr_Format(PyExc_ValueError, "cubic_rows: output %zd reads source rows outside "
                          "the buffer", r);
             goto done;
