@@ -478,8 +478,9 @@ def _scale_bytes(
 
     Torch's positions, kernel and borders, but float32 weights in place of Torch's sequence of
     roundings, so a byte can differ by 1 from the rounded torch7 value where that lies close to
-    a rounding boundary (measured within 8e-5 of one; the tests allow 1e-3 and count them). The pixels are read
-    where Pillow keeps them (its Arrow export, Pillow >= 11.2), not copied out first.
+    a rounding boundary (measured within 8e-5 of one; the tests allow 1e-3 and count them).
+    The pixels are read where Pillow keeps them (its Arrow export, Pillow >= 11.2), not copied
+    out first.
     """
     left, top, right, bottom = window
     row_start, row_weight = _byte_plan(im.height, height)

@@ -14,6 +14,7 @@ import pytest
 import torch
 import torchfile
 from PIL import Image, ImageFile
+from rounding import TIE, assert_rounded
 
 from converter.errors import UserError
 from evaluate import transforms
@@ -44,9 +45,6 @@ NAMES = [
 EXACT = 0.0  # README claims bit-identical crops: the issue's 2e-5 bound would hide a slip
 FAST_MEAN = 0.005  # mean |fast - torch7| measured 0.0021-0.0043 on the fixture photos
 DRAFT_MEAN = 0.025  # measured 0.018 on a 1600x1200 copy decoded at 1/2 scale
-# fast's compiled resize weighs bytes with float32 weights, not Torch's sequence of roundings: a
-# byte may differ by 1 from Torch's value rounded where that lies this close to a half
-TIE = 1e-3
 
 
 def _load(path):
@@ -191,20 +189,6 @@ def _torch_values(scaled: np.ndarray) -> torch.Tensor:
     return values.permute(1, 2, 0).expand(-1, -1, 3)
 
 
-def _assert_rounded(got: torch.Tensor, values: torch.Tensor, exact: bool, what: str) -> None:
-    """`got` bytes are Torch's `values` rounded half to even and clamped, except, when not
-    `exact`, 1 off where a value lies within TIE of a rounding boundary."""
-    want = values.round().clamp(0, 255)
-    off = (got.float() - want).abs()
-    near_tie = ((values - values.floor()) - 0.5).abs() < TIE
-    print(f"{what}: {int((off > 0).sum())} of {off.numel()} bytes differ (max {off.max():.0f})")
-    assert got.dtype == torch.uint8
-    if exact:
-        assert off.max() == 0
-    else:
-        assert off.max() <= 1 and not bool((off > 0)[~near_tie].any())
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_fast_bytes_are_torch_scaled_image_rounded(fixtures, refs, name, bicubic):
     """On images too small for draft decoding (all of these), fast ships Torch's own scaled
@@ -217,14 +201,14 @@ def test_fast_bytes_are_torch_scaled_image_rounded(fixtures, refs, name, bicubic
     one = ValTransform("fast", crops=1)(path)
     left, top = center_offsets(width, height)
     assert one.shape == (299, 299, 3)
-    _assert_rounded(one, image[top : top + 299, left : left + 299], exact, f"fast-1  {name}")
+    assert_rounded(one, image[top : top + 299, left : left + 299], exact, f"fast-1  {name}")
     ten = ValTransform("fast", crops=10)(path)
     assert ten.shape == (10, 299, 299, 3)
     for half, img in enumerate((image, torch.flip(image, dims=(1,)))):
         for k, (left, top) in enumerate(ten_crop_offsets(width, height)):
             window = img[top : top + 299, left : left + 299]
             crop = 5 * half + k
-            _assert_rounded(ten[crop], window, exact, f"fast-10 {name} crop {crop}")
+            assert_rounded(ten[crop], window, exact, f"fast-10 {name} crop {crop}")
 
 
 @pytest.mark.parametrize("name", NAMES)
