@@ -387,15 +387,17 @@ static int arrow_pixels(PyObject *capsules, Py_ssize_t n_pixels, const uint8_t *
         values = array->children[0];
     int ok = array->release && array->length == n_pixels && all_valid(array) &&
              all_valid(values) && array->offset >= 0 && values->offset >= 0 &&
-             values->n_buffers == 2 && values->buffers[1] &&
+             values->offset <= INT64_MAX - values->length && values->n_buffers == 2 &&
+             values->buffers[1] &&
              (lists ? values != array && array->offset <= values->length / 4 - n_pixels
                     : strcmp(schema->format, "C") == 0);
-    int64_t start = lists ? values->offset + array->offset * 4 : array->offset;
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "scale_bytes: src is not an image's Arrow export of "
                         "height x width pixels");
         return -1;
     }
+    /* The checks above keep this sum within the values' buffer. */
+    int64_t start = lists ? values->offset + array->offset * 4 : array->offset;
     *pixels = (const uint8_t *)values->buffers[1] + start;
     *pixel = lists ? 4 : 1;
     return 0;
