@@ -253,7 +253,17 @@ static inline void columns_pass(const float *line, int pixel, const int64_t *col
     }
 }
 
-#if defined(__GNUC__)
+/* GCC >= 9 and Clang have vector types with __builtin_convertvector; elsewhere the scalar loop
+ * runs (the same operations in the same order, so the same bytes; -DVECTOR_COLUMNS=0 tests it). */
+#ifndef VECTOR_COLUMNS
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 9)
+#define VECTOR_COLUMNS 1
+#else
+#define VECTOR_COLUMNS 0
+#endif
+#endif
+
+#if VECTOR_COLUMNS
 /* RGB with 4 taps, the common case: a pixel's channels in one 4-lane vector (with 3-byte pixels
  * the 4th lane is the next pixel's red, computed and dropped; `line` has a float of padding). */
 typedef float v4f __attribute__((vector_size(16)));
@@ -298,7 +308,7 @@ HOT_LOOP static void scale_rows(const uint8_t *src, Py_ssize_t src_stride, int p
         uint8_t *out = dst + y * n_x * channels;
         rows_pass(src + row[y] * src_stride + col0 * pixel, src_stride, wy + y * rows, rows,
                   line_len, line);
-#if defined(__GNUC__)
+#if VECTOR_COLUMNS
         if (channels == 3 && cols == 4 && pixel == 4) {
             columns_pass_rgb4(line, 4, col, wx, n_x, out);
             continue;
