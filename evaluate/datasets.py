@@ -73,7 +73,7 @@ class ImageList:
         """Refuse labels the model cannot predict, before any image is read."""
         if self.classes is not None and len(self.classes) != num_classes:
             raise UserError(
-                f"{self.root}: {self.source} defines {len(self.classes)} classes but the model "
+                f"{self.root}: {len(self.classes)} classes (from {self.source}) but the model "
                 f"has {num_classes} outputs; point --data at the full validation set "
                 f"({num_classes} class folders) or pass the model trained on these classes"
             )

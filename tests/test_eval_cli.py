@@ -269,7 +269,10 @@ def test_user_mistakes_get_one_clear_line(tmp_path, tiny_pt, photos, labels):
             ["--data", data, "--labels", tmp_path / "LOC_val_solution.csv"],
             "no such labels file",
         ),
-        "class count": (["--data", small], "defines 10 classes but the model has 1000 outputs"),
+        "class count": (
+            ["--data", small],
+            "10 classes (from class folders) but the model has 1000 outputs",
+        ),
         "overwrite": (["--data", data, "--output", existing], "already exists; pass --force"),
         "weights": (["--data", data, "--weights", tmp_path / "nope.pt"], "no such file"),
         "device": (["--data", data, "--device", "tpu"], "expected auto, cpu, cuda or cuda:N"),
