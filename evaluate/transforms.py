@@ -343,18 +343,23 @@ def normalize_bytes(images: torch.Tensor, channels_last: bool = False) -> torch.
             channels_last,
         )
         return out
-    out.copy_(images.movedim(-1, -3).expand_as(out))
-    inv255, mean, std = _normalize_constants(images.device)
-    return out.mul_(inv255).sub_(mean).div_(std)
+    return _normalize_ops(out.copy_(images.movedim(-1, -3).expand_as(out)))
+
+
+def _normalize_ops(values: torch.Tensor) -> torch.Tensor:
+    """torch7's arithmetic, in place on float32 byte values ... x 3 x H x W:
+    `(byte * float32(1/255) - mean) / std`."""
+    inv255, mean, std = _normalize_constants(values.device)
+    return values.mul_(inv255).sub_(mean).div_(std)
 
 
 @functools.lru_cache(maxsize=1)
 def _byte_table() -> torch.Tensor:
-    """`normalize_bytes`'s value for each byte and channel, 3 x 256 float32, computed with the
-    same torch ops it uses on a GPU, so that looking values up gives the same bits."""
-    values = torch.arange(256, dtype=torch.uint8).view(1, 256, 1).expand(3, 256, 1)
-    inv255, mean, std = _normalize_constants(torch.device("cpu"))
-    return values.to(torch.float32).mul_(inv255).sub_(mean).div_(std).view(3, 256)
+    """`normalize_bytes`'s value for each byte and channel, 3 x 256 float32, computed by the
+    torch ops it runs on a GPU (`_normalize_ops`), so that looking values up gives the same
+    bits."""
+    values = torch.arange(256, dtype=torch.float32).view(1, 256, 1).expand(3, 256, 1)
+    return _normalize_ops(values.clone()).view(3, 256)
 
 
 def model_input(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
