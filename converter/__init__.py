@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from torch import nn
 
-    from converter.model import InceptionResNetV2
+    from converter.irv2.model import InceptionResNetV2
 
 __all__ = ["load_converted", "load_model", "translate", "convert_checkpoint"]
 
 
 def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
     """The model stored by `t7convert` (.pt or .h5), in eval mode, on `device`."""
-    from converter import output
     from converter.errors import UserError
-    from converter.model import InceptionResNetV2, IRV2Config
+    from converter.irv2.model import InceptionResNetV2, IRV2Config
+    from converter.outputs import mapped as output
 
     state, meta = output.load(path)
     if meta.get("arch") != "inception_resnet_v2":
@@ -36,8 +36,8 @@ def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
 
 def load_model(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
     """Any form a user has: converted .pt/.h5, a Torch7 .t7 model, or a checkpoint directory."""
-    from converter.convert import convert_checkpoint
     from converter.errors import UserError
+    from converter.irv2.convert import convert_checkpoint
 
     p = Path(path)
     if p.suffix.lower() == ".pt2":
@@ -52,13 +52,13 @@ def load_model(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
 
 
 def convert_checkpoint(path: str | Path):  # noqa: ANN201 - re-export, typed at the source
-    from converter.convert import convert_checkpoint as _convert
+    from converter.irv2.convert import convert_checkpoint as _convert
 
     return _convert(path)
 
 
 def translate(path_or_module) -> nn.Module:  # noqa: ANN001
-    """Generic Torch7 nn tree -> torch.nn.Module (see converter.translate)."""
-    from converter.translate import translate as _translate
+    """Generic Torch7 nn tree -> torch.nn.Module (see converter.generic.translator)."""
+    from converter.generic.translator import translate as _translate
 
     return _translate(path_or_module)

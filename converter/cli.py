@@ -72,25 +72,26 @@ def main(
         raise UserError(
             "--generic and --verify exclude each other: --verify checks the IRv2 mapping"
         )
-    from converter import checkpoint
-    from converter import output as out
-    from converter.digest import BackgroundSha256
+    from converter.outputs import mapped as out
+    from converter.outputs.atomic import check_writable
+    from converter.torch7 import checkpoint
+    from converter.torch7.digest import BackgroundSha256
 
     if generic:
         _generic(source, output, force, input_shape, say)
         return
     start = time.perf_counter()
     out_format = out.format_for(output, fmt)
-    out.check_writable(output, force)
+    check_writable(output, force)
     source_info = checkpoint.resolve(source)
     digest = BackgroundSha256(source_info.model_path)  # runs while torch is imported
-    from converter.convert import convert_checkpoint
+    from converter.irv2.convert import convert_checkpoint
 
     conversion = convert_checkpoint(source, digest=digest)
     if conversion.source.latest_path is not None:
         say(conversion.source.describe())
     if verify:
-        from converter.verify import verify_against_generic
+        from converter.irv2.verify import verify_against_generic
 
         err = verify_against_generic(conversion, conversion.source.model_path)
         say(f"verify: mapped model vs generic translation, max |diff| = {err:.3g}")
@@ -122,13 +123,14 @@ def _generic(source: Path, output: Path, force: bool, input_shape: str | None, s
             f"{output}: --generic writes a torch.export program; name it .pt2 "
             "(loaders go by the suffix, and .pt means t7convert's state_dict)"
         )
-    from converter.output import check_writable
+    from converter.outputs.atomic import check_writable
 
     check_writable(output, force)
     start = time.perf_counter()
     import torch
 
-    from converter.translate import save_generic, translate
+    from converter.generic.translator import translate
+    from converter.outputs.export import save_generic
 
     module = translate(source)
     example = torch.rand(2, *shape) * 4 - 2
@@ -146,9 +148,9 @@ def _generic(source: Path, output: Path, force: bool, input_shape: str | None, s
 
 
 def _inspect(source: Path) -> None:
-    from converter import checkpoint
-    from converter.describe import describe
-    from converter.t7reader import load_t7
+    from converter.torch7 import checkpoint
+    from converter.torch7.describe import describe
+    from converter.torch7.reader import load_t7
 
     resolved = checkpoint.resolve(source)
     if resolved.latest_path is not None:

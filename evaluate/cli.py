@@ -189,7 +189,7 @@ def _evaluate(
     error = None
     try:
         if info.is_main:
-            from converter.output import check_writable
+            from converter.outputs.atomic import check_writable
 
             if output is not None and output == predictions:
                 raise UserError(
@@ -391,7 +391,7 @@ def _report(s: dict[str, Any]) -> str:
 
 
 def _write_json(path: Path, summary: dict[str, Any], force: bool) -> None:
-    from converter.output import atomic_path
+    from converter.outputs.atomic import atomic_path
 
     with atomic_path(path, force) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
@@ -403,7 +403,7 @@ def _write_predictions(
     """Per image (dataset order): relative path, label, top-5 classes and summed logits."""
     import h5py
 
-    from converter.output import atomic_path
+    from converter.outputs.atomic import atomic_path
 
     strings = h5py.string_dtype()
     with atomic_path(path, force) as tmp, h5py.File(tmp, "w") as f:

@@ -28,7 +28,7 @@ import torch
 from torch import fx, nn
 
 from converter.errors import UserError
-from converter.output import atomic_path
+from converter.outputs.atomic import atomic_path
 
 RENDER_FORMATS = ("svg", "png", "pdf")
 INSTALL_HINT = (

@@ -114,7 +114,7 @@ def _model(weights: Path | None, width_divisor: int | None, num_classes: int | N
         return model, f"{weights.name}, width/{cfg.width_divisor}, {cfg.num_classes} classes"
     import torch
 
-    from converter.model import InceptionResNetV2, IRV2Config
+    from converter.irv2.model import InceptionResNetV2, IRV2Config
 
     cfg = IRV2Config(num_classes=num_classes or 1000, width_divisor=width_divisor or 1)
     try:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from converter.errors import UserError
-from converter.output import atomic_path
+from converter.outputs.atomic import atomic_path
 from evaluate.logparse import Run
 
 FORMATS = (".png", ".svg")

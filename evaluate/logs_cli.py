@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from converter.errors import UserError, exit_on_user_error
-from converter.output import atomic_path
+from converter.outputs.atomic import atomic_path
 from evaluate.logparse import Run, group_parts, read_records, run_names
 
 _FIRST_COLUMNS = ("loss", "top1", "top5")

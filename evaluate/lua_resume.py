@@ -43,7 +43,7 @@ class Torch7OptimState:
 
 def parameter_order(table: str = "irv2") -> list[str]:
     """PyTorch parameter names in Torch7's `model:parameters()` order."""
-    from converter.mapping import read_table
+    from converter.irv2.mapping import read_table
     from mappings import table_path
 
     return [r.torch_key for r in read_table(table_path(table)) if r.t7_field in _PARAM_FIELDS]
@@ -51,7 +51,7 @@ def parameter_order(table: str = "irv2") -> list[str]:
 
 def read_torch7_optim(path: str | Path) -> Torch7OptimState:
     """Read and check an optimState file; a broken or foreign file is one UserError line."""
-    from converter.checkpoint import read_optim_state
+    from converter.torch7.checkpoint import read_optim_state
 
     path = Path(path)
     if not path.is_file():

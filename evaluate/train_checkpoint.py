@@ -58,7 +58,7 @@ def save(run_dir: Path, payload: dict[str, Any], best: bool) -> Path:
     A kill at any moment leaves either the previous complete file or the new one, never a
     partial file: each is written to a temp file beside it and renamed over it.
     """
-    from converter.output import atomic_path
+    from converter.outputs.atomic import atomic_path
 
     path = Path(run_dir) / CHECKPOINT
     with atomic_path(path, force=True) as tmp:

@@ -376,8 +376,8 @@ def _train_config(o, given, resumed, iters: int, amp: str | None):
 def _build_model(o: dict[str, Any], resumed: dict | None, device):
     """The network and a one-line note of where it came from (and the Lua source, if any)."""
     from converter import load_model
-    from converter.convert import convert_checkpoint
-    from converter.model import InceptionResNetV2, IRV2Config
+    from converter.irv2.convert import convert_checkpoint
+    from converter.irv2.model import InceptionResNetV2, IRV2Config
 
     t7_source = None
     if resumed is not None:

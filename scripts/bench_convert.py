@@ -59,9 +59,9 @@ def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
 def bloated_copy(src: Path, dst: Path, factor: int) -> int:
     import numpy as np
 
-    from converter import t7modules
-    from converter.t7reader import load_t7
-    from converter.t7writer import save_t7
+    from converter.torch7 import modules as t7modules
+    from converter.torch7.reader import load_t7
+    from converter.torch7.writer import save_t7
 
     model = load_t7(src)
     modules = [m for _, m in t7modules.walk(t7modules.unwrap(model))]

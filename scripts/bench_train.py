@@ -22,7 +22,7 @@ import time
 def run_variant(args: argparse.Namespace) -> dict:
     import torch
 
-    from converter.model import InceptionResNetV2, IRV2Config
+    from converter.irv2.model import InceptionResNetV2, IRV2Config
     from evaluate.train import TrainConfig, Trainer
 
     torch.manual_seed(0)

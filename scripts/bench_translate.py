@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from converter.convert import convert_checkpoint
-from converter.translate import translate
-from converter.verify import random_input
+from converter.generic.translator import translate
+from converter.irv2.convert import convert_checkpoint
+from converter.irv2.verify import random_input
 
 BUILD_LIMIT = 1.5
 FORWARD_LIMIT = 1.05

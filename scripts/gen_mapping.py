@@ -2,7 +2,7 @@
 
 The Torch7 tree comes from tests/data/irv2_tiny.t7 (written by real Lua Torch7 from the
 authors' model file; same structure as the full model at 1/8 width). Run it after changing
-converter/model.py; `--check` exits 1 when the committed table differs (the tests do this too).
+converter/irv2/model.py; `--check` exits 1 when the committed table differs (the tests do this too).
 
     python scripts/gen_mapping.py            # rewrite mappings/irv2.tsv
     python scripts/gen_mapping.py --check    # compare only
@@ -16,10 +16,11 @@ from pathlib import Path
 
 import torch
 
-from converter import mapping, t7modules
-from converter.convert import infer_config
-from converter.model import InceptionResNetV2
-from converter.t7reader import load_t7
+from converter.irv2 import mapping
+from converter.irv2.convert import infer_config
+from converter.irv2.model import InceptionResNetV2
+from converter.torch7 import modules as t7modules
+from converter.torch7.reader import load_t7
 from mappings import table_path
 
 REFERENCE = Path(__file__).resolve().parent.parent / "tests" / "data" / "irv2_tiny.t7"

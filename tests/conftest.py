@@ -72,8 +72,8 @@ def resnet18_t7(fixtures, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_pt(bundled, tmp_path_factory) -> Path:
     """tests/data/irv2_tiny.t7 converted once to a .pt, as t7convert writes it."""
-    from converter import output
-    from converter.convert import convert_checkpoint
+    from converter.irv2.convert import convert_checkpoint
+    from converter.outputs import mapped as output
 
     conversion = convert_checkpoint(bundled / "irv2_tiny.t7")
     path = tmp_path_factory.mktemp("tiny") / "irv2_tiny.pt"

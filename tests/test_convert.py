@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from converter.convert import convert_checkpoint
 from converter.errors import MappingError
-from converter.mapping import read_table
-from converter.t7reader import load_t7
+from converter.irv2.convert import convert_checkpoint
+from converter.irv2.mapping import read_table
+from converter.torch7.reader import load_t7
 from mappings import table_path
 
 REL_TOL = 1e-5  # of max |reference|; a faithful float32 port measures ~1e-6, a missing BN eps 3e-5
@@ -133,8 +133,8 @@ def test_mapping_covers_every_parameter_of_the_torch7_order(fixtures):
 
 
 def test_missing_and_unused_tensors_are_listed(bundled, tmp_path):
-    from converter.t7reader import load_t7 as read
-    from converter.t7writer import save_t7
+    from converter.torch7.reader import load_t7 as read
+    from converter.torch7.writer import save_t7
 
     model = read(bundled / "irv2_tiny.t7")
     stem_bn = model["modules"][0]["modules"][0]["modules"][1]
@@ -160,9 +160,9 @@ def _legacy_variant(bundled, path):
     """irv2_tiny as a 2015-era file: SpatialConvolutionMM with 2-D weights, BN with
     running_std (inverse std, eps inside, class version 1), the whole net in a
     DataParallelTable, CUDA tensor class names."""
-    from converter import t7modules
-    from converter.t7reader import T7Object
-    from converter.t7writer import save_t7
+    from converter.torch7 import modules as t7modules
+    from converter.torch7.objects import T7Object
+    from converter.torch7.writer import save_t7
 
     model = load_t7(bundled / "irv2_tiny.t7")
     for _, m in t7modules.walk(model):
@@ -207,7 +207,7 @@ def test_legacy_forms_convert_to_the_same_network(bundled, tmp_path):
 def test_irv2_building_blocks_reproduce_torch7_modules(fixtures, name, build):
     """The layers InceptionResNetV2 is made of, filled the way the mapping fills them, compute
     what the Torch7 modules computed (the zoo's single-module references)."""
-    from converter.mapping import geometry_problem, read_field
+    from converter.irv2.mapping import geometry_problem, read_field
 
     case = load_t7(fixtures / "zoo" / f"{name}.t7")
     t7m = case["module"]

@@ -44,7 +44,7 @@ def test_pt_is_a_plain_state_dict_with_metadata(converted_pt, bundled):
 
 
 def test_load_converted_gives_the_eval_model(converted_pt, bundled):
-    from converter.t7reader import load_t7
+    from converter.torch7.reader import load_t7
 
     model = load_converted(converted_pt)
     assert not model.training
@@ -116,7 +116,7 @@ def test_inspect_shows_the_tree_with_shapes(bundled):
 
 
 def test_optimizer_state_reads(fixtures):
-    from converter.checkpoint import read_optim_state
+    from converter.torch7.checkpoint import read_optim_state
 
     state = read_optim_state(fixtures / "tiny" / "ckpt" / "optimState_1.t7")
     assert state["nesterov"] is True and state["evalCounter"] == 3
@@ -247,7 +247,7 @@ def test_verify_flag_cross_checks_the_mapping(bundled, tmp_path):
 
 
 def test_generic_flag_writes_a_portable_program(bundled, tmp_path):
-    from converter.t7reader import load_t7
+    from converter.torch7.reader import load_t7
 
     assert run(bundled / "irv2_tiny.t7", tmp_path / "g.pt2", "--generic").exit_code == 2
     result = run(
@@ -270,8 +270,8 @@ def test_output_that_is_a_directory_is_refused(bundled, tmp_path):
 
 
 def test_mapping_problems_are_listed_under_one_line(bundled, tmp_path):
-    from converter.t7reader import load_t7
-    from converter.t7writer import save_t7
+    from converter.torch7.reader import load_t7
+    from converter.torch7.writer import save_t7
 
     model = load_t7(bundled / "irv2_tiny.t7")
     conv2 = model["modules"][0]["modules"][1]["modules"][0]

@@ -19,7 +19,7 @@ import torch
 from click.testing import CliRunner
 from conftest import shared_dir
 
-from converter.model import ConvBN, InceptionResNetV2
+from converter.irv2.model import ConvBN, InceptionResNetV2
 from evaluate.draw import find_dot, model_figure, to_dot
 from evaluate.draw_cli import main
 

@@ -345,7 +345,8 @@ def test_progress_line_is_ended_when_a_run_stops_early(monkeypatch):
 
 def test_authors_figures_only_beside_imagenet_models(tmp_path, tiny_pt, photos):
     """A fine-tuned 3-class model is not compared with the published ImageNet numbers."""
-    from converter import load_converted, output
+    from converter import load_converted
+    from converter.outputs import mapped as output
 
     model = load_converted(tiny_pt)
     model.reset_classifier(3)

@@ -9,12 +9,13 @@ import zlib
 import numpy as np
 import pytest
 
-from converter import t7modules
-from converter.convert import convert_checkpoint
-from converter.describe import describe
 from converter.errors import UserError
-from converter.t7reader import T7Object, T7Tensor, load_t7
-from converter.t7writer import save_t7
+from converter.irv2.convert import convert_checkpoint
+from converter.torch7 import modules as t7modules
+from converter.torch7.describe import describe
+from converter.torch7.objects import T7Object, T7Tensor
+from converter.torch7.reader import load_t7
+from converter.torch7.writer import save_t7
 
 PARAM_BYTES_TINY = 727_176 * 4
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from converter.errors import NotTorch7Error, T7FormatError, UserError
-from converter.t7reader import LuaBool, T7Object, load_t7
-from converter.t7writer import save_t7
+from converter.torch7.objects import LuaBool, T7Object
+from converter.torch7.reader import load_t7
+from converter.torch7.writer import save_t7
 
 
 def test_noncontiguous_views_match_torch(fixtures):
@@ -101,7 +102,7 @@ def test_ascii_raw_bytes_and_exact_longs(tmp_path):
 def test_realworld_ascii_model_has_the_binary_twins_numbers(realworld):
     """torch/demos saved the face detector in both formats; the ASCII one with %g, i.e. six
     significant digits, so every value agrees to within half a unit of the sixth digit."""
-    from converter import t7modules
+    from converter.torch7 import modules as t7modules
 
     ascii_root = load_t7(realworld / "t7" / "torchdemos_face_net_ascii.net")
     binary_root = load_t7(realworld / "t7" / "torchdemos_face_binary.net")
@@ -133,7 +134,7 @@ def test_cuda_typed_file_reads_as_float(fixtures, bundled):
 
 def test_storages_are_not_read_until_asked(bundled, monkeypatch):
     """Loading touches no storage bytes; .numpy() reads only the view's span."""
-    from converter import t7reader
+    from converter.torch7 import objects as t7reader
 
     reads = []
     original = t7reader.T7Storage.read

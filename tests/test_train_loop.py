@@ -50,9 +50,9 @@ def dataset(tmp_path_factory) -> Path:
 def weights(bundled, tmp_path_factory) -> Path:
     """The tiny fixture with a seeded 2-class classifier and Dropout 0 (identical on every
     rank and in every process), saved in t7convert's .pt form."""
-    from converter.convert import convert_checkpoint
-    from converter.model import InceptionResNetV2, IRV2Config
-    from converter.output import save
+    from converter.irv2.convert import convert_checkpoint
+    from converter.irv2.model import InceptionResNetV2, IRV2Config
+    from converter.outputs.mapped import save
 
     conversion = convert_checkpoint(bundled / "irv2_tiny.t7")
     torch.manual_seed(0)

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from converter.convert import convert_checkpoint
-from converter.mapping import read_table
-from converter.t7reader import load_t7
+from converter.irv2.convert import convert_checkpoint
+from converter.irv2.mapping import read_table
+from converter.torch7.reader import load_t7
 from evaluate import lua_resume
 from evaluate.train import TrainConfig, Trainer, learning_rate
 from mappings import table_path
@@ -240,7 +240,7 @@ def test_learning_rate_rule_is_per_iteration():
 def test_wrong_optimizer_file_is_one_clear_error(fixtures, bundled):
     """A dfdx of another model's size is refused before anything changes."""
     from converter.errors import UserError
-    from converter.model import InceptionResNetV2, IRV2Config
+    from converter.irv2.model import InceptionResNetV2, IRV2Config
 
     model = InceptionResNetV2(IRV2Config(width_divisor=8, num_classes=10))
     trainer = Trainer(model, TrainConfig())

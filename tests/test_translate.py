@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from converter.convert import convert_checkpoint
 from converter.errors import T7FormatError, UserError
-from converter.t7reader import T7Object, load_t7
-from converter.translate import UnsupportedModuleError, save_generic, translate
-from converter.verify import VerificationError, verify_against_generic
+from converter.generic.translator import UnsupportedModuleError, translate
+from converter.irv2.convert import convert_checkpoint
+from converter.irv2.verify import VerificationError, verify_against_generic
+from converter.outputs.export import save_generic
+from converter.torch7.objects import T7Object
+from converter.torch7.reader import load_t7
 
 REL_TOL = 1e-5
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from converter.convert import Conversion
 from converter.errors import UserError
-from converter.t7reader import T7Object
-from converter.translate import translate
+from converter.generic.translator import translate
+from converter.irv2.convert import Conversion
+from converter.torch7.objects import T7Object
 
 DEFAULT_TOL = 1e-5  # relative to max |output|: float32 summation-order noise is ~1e-6 here
 IMAGE_SIZE = 299

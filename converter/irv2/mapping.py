@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from converter import legacy, t7modules
 from converter.errors import MappingError
-from converter.t7reader import T7Object
+from converter.torch7 import legacy
+from converter.torch7 import modules as t7modules
+from converter.torch7.objects import T7Object
 
 HEADER = ("t7_path", "t7_class", "t7_field", "torch_key")
 MAX_LISTED_PROBLEMS = 25

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from converter.errors import T7FormatError
-from converter.t7reader import T7Object, T7Tensor
+from converter.torch7.objects import T7Object, T7Tensor
 
 
 def conv_weight(module: T7Object, where: str) -> np.ndarray:

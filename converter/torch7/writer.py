@@ -1,4 +1,4 @@
-"""A minimal Torch7 binary writer, the mirror of t7reader.
+"""A minimal Torch7 binary writer, the mirror of converter.torch7.reader.
 
 It exists so tests and benchmarks can build Torch7 files that real Lua would write but the
 fixtures do not include (a checkpoint bloated with activation buffers, a corrupted variant),
@@ -16,14 +16,14 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from converter.t7reader import (
+from converter.torch7.binary import _IdentityKey
+from converter.torch7.objects import (
     STORAGE_DTYPES,
     LuaBool,
     LuaFunction,
     T7Object,
     T7Storage,
     T7Tensor,
-    _IdentityKey,
 )
 
 _TENSOR_FOR_DTYPE = {

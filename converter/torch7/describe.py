@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from converter import t7modules
 from converter.errors import T7FormatError
-from converter.t7reader import LuaFunction, T7Object, T7Storage, T7Tensor
+from converter.torch7 import modules as t7modules
+from converter.torch7.objects import LuaFunction, T7Object, T7Storage, T7Tensor
 
 
 def _shape(t: T7Tensor) -> str:

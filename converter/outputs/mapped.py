@@ -8,16 +8,13 @@ run never leaves a half-written output, and both load without unpickling code:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from converter.errors import UserError
+from converter.outputs.atomic import atomic_path
 
 if TYPE_CHECKING:  # torch is imported where used: format_for runs before the slow import
     import torch
@@ -44,36 +41,6 @@ def format_for(path: Path, requested: str | None) -> str:
             "use .pt or .h5, or pass --format pt|h5"
         )
     return fmt
-
-
-def check_writable(path: Path, force: bool) -> None:
-    """Refuse an output that exists (without --force) or has no directory: before, not after,
-    the expensive part of a command."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory; give a file name for the output")
-    if path.exists() and not force:
-        raise UserError(f"{path}: already exists; pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise UserError(f"{path.parent}: output directory does not exist")
-
-
-@contextmanager
-def atomic_path(path: Path, force: bool) -> Iterator[Path]:
-    """A temp path beside `path` that replaces it only if the block succeeds."""
-    path = Path(path)
-    check_writable(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private to this user
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save(

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import T7FormatError, UserError
-from converter.t7reader import T7Tensor, load_t7
+from converter.torch7.objects import T7Tensor
+from converter.torch7.reader import load_t7
 
 OPTIM_FIELDS = (
     "learningRate",

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from converter.errors import T7FormatError
-from converter.t7reader import T7Object, T7Tensor
+from converter.torch7.objects import T7Object, T7Tensor
 
 # Containers whose first child is the real network (what fb.resnet.torch unwraps before saving).
 WRAPPERS = ("nn.DataParallelTable", "nn.DataParallel", "nn.GPU")

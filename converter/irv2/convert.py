@@ -1,7 +1,7 @@
 """read -> map -> model: a Torch7 IRv2 checkpoint becomes a named PyTorch state_dict.
 
 `convert_checkpoint` is what `t7convert`, `load_model` and the trainer call; it reads only the
-tensors the mapping uses (see t7reader's lazy storages).
+tensors the mapping uses (see converter.torch7.reader's lazy storages).
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from typing import Any
 
 import torch
 
-from converter import checkpoint, mapping, t7modules
-from converter.digest import BackgroundSha256
-from converter.model import InceptionResNetV2, IRV2Config
-from converter.t7reader import T7Object, load_t7
+from converter.irv2 import mapping
+from converter.irv2.model import InceptionResNetV2, IRV2Config
+from converter.torch7 import checkpoint
+from converter.torch7 import modules as t7modules
+from converter.torch7.digest import BackgroundSha256
+from converter.torch7.objects import T7Object
+from converter.torch7.reader import load_t7
 from mappings import table_path
 
 ARCH = "inception_resnet_v2"

@@ -1,0 +1,129 @@
+"""The one table of generic translations: Torch7 class name -> a function that builds the module.
+
+Every built-in layer family (`converter.generic.layers`) registers here, and so can a user's own
+code for classes the project does not know, without editing the project:
+
+    from converter.generic import register_translation
+
+    @register_translation("nn.SpatialCircularPadding")
+    def circular(t7, ctx):              # the Torch7 object's fields in, an nn.Module out
+        return MyPadding(*ctx.ints("pad_l", "pad_r", "pad_t", "pad_b"))
+
+A builder reads the Torch7 object's fields through its `ModuleContext` (which names the module's
+path in every error) and hands its tensors over with `ctx.put`, so the translator can assign all
+of them at once to a module built on the meta device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from converter.errors import T7FormatError
+from converter.torch7.modules import children
+from converter.torch7.objects import T7Object, T7Tensor
+
+# same math, different kernels: a cudnn.X is translated by nn.X's builder unless one is registered
+BACKENDS = ("nn", "cudnn")
+
+Builder = Callable[[T7Object, "ModuleContext"], nn.Module]
+# A check returns why a module that has a builder still cannot be translated (None: it can).
+Check = Callable[[T7Object], Optional[str]]
+
+
+@dataclass(frozen=True)
+class Translation:
+    build: Builder
+    check: Check | None = None
+
+
+_REGISTRY: dict[str, Translation] = {}
+
+
+def register_translation(
+    *class_names: str, check: Check | None = None
+) -> Callable[[Builder], Builder]:
+    """Decorator: `builder(t7, ctx)` translates the Torch7 classes `class_names` ("nn.ReLU")."""
+
+    def register(builder: Builder) -> Builder:
+        for name in class_names:
+            _REGISTRY[name] = Translation(builder, check)
+        return builder
+
+    return register
+
+
+def lookup(class_name: str) -> Translation | None:
+    """The translation registered for `class_name`, or its nn. counterpart for another backend."""
+    found = _REGISTRY.get(class_name)
+    backend, _, name = class_name.rpartition(".")
+    if found is None and backend in BACKENDS:
+        found = _REGISTRY.get(f"nn.{name}")
+    return found
+
+
+def supported() -> list[str]:
+    """Every registered short class name, sorted (for messages and the README)."""
+    return sorted({name.rpartition(".")[2] for name in _REGISTRY})
+
+
+def show(path: str) -> str:
+    return path or "(root)"
+
+
+def child_path(path: str, index: int) -> str:
+    return f"{path}.{index}" if path else str(index)
+
+
+class TreeTranslation:
+    """One tree being translated: builds modules and gathers their tensors under path keys."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.state: dict[str, torch.Tensor] = {}
+
+    def module(self, m: T7Object, path: str) -> nn.Module:
+        return lookup(m.class_name).build(m, ModuleContext(self, m, path))
+
+
+class ModuleContext:
+    """What a builder needs for one Torch7 module: checked field access, its children already
+    translated, and a place to put its tensors (state_dict keys are the Torch7 paths)."""
+
+    def __init__(self, tree: TreeTranslation, m: T7Object, path: str):
+        self.tree, self.m, self.path = tree, m, path
+
+    @property
+    def where(self) -> str:
+        """`source: class at path`, the prefix of every message about this module."""
+        return f"{self.tree.source}: {self.m.class_name} at {show(self.path)}"
+
+    def children(self) -> list[nn.Module]:
+        return [
+            self.tree.module(c, child_path(self.path, i))
+            for i, c in enumerate(children(self.m), start=1)
+        ]
+
+    def field(self, name: str) -> Any:
+        if name not in self.m:
+            raise T7FormatError(
+                f"{self.where} has no field '{name}'; the file is not a complete Torch7 model"
+            )
+        return self.m[name]
+
+    def ints(self, *names: str) -> tuple[int, ...]:
+        return tuple(int(self.field(n)) for n in names)
+
+    def tensor(self, name: str) -> np.ndarray | None:
+        """The field's values, or None where Torch has no tensor (bias=false, affine=false)."""
+        t = self.m.get(name)
+        return t.numpy() if isinstance(t, T7Tensor) and t.numel else None
+
+    def put(self, name: str, value: np.ndarray | torch.Tensor) -> None:
+        tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
+        self.tree.state[f"{self.path}.{name}" if self.path else name] = tensor

@@ -1,0 +1,251 @@
+"""The binary `torch.save` parser: torchfile's T7Reader with checked reads and lazy storages.
+
+Every read is checked against the end of the file, so a truncated or corrupt file raises
+`T7FormatError` with the offset; storages are remembered as (file, offset) instead of read, and
+every tensor view is bounds-checked against its storage before any data is touched.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+import numpy as np
+import torchfile
+
+from converter.errors import T7FormatError
+from converter.torch7.objects import (
+    STORAGE_DTYPES,
+    TENSOR_DTYPES,
+    LuaBool,
+    LuaFunction,
+    T7Object,
+    T7Storage,
+    T7Tensor,
+)
+
+TYPE_NIL, TYPE_NUMBER, TYPE_STRING, TYPE_TABLE, TYPE_TORCH, TYPE_BOOLEAN = 0, 1, 2, 3, 4, 5
+FUNCTION_TYPES = (6, 7, 8)  # function, legacy recursive function, recursive function
+
+MAX_DEPTH = 2000  # nngraph node chains nest one level per node; deeper than this is corruption
+MAX_TENSOR_DIMS = 64
+
+
+class Reader(torchfile.T7Reader):
+    """torchfile's T7Reader with checked primitive reads, lazy storages and decoded strings."""
+
+    def __init__(self, fileobj: BinaryIO, total_size: int, path: Path, lazy_path: Path | None):
+        super().__init__(fileobj, use_list_heuristic=True, use_int_heuristic=True)
+        self.total_size = total_size
+        self.path = path
+        self.lazy_path = lazy_path  # storages stay in this file; None: read them eagerly
+        self.depth = 0
+        self.handlers: dict[str, Callable[[Reader, str], Any]] = {}
+        for name, dtype in STORAGE_DTYPES.items():
+            self.handlers[name] = _storage_handler(name, dtype)
+        for name, dtype in TENSOR_DTYPES.items():
+            self.handlers[name] = _tensor_handler(name, dtype)
+        for name, handler in torchfile.type_handlers.items():  # tds.Vec, tds.Hash
+            self.handlers.setdefault(name.decode("latin-1"), handler)
+
+    # ---- checked primitives
+    def fail(self, what: str) -> T7FormatError:
+        return T7FormatError(f"{self.path}: at byte {self.tell():,}: {what}")
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def remaining(self) -> int:
+        return self.total_size - self.tell()
+
+    def read_bytes(self, n: int) -> bytes:
+        if n < 0 or n > self.remaining():
+            raise self.fail(
+                f"truncated file: needs {n:,} bytes but only {max(self.remaining(), 0):,} remain "
+                f"(file size {self.total_size:,}); the file is incomplete, copy it again"
+            )
+        return self.f.read(n)
+
+    def _read(self, fmt: str) -> tuple:
+        fmt = "<" + fmt.replace("l", "q")  # Torch7 files written on x86_64: little-endian, long=8
+        return struct.unpack(fmt, self.read_bytes(struct.calcsize(fmt)))
+
+    def read_long(self) -> int:
+        return self._read("q")[0]
+
+    def read_long_array(self, n: int) -> list[int]:
+        return list(np.frombuffer(self.read_bytes(8 * n), dtype="<i8").tolist())
+
+    def read_string(self, disable_utf8: bool = False) -> bytes:
+        size = self.read_int()
+        if size < 0:
+            raise self.fail(f"corrupt string length {size}")
+        return self.read_bytes(size)
+
+    def read_array(self, dtype: np.dtype, count: int) -> np.ndarray:
+        return np.frombuffer(self.read_bytes(count * dtype.itemsize), dtype=dtype).copy()
+
+    def skip_array(self, dtype: np.dtype, count: int) -> int:
+        """Skip `count` elements; returns the offset where they start."""
+        start = self.tell()
+        nbytes = count * dtype.itemsize
+        if nbytes > self.remaining():
+            raise self.fail(
+                f"truncated file: a storage of {count:,} elements ({nbytes:,} bytes) starts here "
+                f"but the file ends after {self.total_size:,} bytes; copy or download it again"
+            )
+        self.f.seek(nbytes, io.SEEK_CUR)
+        return start
+
+    # ---- objects
+    def read_obj(self) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.fail(f"objects nested deeper than {MAX_DEPTH} levels (corrupt file?)")
+            return self._read_obj()
+        finally:
+            self.depth -= 1
+
+    def _read_obj(self) -> Any:
+        typeidx = self.read_int()
+        if typeidx == TYPE_NIL:
+            return None
+        if typeidx == TYPE_NUMBER:
+            x = self.read_double()
+            return int(x) if x.is_integer() and abs(x) < 2**53 else x
+        if typeidx == TYPE_BOOLEAN:
+            return self.read_int() == 1
+        if typeidx == TYPE_STRING:
+            return _decode(self.read_string())
+        if typeidx not in (TYPE_TABLE, TYPE_TORCH, *FUNCTION_TYPES):
+            raise self.fail(f"unknown object type id {typeidx} (corrupt file?)")
+        index = self.read_int()
+        if index in self.objects:
+            return self.objects[index]
+        if typeidx in FUNCTION_TYPES:
+            dumped = self.read_string()
+            obj = LuaFunction(dumped, None)
+            self.objects[index] = obj
+            obj = LuaFunction(dumped, self.read_obj())
+            self.objects[index] = obj
+            return obj
+        if typeidx == TYPE_TORCH:
+            return self._read_torch(index)
+        return self._read_table(index)
+
+    def _read_torch(self, index: int) -> Any:
+        version_string = _decode(self.read_string())
+        if isinstance(version_string, str) and version_string.startswith("V "):
+            try:
+                version = int(float(version_string[2:]))
+            except ValueError:
+                raise self.fail(f"corrupt class version {version_string!r}") from None
+            class_name = _decode(self.read_string())
+        else:
+            class_name, version = version_string, 0
+        if not isinstance(class_name, str) or not class_name.isprintable() or not class_name:
+            raise self.fail(f"corrupt class name {class_name!r}")
+        handler = self.handlers.get(class_name)
+        if handler is not None:
+            self.objects[index] = None
+            obj = handler(self, version)
+            self.objects[index] = obj
+            return obj
+        obj = T7Object(class_name, version)
+        self.objects[index] = obj  # before its fields: an object may refer to itself
+        obj.fields = self.read_obj()
+        return obj
+
+    def _read_table(self, index: int) -> Any:
+        size = self.read_int()
+        if size < 0 or 8 * size > self.remaining():
+            raise self.fail(f"corrupt table size {size}")
+        table: dict = {}
+        self.objects[index] = table
+        for _ in range(size):
+            key = self.read_obj()
+            value = self.read_obj()
+            if isinstance(key, bool):  # Lua keeps true and 1 apart; Python's dict would not
+                key = LuaBool(key)
+            try:
+                table[key] = value
+            except TypeError:  # a table used as a key: keep it under its identity
+                table[_IdentityKey(key)] = value
+        if (
+            table
+            and all(type(k) is int for k in table)
+            and sorted(table) == list(range(1, len(table) + 1))
+        ):
+            items = [table[i] for i in range(1, len(table) + 1)]
+            self.objects[index] = items
+            return items
+        return table
+
+
+@dataclass(frozen=True, eq=False)
+class _IdentityKey:
+    """A Lua table key that is itself a table (unhashable in Python): equal only to itself."""
+
+    obj: Any
+
+
+def _decode(raw: bytes) -> str | bytes:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def _storage_handler(class_name: str, dtype: np.dtype):
+    def read_storage(reader: Reader, version: Any) -> T7Storage:
+        size = reader.read_long()
+        if size < 0:
+            raise reader.fail(f"corrupt {class_name} size {size}")
+        if reader.lazy_path is not None:
+            start = reader.skip_array(dtype, size)
+            return T7Storage(class_name, dtype, size, path=reader.lazy_path, file_offset=start)
+        return T7Storage(class_name, dtype, size, data=reader.read_array(dtype, size))
+
+    return read_storage
+
+
+def _tensor_handler(class_name: str, dtype: np.dtype):
+    def read_tensor(reader: Reader, version: Any) -> T7Tensor:
+        ndim = reader.read_int()
+        if not 0 <= ndim <= MAX_TENSOR_DIMS:
+            raise reader.fail(f"corrupt {class_name}: {ndim} dimensions")
+        shape = tuple(reader.read_long_array(ndim))
+        stride = tuple(reader.read_long_array(ndim))
+        offset = reader.read_long() - 1  # Torch's storageOffset is 1-based
+        storage = reader.read_obj()
+        if storage is not None and not isinstance(storage, T7Storage):
+            raise reader.fail(f"corrupt {class_name}: its storage is a {type(storage).__name__}")
+        tensor = T7Tensor(class_name, dtype, shape, stride, offset, storage)
+        _check_view(tensor, reader)
+        return tensor
+
+    return read_tensor
+
+
+def _check_view(t: T7Tensor, reader: Reader) -> None:
+    """A view must lie inside its storage; otherwise reading it would touch foreign memory."""
+    if any(n < 0 for n in t.shape) or any(s < 0 for s in t.stride) or t.offset < 0:
+        raise reader.fail(
+            f"corrupt {t.class_name}: size {t.shape}, stride {t.stride}, offset {t.offset + 1}"
+        )
+    if t.numel == 0:
+        return
+    if t.storage is None:
+        raise reader.fail(f"corrupt {t.class_name}: {t.numel} elements but no storage")
+    if t.storage.dtype != t.dtype:
+        raise reader.fail(f"corrupt {t.class_name}: it views a {t.storage.class_name}")
+    first, end = t.span()
+    if end > t.storage.size:
+        raise reader.fail(
+            f"corrupt {t.class_name} of size {'x'.join(map(str, t.shape))}: it reaches element "
+            f"{end:,} of a storage of {t.storage.size:,}"
+        )

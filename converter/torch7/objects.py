@@ -1,0 +1,150 @@
+"""What a Torch7 file holds once read: module objects, lazy storages, bounds-checked tensor views.
+
+Kept apart from the parsers so the converter and translator depend on these types only, never on
+how the bytes were read (binary, ASCII or gzip).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter.errors import T7FormatError
+
+# Element dtype of every Torch7 storage/tensor class. cutorch serialises CUDA types with exactly
+# the bytes of the CPU type of the same element type, only the class name differs.
+_ELEMENT_DTYPES = {
+    "Byte": np.uint8,
+    "Char": np.int8,
+    "Short": np.int16,
+    "Int": np.int32,
+    "Long": np.int64,
+    "Float": np.float32,
+    "Double": np.float64,
+    "Half": np.float16,
+}
+_CUDA_PREFIX = {"Float": "Cuda", **{k: f"Cuda{k}" for k in _ELEMENT_DTYPES if k != "Float"}}
+
+
+def _class_dtypes(kind: str) -> dict[str, np.dtype]:
+    names = {}
+    for elem, dtype in _ELEMENT_DTYPES.items():
+        names[f"torch.{elem}{kind}"] = np.dtype(dtype).newbyteorder("<")
+        names[f"torch.{_CUDA_PREFIX[elem]}{kind}"] = np.dtype(dtype).newbyteorder("<")
+    return names
+
+
+STORAGE_DTYPES = _class_dtypes("Storage")
+TENSOR_DTYPES = _class_dtypes("Tensor")
+
+
+@dataclass(eq=False)
+class T7Object:
+    """An instance of a Torch class that is not a tensor or storage (an nn module, usually)."""
+
+    class_name: str
+    version: int
+    fields: Any = None  # normally a dict of the object's Lua table
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default) if isinstance(self.fields, dict) else default
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def __contains__(self, key: str) -> bool:
+        return isinstance(self.fields, dict) and key in self.fields
+
+    def __repr__(self) -> str:
+        return f"T7Object({self.class_name})"
+
+
+@dataclass(eq=False)
+class T7Storage:
+    """A Torch storage whose data stays in the file until a tensor view asks for it."""
+
+    class_name: str
+    dtype: np.dtype
+    size: int
+    path: Path | None = None  # lazy: data is at `file_offset` in `path`
+    file_offset: int = 0
+    data: np.ndarray | None = None  # eager: already in memory (ASCII or compressed input)
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """Elements [start, start+count) as a new, writable array."""
+        if start < 0 or count < 0 or start + count > self.size:
+            raise T7FormatError(
+                f"{self.path or 'storage'}: read of {count} elements at {start} is outside a "
+                f"storage of {self.size}"
+            )
+        if self.data is not None:
+            return self.data[start : start + count].copy()
+        with open(self.path, "rb") as f:
+            f.seek(self.file_offset + start * self.dtype.itemsize)
+            out = np.fromfile(f, dtype=self.dtype, count=count)
+        if out.size != count:
+            raise T7FormatError(f"{self.path}: file changed or truncated while reading a storage")
+        return out
+
+
+@dataclass(eq=False)
+class T7Tensor:
+    """A Torch tensor: a bounds-checked strided view into a `T7Storage` (0-based offset)."""
+
+    class_name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    offset: int
+    storage: T7Storage | None
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape) if self.shape else 0
+
+    def span(self) -> tuple[int, int]:
+        """(first, last+1) storage element touched by this view."""
+        if self.numel == 0:
+            return self.offset, self.offset
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride))
+        return self.offset, last + 1
+
+    def numpy(self) -> np.ndarray:
+        """The tensor's values as a new contiguous array (reads only the bytes the view covers)."""
+        if self.numel == 0:
+            return np.zeros(self.shape or (0,), dtype=self.dtype.newbyteorder("="))
+        first, end = self.span()
+        flat = self.storage.read(first, end - first).astype(
+            self.dtype.newbyteorder("="), copy=False
+        )
+        view = np.lib.stride_tricks.as_strided(
+            flat,
+            shape=self.shape,
+            strides=[s * flat.itemsize for s in self.stride],
+            writeable=False,
+        )
+        if flat.size == self.numel and view.flags.c_contiguous:
+            return flat.reshape(self.shape)
+        return np.ascontiguousarray(view)
+
+    def __repr__(self) -> str:
+        return f"T7Tensor({self.class_name}, {'x'.join(map(str, self.shape)) or 'empty'})"
+
+
+@dataclass(frozen=True)
+class LuaFunction:
+    """A serialised Lua function (bytecode and upvalues); kept so the rest of a file still reads."""
+
+    dumped: bytes
+    upvalues: Any = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LuaBool:
+    """A boolean table key, kept distinct from the number keys 1 and 0 it equals in Python."""
+
+    value: bool

@@ -1,0 +1,92 @@
+"""Safe, lazy reader for Lua Torch7 `torch.save` files (binary and ASCII), built on torchfile.
+
+torchfile's `T7Reader` is the parser; this package extends it where real checkpoints need more:
+- every read is checked against the end of the file, so a truncated or corrupt file raises
+  `T7FormatError` (with the offset) instead of reading garbage or hanging;
+- storages are not read into memory: binary storages are remembered as (file, offset, dtype, size)
+  and only the slice a tensor view needs is read when `T7Tensor.numpy()` is called, so a checkpoint
+  saved without `clearState()` costs memory for the parameters only;
+- every tensor view is bounds-checked against its storage before any data is touched;
+- all tensor types read, CUDA ones included (cutorch writes their bytes exactly like the CPU types),
+  and Half;
+- the ASCII format (`torch.save(path, obj, 'ascii')`) reads too;
+- files that are not Torch7 at all (PyTorch pickles, Git LFS pointers, ...) are named, with what to
+  do instead (see `sniff_format`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from converter.errors import T7FormatError
+from converter.torch7.ascii import AsciiReader
+from converter.torch7.binary import MAX_DEPTH, Reader
+from converter.torch7.sniff import PathLike, sniff_format
+
+
+def load_t7(path: PathLike, lazy: bool = True) -> Any:
+    """Read a Torch7 file; tensors come back as `T7Tensor` views whose data is read on demand.
+
+    With `lazy` (the default) storage bytes of binary files are not read now: only the
+    tensors that are later converted with `.numpy()` cost memory. Raises `T7FormatError` for
+    truncated or corrupt files and `NotTorch7Error` for files of another format.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise T7FormatError(f"{path}: is a directory; give a .t7 file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+            kind = sniff_format(head, path)
+            f.seek(0)
+            if kind == "gzip":
+                with gzip.open(f) as g:
+                    data = _gunzip(g, path)
+                return _read_stream(io.BytesIO(data), len(data), path, None, sniff_again=True)
+            total = f.seek(0, io.SEEK_END)
+            f.seek(0)
+            lazy_path = path if lazy and kind == "binary" else None
+            return _read_stream(f, total, path, lazy_path, ascii=kind == "ascii")
+    except FileNotFoundError:
+        raise T7FormatError(f"{path}: no such file") from None
+    except PermissionError:
+        raise T7FormatError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise T7FormatError(f"{path}: is a directory; give a .t7 file") from None
+
+
+def _gunzip(g: BinaryIO, path: Path) -> bytes:
+    try:
+        return g.read()
+    except (OSError, EOFError) as e:
+        raise T7FormatError(
+            f"{path}: corrupt or truncated gzip data ({e}); copy it again"
+        ) from None
+
+
+def _read_stream(
+    f: BinaryIO,
+    total: int,
+    path: Path,
+    lazy_path: Path | None,
+    ascii: bool = False,
+    sniff_again: bool = False,
+) -> Any:
+    if sniff_again:
+        ascii = sniff_format(f.read(256), path) == "ascii"
+        f.seek(0)
+    reader = (AsciiReader if ascii else Reader)(f, total, path, lazy_path)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 4 * MAX_DEPTH + 200))
+    try:
+        return reader.read_obj()
+    except RecursionError:
+        raise T7FormatError(f"{path}: objects nested too deeply (corrupt file?)") from None
+    except MemoryError:
+        raise T7FormatError(f"{path}: a size field is absurdly large (corrupt file?)") from None
+    finally:
+        sys.setrecursionlimit(limit)
