@@ -14,6 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from t7compare import assert_close, run_with_acts, tensor
 
 from converter.errors import T7FormatError, UserError
 from converter.generic.translator import UnsupportedModuleError, translate
@@ -22,8 +23,6 @@ from converter.irv2.verify import VerificationError, verify_against_generic
 from converter.outputs.export import save_generic
 from converter.torch7.objects import T7Object
 from converter.torch7.reader import load_t7
-
-REL_TOL = 1e-5
 
 ZOO_MODULES = [
     "ascii_model", "avgpool_ceil_exclude", "avgpool_ceil_include", "avgpool_pad_exclude",
@@ -45,40 +44,6 @@ RESNET18_ACTS = {
     "conv1_out": "1", "layer1_out": "5", "layer2_out": "6", "layer3_out": "7",
     "layer4_out": "8", "pool_out": "9",
 }  # fmt: skip
-
-
-def tensor(value):
-    """A reference value as torch: Lua tables of tensors come back as lists."""
-    if isinstance(value, list):
-        return [tensor(v) for v in value]
-    return torch.from_numpy(value.numpy())
-
-
-def assert_close(got: torch.Tensor, ref: torch.Tensor, what: str) -> None:
-    assert tuple(got.shape) == tuple(ref.shape), f"{what}: shape {tuple(got.shape)} != ref"
-    assert got.dtype == ref.dtype, f"{what}: dtype {got.dtype} != {ref.dtype}"
-    delta = float((got.detach().double() - ref.double()).abs().max())
-    scale = float(ref.abs().max())
-    print(f"{what}: max|Δ| = {delta:.3g} (max|ref| = {scale:.3g})")
-    assert scale > 0, f"{what}: all-zero reference proves nothing"
-    assert delta <= REL_TOL * scale, f"{what}: max|Δ| {delta:.3g} > {REL_TOL} x {scale:.3g}"
-
-
-def run_with_acts(module, x, paths: dict[str, str]):
-    """Output and the outputs of the modules at `paths` (kept as is: a later in-place ReLU
-    changes them exactly as it changes Torch's `module.output`)."""
-    acts = {}
-    hooks = [
-        module.get_submodule(p).register_forward_hook(
-            lambda _m, _i, out, key=key: acts.__setitem__(key, out)
-        )
-        for key, p in paths.items()
-    ]
-    with torch.no_grad():
-        out = module(x)
-    for h in hooks:
-        h.remove()
-    return out, acts
 
 
 # --- single modules (zoo) -------------------------------------------------------------------
