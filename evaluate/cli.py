@@ -25,7 +25,7 @@ from typing import Any
 import click
 
 from converter.errors import UserError
-from evaluate.devices import device_options
+from evaluate.runtime.devices import device_options
 
 # lim0606/fb.resnet.torch inception-resnet-v2 README, 90 epochs, 1 crop, per-batch-averaged.
 AUTHORS = {"top1_err": 24.407, "top5_err": 7.407, "crops": 1, "epochs": 90}
@@ -122,8 +122,8 @@ AUTHORS = {"top1_err": 24.407, "top5_err": 7.407, "crops": 1, "epochs": 90}
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress line; the summary only.")
 def main(device: str, **options: Any) -> None:
-    from evaluate import distributed
-    from evaluate.devices import resolve_device
+    from evaluate.runtime import distributed
+    from evaluate.runtime.devices import resolve_device
 
     info = distributed.DistInfo()
     try:
@@ -142,7 +142,7 @@ def main(device: str, **options: Any) -> None:
 
 def _exit_on(error: UserError, info: Any) -> None:
     """One line on stderr and exit status 2; an error every rank raised is printed by rank 0."""
-    from evaluate import distributed
+    from evaluate.runtime import distributed
 
     if info.is_main or not isinstance(error, distributed.CollectiveUserError):
         prefix = "" if info.is_main else f"rank {info.rank}: "
@@ -180,7 +180,7 @@ def _evaluate(
     quiet: bool,
 ) -> None:
     """The whole run, as main.lua tells it: check everything, evaluate, report (rank 0)."""
-    from evaluate import distributed
+    from evaluate.runtime import distributed
 
     n_crops = int(crops)
     workers = min(8, os.cpu_count() or 1) if workers is None else workers
@@ -308,7 +308,7 @@ def _set_up(
     """Images, model, autocast dtype and dataset, each checked against the others."""
     from converter import load_model
     from evaluate.datasets import ImageDataset, open_images
-    from evaluate.devices import resolve_amp_dtype
+    from evaluate.runtime.devices import resolve_amp_dtype
     from evaluate.transforms import ValTransform
     from evaluate.validate import prepare_model
 

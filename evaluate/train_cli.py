@@ -26,7 +26,7 @@ from typing import Any
 import click
 
 from converter.errors import UserError, exit_on_user_error
-from evaluate.devices import device_options
+from evaluate.runtime.devices import device_options
 
 # Options a resumed run takes from its checkpoint unless they are given again.
 _TRAIN_OPTIONS = {
@@ -233,7 +233,8 @@ def train(o: dict[str, Any], given: set[str]) -> None:
     """Assemble model, data, trainer and loop from the options, then run."""
     import torch
 
-    from evaluate import devices, distributed, train_checkpoint
+    from evaluate import train_checkpoint
+    from evaluate.runtime import devices, distributed
     from evaluate.train import Trainer
     from evaluate.train_loop import TrainLog, TrainLoop
 

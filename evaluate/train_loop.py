@@ -29,8 +29,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from converter.errors import UserError
 from evaluate import logformat, train_checkpoint
-from evaluate.distributed import DistInfo, all_reduce_sum
 from evaluate.lua_resume import _unwrap
+from evaluate.runtime.distributed import DistInfo, all_reduce_sum
 from evaluate.train import Trainer
 
 

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from converter.errors import UserError
-from evaluate import distributed, metrics
-from evaluate.distributed import DistInfo
+from evaluate import metrics
+from evaluate.runtime import distributed
+from evaluate.runtime.distributed import DistInfo
 from evaluate.transforms import model_input
 
 TOP_K = 5

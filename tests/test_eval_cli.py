@@ -20,7 +20,7 @@ import torch
 from evaltree import N_CLASSES, class_tree, run, synset
 
 from converter.errors import UserError
-from evaluate.devices import resolve_amp_dtype, resolve_device
+from evaluate.runtime.devices import resolve_amp_dtype, resolve_device
 
 SCORE_TOL = 1e-4  # batched vs one-by-one forward of the same float32 model
 
@@ -328,7 +328,7 @@ def test_progress_line_is_ended_when_a_run_stops_early(monkeypatch):
     import io
 
     from evaluate.cli import _Progress
-    from evaluate.distributed import DistInfo
+    from evaluate.runtime.distributed import DistInfo
 
     for done, expected_end in [(1, "1/3 "), (3, "\n")]:
         stderr = io.StringIO()

@@ -193,7 +193,7 @@ def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
 
     from converter import load_converted
     from evaluate.datasets import class_folders
-    from evaluate.distributed import DistInfo
+    from evaluate.runtime.distributed import DistInfo
     from evaluate.train import TrainConfig, Trainer
     from evaluate.train_loop import LoopConfig, SeededSamples, make_loader
 
@@ -415,7 +415,7 @@ def _noise(path: Path, generator: torch.Generator) -> torch.Tensor:
 def test_data_position_is_a_pure_function_of_seed_epoch_index():
     """What exact resuming rests on: a resumed epoch yields the same remaining samples, and a
     sample's augmentation depends on (seed, epoch, index) only, not on who loads it when."""
-    from evaluate.distributed import DistInfo
+    from evaluate.runtime.distributed import DistInfo
     from evaluate.train_loop import ResumableSampler, SeededSamples
 
     samples = SeededSamples([Path(f"{i}.jpg") for i in range(10)], list(range(10)), _noise, 7)

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from converter.errors import UserError
-from evaluate import distributed, metrics
-from evaluate.distributed import DistInfo
+from evaluate import metrics
+from evaluate.runtime import distributed
+from evaluate.runtime.distributed import DistInfo
 from evaluate.validate import evaluate_model
 
 N_CLASSES = 7
