@@ -219,7 +219,7 @@ def _evaluate(
         error = _os_error(e)
     distributed.raise_together(error, info)
 
-    from evaluate.transforms import bicubic_kernel
+    from evaluate.data.transforms import bicubic_kernel
     from evaluate.validate import evaluate_model
 
     if not quiet and info.is_main:
@@ -307,9 +307,9 @@ def _set_up(
 ) -> tuple[Any, Any, Any, Any]:
     """Images, model, autocast dtype and dataset, each checked against the others."""
     from converter import load_model
-    from evaluate.datasets import ImageDataset, open_images
+    from evaluate.data.datasets import ImageDataset, open_images
+    from evaluate.data.transforms import ValTransform
     from evaluate.runtime.devices import resolve_amp_dtype
-    from evaluate.transforms import ValTransform
     from evaluate.validate import prepare_model
 
     images = open_images(data, labels, classes, devkit_meta).limit(limit)
@@ -381,9 +381,9 @@ def _report(s: dict[str, Any]) -> str:
     run = s["run"]
     if run["bicubic"] != "compiled":
         lines.append(
-            "note: evaluate._torch_cubic is not compiled (no C compiler when this was installed): "
-            "the bicubic ran on torch ops, about 4x slower (torch7: the same results; fast: a "
-            "byte can differ by 1 at a near-tie)"
+            "note: evaluate.data._torch_cubic is not compiled (no C compiler when this was "
+            "installed): the bicubic ran on torch ops, about 4x slower (torch7: the same results; "
+            "fast: a byte can differ by 1 at a near-tie)"
         )
     if run["images_per_s"] is not None:
         lines.append(f"{run['seconds']:.1f} s, {run['images_per_s']:.1f} images/s")

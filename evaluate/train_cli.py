@@ -419,7 +419,7 @@ def _build_model(o: dict[str, Any], resumed: dict | None, device):
 
 
 def _open_data(root: Path, num_classes: int, o: dict[str, Any], resumed: dict | None):
-    from evaluate.datasets import class_folders
+    from evaluate.data.datasets import class_folders
 
     if not (root / "train").is_dir():
         raise UserError(f"{root}: no train/ folder; --data must hold train/ and val/ class folders")
@@ -499,7 +499,7 @@ def _rule_lr(cfg, epoch: int) -> float:
 
 
 def _train_loader(images, cfg, info, device):
-    from evaluate.augment import TrainTransform
+    from evaluate.data.augment import TrainTransform
     from evaluate.train_loop import SeededSamples, make_loader
 
     samples = SeededSamples(images.paths, images.labels, TrainTransform(), cfg.seed)

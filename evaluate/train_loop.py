@@ -388,8 +388,8 @@ def make_validator(
     """Per-epoch validation with the evaluator's own code (`validate.evaluate_model`, the
     authors' exact val preprocessing); logs fb.resnet.torch Test lines, returns (top1, top5)
     error % on rank 0 and None on the other ranks."""
-    from evaluate.datasets import ImageDataset
-    from evaluate.transforms import ValTransform
+    from evaluate.data.datasets import ImageDataset
+    from evaluate.data.transforms import ValTransform
     from evaluate.validate import evaluate_model
 
     dataset = ImageDataset(images, ValTransform(mode="torch7", crops=crops))

@@ -20,9 +20,9 @@ from torch import nn
 
 from converter.errors import UserError
 from evaluate import metrics
+from evaluate.data.transforms import model_input
 from evaluate.runtime import distributed
 from evaluate.runtime.distributed import DistInfo
-from evaluate.transforms import model_input
 
 TOP_K = 5
 

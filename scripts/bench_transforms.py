@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluate import transforms
-from evaluate.imagedecode import load_pixels, open_image, torch_channels
-from evaluate.transforms import CROP_SIZE, MEAN, SCALE_SIZE, STD, ValTransform, model_input
+from evaluate.data import transforms
+from evaluate.data.imagedecode import load_pixels, open_image, torch_channels
+from evaluate.data.transforms import CROP_SIZE, MEAN, SCALE_SIZE, STD, ValTransform, model_input
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared/fixtures/torch7/images"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from evaluate.augment import (
+from evaluate.data.augment import (
     TrainTransform,
     brightness,
     color_jitter,
@@ -46,7 +46,7 @@ def test_generator_state_advances_and_replays():
 
 
 def test_path_and_decoded_image_agree(fixtures):
-    from evaluate.imagedecode import decode_image
+    from evaluate.data.imagedecode import decode_image
 
     path = fixtures / "images" / PHOTO
     out = TrainTransform()(path, 11)

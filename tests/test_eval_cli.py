@@ -28,7 +28,7 @@ SCORE_TOL = 1e-4  # batched vs one-by-one forward of the same float32 model
 def _logits(model_path, photos, mode: str) -> dict[int, np.ndarray]:
     """crops -> (7, 1000) scores, one image at a time, crops summed as fb.resnet.torch does."""
     from converter import load_model
-    from evaluate.transforms import load_val_tensor
+    from evaluate.data.transforms import load_val_tensor
 
     model = load_model(model_path)
     out = {}
@@ -142,7 +142,7 @@ def test_without_the_compiled_bicubic_the_run_says_so(
 ):
     """An install without a C compiler computes the same crops on torch ops, slower, and the
     report and JSON say which ran."""
-    from evaluate import transforms
+    from evaluate.data import transforms
 
     data = class_tree(tmp_path / "val", photos[:2], labels[:2])
     results = {}

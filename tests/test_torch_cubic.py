@@ -1,4 +1,4 @@
-"""The compiled kernels (evaluate/_torch_cubic.c) against the torch-op implementation.
+"""The compiled kernels (evaluate/data/_torch_cubic.c) against the torch-op implementation.
 
 `cubic_rows` and the torch ops both follow Torch's C expression by expression;
 tests/test_transforms.py checks each against the Torch7-written references on the fixture
@@ -21,12 +21,12 @@ import torch
 from PIL import Image
 from rounding import assert_rounded
 
-from evaluate import transforms
-from evaluate.transforms import torch_scale
+from evaluate.data import transforms
+from evaluate.data.transforms import torch_scale
 
 compiled = transforms._torch_cubic
 needs_compiled = pytest.mark.skipif(
-    compiled is None, reason="evaluate._torch_cubic is not compiled (no C compiler at install)"
+    compiled is None, reason="evaluate.data._torch_cubic is not compiled (no C compiler at install)"
 )
 
 
@@ -38,7 +38,7 @@ def test_compiled_where_a_compiler_is():
     if shutil.which(cc) is None:
         pytest.skip(f"no C compiler ({cc}) here: the torch-op fallback is what runs")
     assert compiled is not None, (
-        f"{cc} is installed but evaluate._torch_cubic was not built next to "
+        f"{cc} is installed but evaluate.data._torch_cubic was not built next to "
         f"{transforms.__file__}: install with `pip install -e .` (the tests import the source "
         "tree) and read its build log"
     )

@@ -73,8 +73,10 @@ def weights(bundled, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def augment():
-    """Training needs the authors' augmentation (evaluate/augment.py, written separately)."""
-    return pytest.importorskip("evaluate.augment", reason="evaluate/augment.py is not there yet")
+    """Training needs the authors' augmentation (evaluate/data/augment.py, written separately)."""
+    return pytest.importorskip(
+        "evaluate.data.augment", reason="evaluate/data/augment.py is not there yet"
+    )
 
 
 def cli(*args: str) -> list[str]:
@@ -192,7 +194,7 @@ def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
     """torchrun --nproc_per_node 2 (gloo) == one process with the same global batch."""
 
     from converter import load_converted
-    from evaluate.datasets import class_folders
+    from evaluate.data.datasets import class_folders
     from evaluate.runtime.distributed import DistInfo
     from evaluate.train import TrainConfig, Trainer
     from evaluate.train_loop import LoopConfig, SeededSamples, make_loader

@@ -17,9 +17,9 @@ from PIL import Image, ImageFile
 from rounding import TIE, assert_rounded
 
 from converter.errors import UserError
-from evaluate import transforms
-from evaluate.imagedecode import BadImageError, decode_image
-from evaluate.transforms import (
+from evaluate.data import transforms
+from evaluate.data.imagedecode import BadImageError, decode_image
+from evaluate.data.transforms import (
     MEAN,
     STD,
     ValTransform,
@@ -56,11 +56,12 @@ def _load(path):
 @pytest.fixture(params=["compiled", "torch ops"])
 def bicubic(request, monkeypatch):
     """Each exactness test runs on both implementations of Torch's bicubic: the compiled
-    module (evaluate/_torch_cubic.c) and the torch-op one an install without a compiler uses."""
+    module (evaluate/data/_torch_cubic.c) and the torch-op one an install without a compiler
+    uses."""
     if request.param == "torch ops":
         monkeypatch.setattr(transforms, "_torch_cubic", None)
     elif transforms._torch_cubic is None:
-        pytest.skip("evaluate._torch_cubic is not compiled (no C compiler at install time)")
+        pytest.skip("evaluate.data._torch_cubic is not compiled (no C compiler at install time)")
     return request.param
 
 

@@ -39,10 +39,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluate.imagedecode import load_pixels, open_image, torch_channels
+from evaluate.data.imagedecode import load_pixels, open_image, torch_channels
 
 try:  # Torch's bicubic pass compiled at install time; the torch-op version gives the same bits
-    from evaluate import _torch_cubic
+    from evaluate.data import _torch_cubic
 except ImportError:  # pragma: no cover - an install without a C compiler
     _torch_cubic = None
 
@@ -525,7 +525,7 @@ def _fast_bytes(
 
 def bicubic_kernel() -> str:
     """Which implementation of Torch's bicubic runs: "compiled", or "torch ops" (same bits,
-    about four times slower) where evaluate._torch_cubic was not built at install time."""
+    about four times slower) where evaluate.data._torch_cubic was not built at install time."""
     return "compiled" if _torch_cubic is not None else "torch ops"
 
 

@@ -18,8 +18,8 @@ import os
 import numpy as np
 import torch
 
-from evaluate.imagedecode import decode_image
-from evaluate.transforms import CROP_SIZE, MEAN, STD, center_offsets, scaled_size, torch_scale
+from evaluate.data.imagedecode import decode_image
+from evaluate.data.transforms import CROP_SIZE, MEAN, STD, center_offsets, scaled_size, torch_scale
 
 # datasets/imagenet.lua: pca (AlexNet lighting) and the jitter strengths of setting 1.
 EIGVAL = torch.tensor([0.2175, 0.0188, 0.0045])

@@ -2,7 +2,7 @@
  *
  * - `cubic_rows` is one pass of image.c's `scaleCubic_rowcol` and `cubicInterpolate`, expression
  *   for expression, so that every float32 and double rounding is Torch's (the torch7 pipeline).
- *   evaluate/transforms.py plans each pass (which source interval and fraction each output uses,
+ *   evaluate/data/transforms.py plans each pass (which source interval and fraction each output uses,
  *   which rows are copied) and calls it; without this module it does the same arithmetic with
  *   torch ops, bit for bit, about four times slower.
  * - `scale_bytes` is the fast pipeline's resize: Torch's positions, kernel and borders as float32
@@ -576,7 +576,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_torch_cubic",
-    "Lua Torch's bicubic image.scale, compiled (see evaluate/transforms.py).", -1, methods,
+    "Lua Torch's bicubic image.scale, compiled (see evaluate/data/transforms.py).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
