@@ -23,7 +23,7 @@ def run_variant(args: argparse.Namespace) -> dict:
     import torch
 
     from converter.irv2.model import InceptionResNetV2, IRV2Config
-    from evaluate.train import TrainConfig, Trainer
+    from evaluate.train.trainer import TrainConfig, Trainer
 
     torch.manual_seed(0)
     device = torch.device(args.device)

@@ -22,7 +22,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from evaluate.train_cli import main
+from evaluate.train.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {
@@ -80,7 +80,7 @@ def augment():
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "evaluate.train_cli", *args]
+    return [sys.executable, "-m", "evaluate.train.cli", *args]
 
 
 def common(dataset: Path, weights: Path) -> list[str]:
@@ -196,8 +196,8 @@ def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
     from converter import load_converted
     from evaluate.data.datasets import class_folders
     from evaluate.runtime.distributed import DistInfo
-    from evaluate.train import TrainConfig, Trainer
-    from evaluate.train_loop import LoopConfig, SeededSamples, make_loader
+    from evaluate.train.loop import LoopConfig, SeededSamples, make_loader
+    from evaluate.train.trainer import TrainConfig, Trainer
 
     torchrun = shutil.which("torchrun")
     if torchrun is None:
@@ -205,7 +205,7 @@ def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
     run = tmp_path / "ddp"
     args = [*common(dataset, weights), "--batch-size", "4", "--epochs", "1", "--save", str(run)]
     done = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "evaluate.train_cli", *args],
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "evaluate.train.cli", *args],
         env=ENV,
         capture_output=True,
         timeout=300,
@@ -418,7 +418,7 @@ def test_data_position_is_a_pure_function_of_seed_epoch_index():
     """What exact resuming rests on: a resumed epoch yields the same remaining samples, and a
     sample's augmentation depends on (seed, epoch, index) only, not on who loads it when."""
     from evaluate.runtime.distributed import DistInfo
-    from evaluate.train_loop import ResumableSampler, SeededSamples
+    from evaluate.train.loop import ResumableSampler, SeededSamples
 
     samples = SeededSamples([Path(f"{i}.jpg") for i in range(10)], list(range(10)), _noise, 7)
     full = ResumableSampler(samples, DistInfo(), seed=7)

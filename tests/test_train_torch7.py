@@ -18,8 +18,8 @@ import torch
 from converter.irv2.convert import convert_checkpoint
 from converter.irv2.mapping import read_table
 from converter.torch7.reader import load_t7
-from evaluate import lua_resume
-from evaluate.train import TrainConfig, Trainer, learning_rate
+from evaluate.train import lua_resume
+from evaluate.train.trainer import TrainConfig, Trainer, learning_rate
 from mappings import table_path
 
 FORWARD_TOL = 1e-5  # loss and logits of step 1, relative

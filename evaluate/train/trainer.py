@@ -7,7 +7,7 @@ gradient, start the momentum buffer as a clone of that sum and then update `buf 
 tests/test_train_torch7.py). The learning rate is lim0606's per-ITERATION step rule, set before
 every step like `optimState.learningRate = self:learningRateStep(epoch, n)` was.
 
-    from evaluate.train import Trainer, TrainConfig
+    from evaluate.train.trainer import Trainer, TrainConfig
     trainer = Trainer(model, TrainConfig(iters_per_epoch=len(loader)))
     loss = trainer.step(images, targets)   # a 0-d tensor: reading it is the caller's sync
 """
@@ -163,7 +163,7 @@ class Trainer:
         """Continue from a Lua `optimState_N.t7`: momentum buffers (from the flat `dfdx`),
         momentum/weightDecay/nesterov/dampening, evalCounter; with `epoch` = N (latest.t7's
         epoch) the next step is iteration 1 of epoch N+1. Returns what was restored."""
-        from evaluate import lua_resume
+        from evaluate.train import lua_resume
 
         state = lua_resume.read_torch7_optim(path)
         restored = lua_resume.apply_to_trainer(state, self)

@@ -28,10 +28,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from converter.errors import UserError
-from evaluate import logformat, train_checkpoint
-from evaluate.lua_resume import _unwrap
+from evaluate import logformat
 from evaluate.runtime.distributed import DistInfo, all_reduce_sum
-from evaluate.train import Trainer
+from evaluate.train import checkpoint
+from evaluate.train.lua_resume import _unwrap
+from evaluate.train.trainer import Trainer
 
 
 @dataclass
@@ -353,9 +354,9 @@ class TrainLoop:
         completed = st.epoch - 1 if st.batches_done == 0 else st.epoch
         meta = {
             **self.meta,
-            "format": train_checkpoint.FORMAT,
-            "version": train_checkpoint.VERSION,
-            "arch": train_checkpoint.ARCH,
+            "format": checkpoint.FORMAT,
+            "version": checkpoint.VERSION,
+            "arch": checkpoint.ARCH,
             "config": model.cfg.to_dict(),
             "epoch": completed,
             "batches_done": st.batches_done,
@@ -367,9 +368,9 @@ class TrainLoop:
             "meta": meta,
             "trainer": self.trainer.state_dict(),
             "loop": {"state": st.to_dict(), "config": asdict(self.cfg)},
-            "rng": train_checkpoint.rng_states(),
+            "rng": checkpoint.rng_states(),
         }
-        self.saved = train_checkpoint.save(self.run_dir, payload, best), completed
+        self.saved = checkpoint.save(self.run_dir, payload, best), completed
 
 
 def make_validator(

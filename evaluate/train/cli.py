@@ -5,7 +5,7 @@
     irv2-train --data /imagenet --resume runs/irv2                               # our own run
     irv2-train --data /my/dataset --weights irv2.pt --num-classes 37 --reset-classifier \\
                --epochs 30 --lr 0.01
-    torchrun --nproc_per_node 8 -m evaluate.train_cli --data /imagenet --resume runs/irv2
+    torchrun --nproc_per_node 8 -m evaluate.train.cli --data /imagenet --resume runs/irv2
 
 --data holds train/ and val/, one sub-folder per class. Defaults are the published model's
 recipe: batch 64, LR 0.045 * 0.96^floor(iter/12800) per iteration, nesterov momentum 0.4737,
@@ -233,10 +233,10 @@ def train(o: dict[str, Any], given: set[str]) -> None:
     """Assemble model, data, trainer and loop from the options, then run."""
     import torch
 
-    from evaluate import train_checkpoint
     from evaluate.runtime import devices, distributed
-    from evaluate.train import Trainer
-    from evaluate.train_loop import TrainLog, TrainLoop
+    from evaluate.train import checkpoint
+    from evaluate.train.loop import TrainLog, TrainLoop
+    from evaluate.train.trainer import Trainer
 
     info = distributed.init_from_env(use_cuda=_wants_cuda(o["device"]))
     try:
@@ -245,7 +245,7 @@ def train(o: dict[str, Any], given: set[str]) -> None:
         amp = o["amp_dtype"] if amp_dtype is not None else None
         if o["channels_last"] and device.type != "cuda":
             raise UserError(f"--channels-last needs a CUDA device (running on {device})")
-        resumed = train_checkpoint.load(o["resume"]) if o["resume"] else None
+        resumed = checkpoint.load(o["resume"]) if o["resume"] else None
         loop_cfg, state = _loop_setup(o, given, resumed)
         run_dir = _run_dir(o, given, resumed)
         if resumed is None:
@@ -289,7 +289,7 @@ def train(o: dict[str, Any], given: set[str]) -> None:
             meta={"source": source_note},
         )
         if resumed is not None:
-            train_checkpoint.set_rng_states(resumed["rng"])
+            checkpoint.set_rng_states(resumed["rng"])
         try:
             loop.run()
         finally:
@@ -308,13 +308,13 @@ def _wants_cuda(spec: str) -> bool:
 def _run_dir(o: dict[str, Any], given: set[str], resumed: dict | None) -> Path:
     """Where this session writes: --save, or the resumed run's own directory; a directory
     holding another run is refused before any work."""
-    from evaluate import train_checkpoint
+    from evaluate.train import checkpoint
 
     run_dir = Path(o["save"])
     if resumed is None:
         _refuse_overwrite(run_dir)
         return run_dir
-    own = train_checkpoint.find(o["resume"]).parent
+    own = checkpoint.find(o["resume"]).parent
     if "save" not in given:
         return own
     if run_dir.resolve() != own.resolve():  # --save naming the run itself is fine
@@ -323,18 +323,18 @@ def _run_dir(o: dict[str, Any], given: set[str], resumed: dict | None) -> Path:
 
 
 def _refuse_overwrite(save: Path) -> None:
-    from evaluate import train_checkpoint
+    from evaluate.train import checkpoint
 
     if save.exists() and not save.is_dir():
         raise UserError(f"--save {save}: a file, not a directory; give a run directory")
-    if (save / train_checkpoint.CHECKPOINT).exists():
+    if (save / checkpoint.CHECKPOINT).exists():
         raise UserError(
             f"{save} already holds a run; continue it with --resume {save} or choose another --save"
         )
 
 
 def _loop_setup(o: dict[str, Any], given: set[str], resumed: dict | None):
-    from evaluate.train_loop import LoopConfig, LoopState
+    from evaluate.train.loop import LoopConfig, LoopState
 
     values = {field: o[opt] for opt, field in _LOOP_OPTIONS.items()}
     values["val_every"] = 0 if o["no_val"] else o["val_every"]
@@ -355,7 +355,7 @@ def _loop_setup(o: dict[str, Any], given: set[str], resumed: dict | None):
 
 
 def _train_config(o, given, resumed, iters: int, amp: str | None):
-    from evaluate.train import TrainConfig
+    from evaluate.train.trainer import TrainConfig
 
     values = {field: o[opt] for opt, field in _TRAIN_OPTIONS.items()}
     if resumed is not None:
@@ -457,7 +457,7 @@ def _open_data(root: Path, num_classes: int, o: dict[str, Any], resumed: dict | 
 
 
 def _iters(n: int, cfg, info) -> int:
-    from evaluate.train_loop import iters_per_epoch
+    from evaluate.train.loop import iters_per_epoch
 
     return iters_per_epoch(n, cfg.batch_size, info)
 
@@ -493,14 +493,14 @@ def _restore(trainer, o, resumed, t7_source, state) -> str:
 
 
 def _rule_lr(cfg, epoch: int) -> float:
-    from evaluate.train import learning_rate
+    from evaluate.train.trainer import learning_rate
 
     return learning_rate(cfg, epoch, cfg.iters_per_epoch)
 
 
 def _train_loader(images, cfg, info, device):
     from evaluate.data.augment import TrainTransform
-    from evaluate.train_loop import SeededSamples, make_loader
+    from evaluate.train.loop import SeededSamples, make_loader
 
     samples = SeededSamples(images.paths, images.labels, TrainTransform(), cfg.seed)
     return make_loader(samples, cfg, info, pin=device.type == "cuda")
@@ -511,7 +511,7 @@ def _validator(o, val_images, cfg, info, device, amp, log):
         if not o["no_val"]:
             log.line(f"=> no {Path(o['data']) / 'val'} folder: training without validation")
         return None
-    from evaluate.train_loop import make_validator
+    from evaluate.train.loop import make_validator
 
     batch = o["val_batch_size"] or max(1, cfg.batch_size // info.world_size)
     return make_validator(

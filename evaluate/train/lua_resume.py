@@ -21,7 +21,7 @@ from torch import nn
 from converter.errors import T7FormatError, UserError
 
 if TYPE_CHECKING:
-    from evaluate.train import Trainer
+    from evaluate.train.trainer import Trainer
 
 _PARAM_FIELDS = ("weight", "bias")
 
