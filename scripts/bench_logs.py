@@ -1,7 +1,7 @@
 """Benchmark: log parsing speed against grep+awk, and memory against log size.
 
 Writes a synthetic fb.resnet.torch log (default 90 epochs x 20 019 train lines + 782 test lines
-per epoch: the size of the authors' ImageNet log) with `evaluate.logformat`, then in the same run
+per epoch: the size of the authors' ImageNet log) with `evaluate.logs.format`, then in the same run
 times `grep | awk` extracting the same columns (epoch, iter, iters, time, data, loss/top1/top5),
 the parser's record stream alone, and the parser plus the per-epoch summary. Peak memory is the
 ru_maxrss of a child process that parses a 1/10-size log and then the full log.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evaluate import logformat as fmt  # noqa: E402
+from evaluate.logs import format as fmt  # noqa: E402
 
 _AWK = r"""
 /^ \| (Epoch|Test): \[/ {
@@ -32,7 +32,7 @@ _AWK = r"""
 }"""
 _CHILD = """
 import resource, sys
-from evaluate.logparse import Run
+from evaluate.logs.parse import Run
 run = Run.from_files([sys.argv[1]])
 assert run.epochs(), "no epochs parsed"
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -76,7 +76,7 @@ def time_grep_awk(path: Path) -> float:
 
 
 def time_records(path: Path) -> float:
-    from evaluate.logparse import read_records
+    from evaluate.logs.parse import read_records
 
     t = time.perf_counter()
     n = sum(1 for _ in read_records([path]))
@@ -85,7 +85,7 @@ def time_records(path: Path) -> float:
 
 
 def time_summary(path: Path) -> float:
-    from evaluate.logparse import Run
+    from evaluate.logs.parse import Run
 
     t = time.perf_counter()
     Run.from_files([path]).summary()

@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from converter.errors import UserError
-from evaluate import logformat as fmt
-from evaluate.logparse import ParseStats, Run, group_parts, parse_lines
-from evaluate.logs_cli import main
+from evaluate.logs import format as fmt
+from evaluate.logs.cli import main
+from evaluate.logs.parse import ParseStats, Run, group_parts, parse_lines
 
 PCT = 5e-4  # %7.3f prints errors to 1e-3: a parsed value is within half of that
 
@@ -357,7 +357,7 @@ def test_cli_plot_png_and_svg(realworld, tmp_path):
 
 
 def test_plot_refuses_best_lines_only(realworld, tmp_path):
-    from evaluate.logplot import plot_runs
+    from evaluate.logs.plot import plot_runs
 
     run = Run.from_files([realworld / "logs" / "3ddensenet_de20_gr12_bestmodel_grep.log"])
     with pytest.raises(UserError, match="no per-epoch"):

@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from converter.errors import UserError
-from evaluate import logformat
+from evaluate.logs import format as logformat
 from evaluate.runtime.distributed import DistInfo, all_reduce_sum
 from evaluate.train import checkpoint
 from evaluate.train.lua_resume import _unwrap

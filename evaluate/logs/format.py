@@ -1,7 +1,7 @@
 """The fb.resnet.torch log lines, written byte for byte as Lua Torch7 printed them.
 
 The PyTorch trainer writes its log with these functions so that old and new logs read the same
-way (by people, by grep, and by `evaluate.logparse`). Each function returns the text Lua passed
+way (by people, by grep, and by `evaluate.logs.parse`). Each function returns the text Lua passed
 to `print`, including the TAB that Torch's REPL `print` appends after every argument; Python's
 `print(line)` then adds the newline, as Lua did. top1/top5 are error percentages.
 """

@@ -1,6 +1,6 @@
 """irv2-logs: summaries, CSV and training-curve plots from fb.resnet.torch training logs.
 
-Thin layer over `evaluate.logparse` and `evaluate.logplot`. Files named `x.log.1 x.log.2 ...`
+Thin layer over `evaluate.logs.parse` and `evaluate.logs.plot`. Files named `x.log.1 x.log.2 ...`
 given one after another are the parts of one run, read in the order given.
 """
 
@@ -16,7 +16,7 @@ import click
 
 from converter.errors import UserError, exit_on_user_error
 from converter.outputs.atomic import atomic_path
-from evaluate.logparse import Run, group_parts, read_records, run_names
+from evaluate.logs.parse import Run, group_parts, read_records, run_names
 
 _FIRST_COLUMNS = ("loss", "top1", "top5")
 
@@ -74,7 +74,7 @@ def plot(
     logs: tuple[Path, ...], output: Path, smooth: bool, loss_panel: bool, title: str | None
 ) -> None:
     """Train/val top-1/top-5 error per epoch; several runs are overlaid."""
-    from evaluate.logplot import plot_runs
+    from evaluate.logs.plot import plot_runs
 
     runs = _runs(logs)
     click.echo(
