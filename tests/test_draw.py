@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from conftest import shared_dir
 
 from converter.irv2.model import ConvBN, InceptionResNetV2
-from evaluate.draw import find_dot, model_figure, to_dot
-from evaluate.draw_cli import main
+from evaluate.figure.cli import main
+from evaluate.figure.draw import find_dot, model_figure, to_dot
 
 # graphviz wraps long strings with backslash-newline, hence DOTALL
 _TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|->|[-\w.#]+|[\[\]{};=,]', re.S)

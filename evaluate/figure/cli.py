@@ -69,7 +69,7 @@ def main(
     input_size: int,
     detail: bool,
 ) -> None:
-    from evaluate import draw
+    from evaluate.figure import draw
 
     fmt = draw.figure_format(output)  # before the slow part: a typo costs nothing
     model, what = _model(weights, width_divisor, num_classes)

@@ -1,0 +1,2 @@
+"""The model figure: the PyTorch network traced into a graphviz graph, and the `irv2-draw`
+command."""
