@@ -111,6 +111,13 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
+def unwrap(model: Any) -> Any:
+    """The network inside DistributedDataParallel (whose names carry a `module.` prefix)."""
+    from torch import nn
+
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
 def cleanup(info: DistInfo) -> None:
     """Leave the process group (torch warns at exit when one is left open)."""
     if info.enabled:

@@ -29,9 +29,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from converter.errors import UserError
 from evaluate.logs import format as logformat
-from evaluate.runtime.distributed import DistInfo, all_reduce_sum
+from evaluate.runtime.distributed import DistInfo, all_reduce_sum, unwrap
 from evaluate.train import checkpoint
-from evaluate.train.lua_resume import _unwrap
 from evaluate.train.trainer import Trainer
 
 
@@ -350,7 +349,7 @@ class TrainLoop:
         if self.run_dir is None or not self.info.is_main:
             return
         st = self.state
-        model = _unwrap(self.trainer.model)
+        model = unwrap(self.trainer.model)
         completed = st.epoch - 1 if st.batches_done == 0 else st.epoch
         meta = {
             **self.meta,
@@ -397,7 +396,7 @@ def make_validator(
     amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp or "")
 
     def validate(model: nn.Module, epoch: int) -> tuple[float, float] | None:
-        net = _unwrap(model)
+        net = unwrap(model)
         if info.enabled:  # every rank validates rank 0's BN statistics: the ones it saves
             import torch.distributed as dist
 

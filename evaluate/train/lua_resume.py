@@ -5,23 +5,22 @@ i.e. `model:parameters()` order (depth-first over modules, weight before bias). 
 table lists the Torch tensors in that same depth-first order, so its weight/bias rows, in table
 order, name the PyTorch parameter each slice of `dfdx` belongs to (checked against Torch's own
 `*_param_order.tsv` in tests/test_train_torch7.py).
+
+This module only reads: the state comes out as plain data (`Torch7OptimState`, the flat `dfdx`
+cut by `split_flat`) and `Trainer.apply_torch7_optim_state` puts it into the optimizer.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from converter.errors import T7FormatError, UserError
-
-if TYPE_CHECKING:
-    from evaluate.train.trainer import Trainer
+from evaluate.runtime.distributed import unwrap
 
 _PARAM_FIELDS = ("weight", "bias")
 
@@ -83,7 +82,7 @@ def split_flat(
 ) -> dict[str, torch.Tensor]:
     """Cut a flat `getParameters()`-ordered vector (dfdx, a gradient) into per-parameter
     tensors, each shaped like its parameter."""
-    named = dict(_unwrap(model).named_parameters())
+    named = dict(unwrap(model).named_parameters())
     order = parameter_order() if order is None else order
     unknown = [k for k in order if k not in named]
     if unknown:
@@ -102,44 +101,3 @@ def split_flat(
         buffers[key] = torch.from_numpy(chunk.copy()).to(p.device, p.dtype)
         offset += p.numel()
     return buffers
-
-
-def apply_to_trainer(state: Torch7OptimState, trainer: Trainer) -> dict[str, Any]:
-    """Restore hyper-parameters, evalCounter and momentum buffers into `trainer`."""
-    if state.learning_rate_decay != 0:
-        raise UserError(
-            f"{state.path}: learningRateDecay={state.learning_rate_decay:g}; fb.resnet.torch "
-            "runs use 0 and this trainer has no such decay"
-        )
-    buffers = {}
-    if state.dfdx is not None and state.momentum != 0:  # checked before anything changes
-        buffers = split_flat(state.dfdx, trainer.model)
-    try:
-        trainer.config = dataclasses.replace(
-            trainer.config,
-            momentum=state.momentum,
-            weight_decay=state.weight_decay,
-            nesterov=state.nesterov,
-            dampening=state.dampening,
-        )
-    except ValueError as e:
-        raise UserError(f"{state.path}: {e}") from None
-    trainer.apply_hyperparameters()
-    trainer.eval_counter = state.eval_counter
-    named = dict(_unwrap(trainer.model).named_parameters())
-    for key, buf in buffers.items():
-        trainer.optimizer.state[named[key]]["momentum_buffer"] = buf
-    return {
-        "learningRate": state.learning_rate,
-        "momentum": state.momentum,
-        "weightDecay": state.weight_decay,
-        "nesterov": state.nesterov,
-        "dampening": state.dampening,
-        "evalCounter": state.eval_counter,
-        "momentum_buffers": state.dfdx is not None,
-    }
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The network inside DistributedDataParallel (whose names carry a `module.` prefix)."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model

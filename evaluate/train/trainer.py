@@ -15,12 +15,19 @@ every step like `optimState.learningRate = self:learningRateStep(epoch, n)` was.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+from converter.errors import UserError
+from evaluate.runtime.distributed import unwrap
+
+if TYPE_CHECKING:
+    from evaluate.train.lua_resume import Torch7OptimState
 
 
 @dataclass
@@ -166,10 +173,48 @@ class Trainer:
         from evaluate.train import lua_resume
 
         state = lua_resume.read_torch7_optim(path)
-        restored = lua_resume.apply_to_trainer(state, self)
+        restored = self.apply_torch7_optim_state(state)
         if epoch is not None:
             self.set_position(epoch + 1, 0)
         return restored
+
+    def apply_torch7_optim_state(self, state: Torch7OptimState) -> dict[str, Any]:
+        """Restore hyper-parameters, evalCounter and momentum buffers from a Lua optimizer
+        state (as `lua_resume.read_torch7_optim` reads it)."""
+        from evaluate.train import lua_resume
+
+        if state.learning_rate_decay != 0:
+            raise UserError(
+                f"{state.path}: learningRateDecay={state.learning_rate_decay:g}; fb.resnet.torch "
+                "runs use 0 and this trainer has no such decay"
+            )
+        buffers = {}
+        if state.dfdx is not None and state.momentum != 0:  # checked before anything changes
+            buffers = lua_resume.split_flat(state.dfdx, self.model)
+        try:
+            self.config = dataclasses.replace(
+                self.config,
+                momentum=state.momentum,
+                weight_decay=state.weight_decay,
+                nesterov=state.nesterov,
+                dampening=state.dampening,
+            )
+        except ValueError as e:
+            raise UserError(f"{state.path}: {e}") from None
+        self.apply_hyperparameters()
+        self.eval_counter = state.eval_counter
+        named = dict(unwrap(self.model).named_parameters())
+        for key, buf in buffers.items():
+            self.optimizer.state[named[key]]["momentum_buffer"] = buf
+        return {
+            "learningRate": state.learning_rate,
+            "momentum": state.momentum,
+            "weightDecay": state.weight_decay,
+            "nesterov": state.nesterov,
+            "dampening": state.dampening,
+            "evalCounter": state.eval_counter,
+            "momentum_buffers": state.dfdx is not None,
+        }
 
     def state_dict(self) -> dict[str, Any]:
         """Optimizer (momentum), schedule position and config: what a checkpoint needs."""
