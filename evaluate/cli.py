@@ -308,7 +308,7 @@ def _set_up(
     """Images, model, autocast dtype and dataset, each checked against the others."""
     from converter import load_model
     from evaluate.data.datasets import ImageDataset, open_images
-    from evaluate.data.transforms import ValTransform
+    from evaluate.data.preprocess import ValTransform
     from evaluate.runtime.devices import resolve_amp_dtype
     from evaluate.validate import prepare_model
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from converter.errors import UserError
 from evaluate import metrics
-from evaluate.data.transforms import model_input
+from evaluate.data.preprocess import model_input
 from evaluate.runtime import distributed
 from evaluate.runtime.distributed import DistInfo
 

@@ -4,7 +4,7 @@ Baseline = what a PyTorch user writes (torchvision's Resize(328, BICUBIC) + Cent
 ToTensor + Normalize, spelled out on Pillow): decode + resize + crop + normalise, no model.
 All three run through the same DataLoader (same images, same workers, one intra-op thread per
 worker) and the script prints each rate and its ratio to the baseline measured in the same run.
-Each batch is made the model input in the timed loop (`transforms.model_input`): `fast` ships
+Each batch is made the model input in the timed loop (`preprocess.model_input`): `fast` ships
 bytes and normalises them there, in the main process, which here is a CPU.
 
 Two more rows: `fast bytes` is `fast` without that normalisation, i.e. the CPU's share where a
@@ -33,7 +33,8 @@ from PIL import Image
 
 from evaluate.data import transforms
 from evaluate.data.imagedecode import load_pixels, open_image, torch_channels
-from evaluate.data.transforms import CROP_SIZE, MEAN, SCALE_SIZE, STD, ValTransform, model_input
+from evaluate.data.preprocess import ValTransform, model_input
+from evaluate.data.transforms import CROP_SIZE, MEAN, SCALE_SIZE, STD
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared/fixtures/torch7/images"
 

@@ -28,7 +28,7 @@ SCORE_TOL = 1e-4  # batched vs one-by-one forward of the same float32 model
 def _logits(model_path, photos, mode: str) -> dict[int, np.ndarray]:
     """crops -> (7, 1000) scores, one image at a time, crops summed as fb.resnet.torch does."""
     from converter import load_model
-    from evaluate.data.transforms import load_val_tensor
+    from evaluate.data.preprocess import load_val_tensor
 
     model = load_model(model_path)
     out = {}

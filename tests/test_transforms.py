@@ -19,13 +19,11 @@ from rounding import TIE, assert_rounded
 from converter.errors import UserError
 from evaluate.data import transforms
 from evaluate.data.imagedecode import BadImageError, decode_image
+from evaluate.data.preprocess import ValTransform, load_val_tensor, model_input
 from evaluate.data.transforms import (
     MEAN,
     STD,
-    ValTransform,
     center_offsets,
-    load_val_tensor,
-    model_input,
     normalize_bytes,
     normalize_chw,
     scaled_size,

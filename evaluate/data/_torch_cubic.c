@@ -2,9 +2,9 @@
  *
  * - `cubic_rows` is one pass of image.c's `scaleCubic_rowcol` and `cubicInterpolate`, expression
  *   for expression, so that every float32 and double rounding is Torch's (the torch7 pipeline).
- *   evaluate/data/transforms.py plans each pass (which source interval and fraction each output uses,
- *   which rows are copied) and calls it; without this module it does the same arithmetic with
- *   torch ops, bit for bit, about four times slower.
+ *   evaluate/data/transforms.py plans each pass (which source interval and fraction each output
+ *   uses, which rows are copied) and calls it; without this module the same arithmetic runs on
+ *   torch ops (evaluate/data/cubic.py), bit for bit, about four times slower.
  * - `scale_bytes` is the fast pipeline's resize: Torch's positions, kernel and borders as float32
  *   weights (planned by transforms._byte_plan), bytes in, rounded bytes out, in one pass over
  *   Pillow's own pixel memory.

@@ -389,7 +389,7 @@ def make_validator(
     authors' exact val preprocessing); logs fb.resnet.torch Test lines, returns (top1, top5)
     error % on rank 0 and None on the other ranks."""
     from evaluate.data.datasets import ImageDataset
-    from evaluate.data.transforms import ValTransform
+    from evaluate.data.preprocess import ValTransform
     from evaluate.validate import evaluate_model
 
     dataset = ImageDataset(images, ValTransform(mode="torch7", crops=crops))
