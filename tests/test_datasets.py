@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from converter.errors import UserError
-from evaluate.data.datasets import ImageDataset, open_images, read_devkit_meta
+from evaluate.data.datasets import ImageDataset, open_images
+from evaluate.data.labels import read_devkit_meta
 
 SYNSETS = ["n01440764", "n01443537", "n01484850", "n01491361"]
 

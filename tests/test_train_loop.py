@@ -194,7 +194,7 @@ def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
     """torchrun --nproc_per_node 2 (gloo) == one process with the same global batch."""
 
     from converter import load_converted
-    from evaluate.data.datasets import class_folders
+    from evaluate.data.imagelist import class_folders
     from evaluate.runtime.distributed import DistInfo
     from evaluate.train.loop import LoopConfig, SeededSamples, make_loader
     from evaluate.train.trainer import TrainConfig, Trainer

@@ -419,7 +419,7 @@ def _build_model(o: dict[str, Any], resumed: dict | None, device):
 
 
 def _open_data(root: Path, num_classes: int, o: dict[str, Any], resumed: dict | None):
-    from evaluate.data.datasets import class_folders
+    from evaluate.data.imagelist import class_folders
 
     if not (root / "train").is_dir():
         raise UserError(f"{root}: no train/ folder; --data must hold train/ and val/ class folders")
