@@ -196,7 +196,8 @@ def test_torchrun_two_processes_match_one(augment, dataset, weights, tmp_path):
     from converter import load_converted
     from evaluate.data.imagelist import class_folders
     from evaluate.runtime.distributed import DistInfo
-    from evaluate.train.loop import LoopConfig, SeededSamples, make_loader
+    from evaluate.train.loader import SeededSamples, make_loader
+    from evaluate.train.loop import LoopConfig
     from evaluate.train.trainer import TrainConfig, Trainer
 
     torchrun = shutil.which("torchrun")
@@ -418,7 +419,7 @@ def test_data_position_is_a_pure_function_of_seed_epoch_index():
     """What exact resuming rests on: a resumed epoch yields the same remaining samples, and a
     sample's augmentation depends on (seed, epoch, index) only, not on who loads it when."""
     from evaluate.runtime.distributed import DistInfo
-    from evaluate.train.loop import ResumableSampler, SeededSamples
+    from evaluate.train.loader import ResumableSampler, SeededSamples
 
     samples = SeededSamples([Path(f"{i}.jpg") for i in range(10)], list(range(10)), _noise, 7)
     full = ResumableSampler(samples, DistInfo(), seed=7)

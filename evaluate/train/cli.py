@@ -457,7 +457,7 @@ def _open_data(root: Path, num_classes: int, o: dict[str, Any], resumed: dict | 
 
 
 def _iters(n: int, cfg, info) -> int:
-    from evaluate.train.loop import iters_per_epoch
+    from evaluate.train.loader import iters_per_epoch
 
     return iters_per_epoch(n, cfg.batch_size, info)
 
@@ -500,7 +500,7 @@ def _rule_lr(cfg, epoch: int) -> float:
 
 def _train_loader(images, cfg, info, device):
     from evaluate.data.augment import TrainTransform
-    from evaluate.train.loop import SeededSamples, make_loader
+    from evaluate.train.loader import SeededSamples, make_loader
 
     samples = SeededSamples(images.paths, images.labels, TrainTransform(), cfg.seed)
     return make_loader(samples, cfg, info, pin=device.type == "cuda")
