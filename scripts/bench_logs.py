@@ -32,7 +32,7 @@ _AWK = r"""
 }"""
 _CHILD = """
 import resource, sys
-from evaluate.logs.parse import Run
+from evaluate.logs.runs import Run
 run = Run.from_files([sys.argv[1]])
 assert run.epochs(), "no epochs parsed"
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -85,7 +85,7 @@ def time_records(path: Path) -> float:
 
 
 def time_summary(path: Path) -> float:
-    from evaluate.logs.parse import Run
+    from evaluate.logs.runs import Run
 
     t = time.perf_counter()
     Run.from_files([path]).summary()

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from converter.errors import UserError
 from evaluate.logs import format as fmt
 from evaluate.logs.cli import main
-from evaluate.logs.parse import ParseStats, Run, group_parts, parse_lines
+from evaluate.logs.parse import ParseStats, parse_lines
+from evaluate.logs.runs import Run, group_parts
 
 PCT = 5e-4  # %7.3f prints errors to 1e-3: a parsed value is within half of that
 

@@ -155,7 +155,7 @@ def test_kill_and_resume_gives_the_uninterrupted_parameters(augment, dataset, we
 def _logs_agree_after_resume(straight: Path, killed: Path) -> None:
     """The killed run's log repeats the iterations after its last checkpoint; read by the log
     tools it gives the uninterrupted run's per-epoch numbers, which are the trainer's own."""
-    from evaluate.logs.parse import Run
+    from evaluate.logs.runs import Run
 
     runs = [Run.from_files([d / "train.log"]) for d in (straight, killed)]
     print(f"restarts in the killed run's log: {runs[1].restarts}")
@@ -473,7 +473,7 @@ def lua_then_own_resume(augment, fixtures, imagenet_shaped, tmp_path_factory) ->
 
 def test_resumed_sessions_log_no_unknown_lines(lua_then_own_resume):
     """Every line irv2-train writes is one the log tools know, its "=> " notes included."""
-    from evaluate.logs.parse import Run
+    from evaluate.logs.runs import Run
 
     run, _ = lua_then_own_resume
     text = (run / "train.log").read_text()

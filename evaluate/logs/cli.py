@@ -1,7 +1,8 @@
 """irv2-logs: summaries, CSV and training-curve plots from fb.resnet.torch training logs.
 
-Thin layer over `evaluate.logs.parse` and `evaluate.logs.plot`. Files named `x.log.1 x.log.2 ...`
-given one after another are the parts of one run, read in the order given.
+Thin layer over `evaluate.logs.parse`, `evaluate.logs.runs` and `evaluate.logs.plot`. Files
+named `x.log.1 x.log.2 ...` given one after another are the parts of one run, read in the order
+given.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import click
 
 from converter.errors import UserError, exit_on_user_error
 from converter.outputs.atomic import atomic_path
-from evaluate.logs.parse import Run, group_parts, read_records, run_names
+from evaluate.logs.parse import read_records
+from evaluate.logs.runs import Run, group_parts, run_names
 
 _FIRST_COLUMNS = ("loss", "top1", "top5")
 

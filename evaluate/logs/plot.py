@@ -13,7 +13,7 @@ from pathlib import Path
 
 from converter.errors import UserError
 from converter.outputs.atomic import atomic_path
-from evaluate.logs.parse import Run
+from evaluate.logs.runs import Run
 
 FORMATS = (".png", ".svg")
 _SEED_COLOURS = ("red", "blue")  # train, val: the seed figure's choice
