@@ -327,7 +327,7 @@ def test_progress_line_is_ended_when_a_run_stops_early(monkeypatch):
     """On a terminal the line is redrawn without a newline: an error must not be glued to it."""
     import io
 
-    from evaluate.cli import _Progress
+    from evaluate.report import _Progress
     from evaluate.runtime.distributed import DistInfo
 
     for done, expected_end in [(1, "1/3 "), (3, "\n")]:
