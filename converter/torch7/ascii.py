@@ -32,15 +32,9 @@ class AsciiReader(Reader):
     def read_long_array(self, n: int) -> list[int]:
         return [self.read_int() for _ in range(n)]
 
-    def read_string(self, disable_utf8: bool = False) -> bytes:
-        size = self.read_int()
-        if size < 0:
-            raise self.fail(f"corrupt string length {size}")
-        return self._raw(size)
-
     def read_array(self, dtype: np.dtype, count: int) -> np.ndarray:
         if dtype.itemsize == 1:  # Byte/Char: DiskFile.c writes them raw even in ASCII mode
-            return np.frombuffer(self._raw(count), dtype=dtype).copy()
+            return np.frombuffer(self.read_raw(count), dtype=dtype).copy()
         if count > self.remaining():
             raise self.fail(f"truncated file: a storage of {count:,} values does not fit")
         tokens: list[bytes] = []
@@ -57,7 +51,7 @@ class AsciiReader(Reader):
         except (ValueError, OverflowError):
             raise self.fail("corrupt storage values") from None
 
-    def _raw(self, n: int) -> bytes:
+    def read_raw(self, n: int) -> bytes:
         """`n` raw bytes and the newline Torch's auto-spacing writes after them."""
         data = self.read_bytes(n)
         if n and self.f.read(1) not in (b"\n", b""):

@@ -83,7 +83,11 @@ class Reader(torchfile.T7Reader):
         size = self.read_int()
         if size < 0:
             raise self.fail(f"corrupt string length {size}")
-        return self.read_bytes(size)
+        return self.read_raw(size)
+
+    def read_raw(self, n: int) -> bytes:
+        """`n` bytes as they stand in the file (a string's or a byte storage's contents)."""
+        return self.read_bytes(n)
 
     def read_array(self, dtype: np.dtype, count: int) -> np.ndarray:
         return np.frombuffer(self.read_bytes(count * dtype.itemsize), dtype=dtype).copy()
