@@ -8,6 +8,7 @@ from converter.generic.layers import (  # noqa: F401 - imported for their regist
     convolution,
     dropout,
     graph,
+    nnx,
     normalization,
     pooling,
     shape,
