@@ -97,13 +97,25 @@ class TreeTranslation:
     def __init__(self, source: str):
         self.source = source
         self.state: dict[str, torch.Tensor] = {}
+        self._built: dict[int, tuple[T7Object, nn.Module, str]] = {}  # id -> (object, module, path)
 
     def module(self, m: T7Object, path: str) -> nn.Module:
+        """`m` translated. A Torch7 object met again (one module in two places, or the pooling
+        module a SpatialMaxUnpooling holds) gives the same nn.Module, its tensors under both
+        paths, as Lua shares the one object."""
+        if isinstance(m, T7Object) and id(m) in self._built:
+            _, built, first = self._built[id(m)]
+            if first and path != first:
+                for key in [k for k in self.state if k.startswith(first + ".")]:
+                    self.state[path + key[len(first) :]] = self.state[key]
+            return built
         translation = lookup(m.class_name) if isinstance(m, T7Object) else None
         if translation is None:  # translate() checks first; a builder may reach further
             what = m.class_name if isinstance(m, T7Object) else type(m).__name__
             raise T7FormatError(f"{self.source}: {what} at {show(path)} has no translation")
-        return translation.build(m, ModuleContext(self, m, path))
+        built = translation.build(m, ModuleContext(self, m, path))
+        self._built[id(m)] = (m, built, path)
+        return built
 
 
 class ModuleContext:
