@@ -55,6 +55,7 @@ class Node:
 class Graph:
     nodes: tuple[Node, ...]  # in run order
     input_node: int
+    output_node: int
     n_inputs: int  # > 1: the gModule takes a table (a list) of that many inputs
     outputs: tuple[int, ...]  # the gModule's outputs in order; one: a tensor, several: a list
 
@@ -141,7 +142,7 @@ def read_graph(gmodule: T7Object, modules: list[Any], where: str) -> Graph:
             )
         )
     outputs = tuple(e.source for e in nodes[output_node].inputs)
-    return Graph(tuple(nodes), input_node, n_inputs, outputs)
+    return Graph(tuple(nodes), input_node, output_node, n_inputs, outputs)
 
 
 def _input_count(gmodule: T7Object, innode: T7Object, legacy: list[Any]) -> int:
