@@ -59,6 +59,12 @@ def register_translation(
     they are checked before anything is built.
     """
 
+    if not class_names or not all(isinstance(n, str) and "." in n for n in class_names):
+        raise TypeError(
+            "register_translation takes Torch7 class names: write "
+            "@register_translation('nn.MyClass'), with the package prefix"
+        )
+
     def register(builder: Builder) -> Builder:
         for name in class_names:
             _REGISTRY[name] = Translation(builder, check, tuple(inner))
