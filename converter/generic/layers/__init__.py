@@ -7,6 +7,7 @@ from converter.generic.layers import (  # noqa: F401 - imported for their regist
     containers,
     convolution,
     dropout,
+    elementwise,
     graph,
     nnx,
     normalization,
