@@ -12,6 +12,7 @@ from converter.generic.layers import (  # noqa: F401 - imported for their regist
     nnx,
     normalization,
     pooling,
+    products,
     shape,
     tables,
 )
