@@ -13,6 +13,7 @@ from converter.generic.layers import (  # noqa: F401 - imported for their regist
     normalization,
     pooling,
     products,
+    reduction,
     shape,
     tables,
 )
