@@ -8,6 +8,7 @@ from converter.generic.layers import (  # noqa: F401 - imported for their regist
     convolution,
     dropout,
     elementwise,
+    fast_neural_style,
     graph,
     nnx,
     normalization,
