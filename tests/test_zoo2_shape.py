@@ -14,7 +14,7 @@ import torch
 from t7compare import assert_close, tensor
 from zoo2cases import check_case, forward, load_case, with_fields
 
-from converter.generic.translator import translate
+from converter.generic.translator import UnsupportedModuleError, translate
 
 SHAPE_CASES = [
     "narrow", "select", "select_negative", "transpose", "squeeze", "unsqueeze", "replicate",
@@ -111,3 +111,11 @@ def test_channel_dropout_trains_with_unscaled_plane_masks(fixtures, name):
     planes = y.flatten(2)
     assert set(y.unique().tolist()) == {0.0, 1.0}
     assert torch.equal(planes.amin(2), planes.amax(2))
+
+
+@pytest.mark.parametrize("name", ["spatialdropout_eval", "volumetricdropout_eval"])
+def test_stochastic_inference_channel_dropout_is_refused(fixtures, name):
+    """stochastic_inference=true keeps dropping at evaluation: nothing deterministic to give."""
+    case = load_case(fixtures, name)
+    with pytest.raises(UnsupportedModuleError, match="stochastic_inference"):
+        translate(with_fields(case["module"], stochastic_inference=True))

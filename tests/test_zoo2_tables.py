@@ -12,7 +12,7 @@ import torch
 from t7compare import assert_close, tensor
 from zoo2cases import check_case, compare, forward, load_case, with_fields
 
-from converter.generic.translator import translate
+from converter.generic.translator import UnsupportedModuleError, translate
 from converter.torch7.reader import load_t7
 
 TABLE_CASES = [
@@ -84,3 +84,11 @@ def test_bottle_passes_an_unfolded_input_through(fixtures):
     case = load_case(fixtures, "bottle")
     got = forward(translate(case["module"]), tensor(case["input"])[0])
     assert_close(got, tensor(case["output"])[0], "bottle first sample alone")
+
+
+def test_selecttable_of_a_string_key_is_refused_in_one_line(fixtures):
+    """SelectTable('key') selects from a Lua hash table, which has no list form here."""
+    case = load_case(fixtures, "selecttable")
+    with pytest.raises(UnsupportedModuleError, match=r"nn.SelectTable\(index='h'\)") as err:
+        translate(with_fields(case["module"], index="h"))
+    assert "\n" not in str(err.value)
