@@ -166,11 +166,11 @@ class TemporalConvolution(nn.Module):
     """nn.TemporalConvolution: input (batch x) time x features, features LAST; the 2-D weight
     outputFrameSize x (kW·inputFrameSize) is held as Conv1d's (out, in, kW)."""
 
-    def __init__(self, n_in: int, n_out: int, kw: int, dw: int):
+    def __init__(self, n_in: int, n_out: int, kw: int, dw: int, bias: bool = True):
         super().__init__()
         self.kw, self.dw = kw, dw
         self.weight = nn.Parameter(torch.empty(n_out, n_in, kw))
-        self.bias = nn.Parameter(torch.empty(n_out))
+        self.bias = nn.Parameter(torch.empty(n_out)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() not in (2, 3):
@@ -190,8 +190,9 @@ def _temporal_conv(m, ctx):
     if weight is None or weight.size % (kw * n_in):
         raise T7FormatError(f"{ctx.where}: weight does not match inputFrameSize x kW")
     n_out = weight.size // (kw * n_in)
-    module = TemporalConvolution(n_in, n_out, kw, opt_int(m, "dW", 1))
+    bias = ctx.tensor("bias")
+    module = TemporalConvolution(n_in, n_out, kw, opt_int(m, "dW", 1), bias is not None)
     # element [o][t·inputFrameSize + i] is Conv1d's [o][i][t]
-    ctx.put("weight", np.ascontiguousarray(weight.reshape(n_out, kw, n_in).transpose(0, 2, 1)))
-    ctx.put("bias", ctx.tensor("bias"))
+    weight = np.ascontiguousarray(weight.reshape(n_out, kw, n_in).transpose(0, 2, 1))
+    put_params(ctx, weight, bias)
     return module

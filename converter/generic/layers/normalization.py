@@ -158,6 +158,15 @@ class InstanceNormalization(nn.Module):
         )
 
 
+def use_instance_statistics(module: nn.Module, on: bool = True) -> int:
+    """Switch every InstanceNormalization in `module` to instance statistics (Torch7 before nn
+    919eeca, PyTorch's InstanceNorm2d) or back; returns how many there are."""
+    found = [m for m in module.modules() if isinstance(m, InstanceNormalization)]
+    for m in found:
+        m.instance_stats = on
+    return len(found)
+
+
 def _bn_stats(bn: T7Object, size: int, ctx) -> tuple[np.ndarray, np.ndarray]:
     mean, var = bn.get("running_mean"), bn_running_var(bn)
     if not isinstance(mean, T7Tensor) or var is None or mean.numel != size or var.size != size:
