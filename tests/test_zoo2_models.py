@@ -12,7 +12,10 @@ import ast
 from pathlib import Path
 
 import pytest
-from zoo2cases import check_case
+from t7compare import assert_close, tensor
+from zoo2cases import check_case, forward
+
+from converter.generic.layers.normalization import use_instance_statistics
 
 MODEL_CASES = [
     "fns_transformer", "resnext_block", "preact_resnet_block", "densenet_block", "alexnet_lrn",
@@ -31,6 +34,14 @@ def test_alexnet_view_drops_the_batch_of_one_as_torch7(fixtures):
     """§35: View(n) without setNumInputDims sees the 1x4x1x1 map as one sample: output 1-D."""
     _, _, _, got = check_case(fixtures, "alexnet_lrn")
     assert tuple(got.shape) == (5,)
+
+
+def test_fns_transformer_with_pre_2017_instance_statistics(fixtures):
+    """§10: output_instance_stats is the transformer as Torch7 before nn 919eeca ran it (and
+    as PyTorch's InstanceNorm2d computes), each of its InstanceNormalizations switched."""
+    case, module, x, _ = check_case(fixtures, "fns_transformer")
+    assert use_instance_statistics(module) == 15  # after c9s1, d3, d3, u3, u2; 2 per R3 block
+    assert_close(forward(module, x), tensor(case["output_instance_stats"]), "fns instance stats")
 
 
 def _parametrized_case_lists(path: Path) -> dict[str, list[str]]:
