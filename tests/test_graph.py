@@ -134,6 +134,25 @@ def test_split_outputs_and_a_module_used_twice(tmp_path):
     assert_close(module(x), want, "split + shared Linear")
 
 
+def test_charrnn_checkpoint_table_gives_its_protos_rnn(tmp_path):
+    """char-rnn's train.lua saves {protos = {rnn = gModule, criterion = ...}, opt, vocab, ...}."""
+    rng = np.random.default_rng(4)
+    rnn = torchfile_pattern(rng)
+    checkpoint = {
+        "protos": {"rnn": rnn, "criterion": _module("nn.ClassNLLCriterion")},
+        "opt": {"rnn_size": 2.0}, "vocab": {"a": 1.0}, "val_loss": 1.5,
+    }  # fmt: skip
+    save_t7(checkpoint, tmp_path / "lm_lstm_epoch1.t7")
+    module = translate(tmp_path / "lm_lstm_epoch1.t7")
+    x1, x2 = torch.randn(3, 2, dtype=torch.float64), torch.randn(3, 1, dtype=torch.float64)
+    weight, bias = (torch.from_numpy(rnn["modules"][2][k]) for k in ("weight", "bias"))
+    assert_close(module([x1, x2]), x1 + x2 @ weight.T + bias, "char-rnn protos.rnn")
+    checkpoint["protos"]["other"] = torchfile_pattern(rng)
+    save_t7(checkpoint, tmp_path / "two.t7")
+    with pytest.raises(T7FormatError, match=r"holding 2 models \(protos.rnn, protos.other\)"):
+        translate(tmp_path / "two.t7")
+
+
 def test_graph_nngraph_could_not_run_is_one_line(tmp_path):
     gmodule = torchfile_pattern(np.random.default_rng(3))
     nodes = gmodule["forwardnodes"]
