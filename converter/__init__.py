@@ -1,8 +1,13 @@
-"""Torch7 -> PyTorch conversion of fb.resnet.torch Inception-ResNet-v2 checkpoints.
+"""Torch7 -> PyTorch: fb.resnet.torch Inception-ResNet-v2 checkpoints (mapped), any other nn
+tree, nngraph graphs included (translated generically).
 
-    from converter import load_converted, load_model
+    from converter import load_converted, load_model, translate, register_translation
     model = load_converted("irv2.pt")        # written by t7convert
     model = load_model("model_90.t7")        # .pt, .h5, a .t7 file or a checkpoint directory
+    net = translate("model.t7")              # any supported Torch7 nn tree as an nn.Module
+
+    @register_translation("nn.SpatialCircularPadding")   # a class of your own
+    def circular(t7, ctx): ...
 
 Imports are lazy so that `t7convert --help` does not pay for `import torch`.
 """
@@ -17,7 +22,30 @@ if TYPE_CHECKING:
 
     from converter.irv2.model import InceptionResNetV2
 
-__all__ = ["load_converted", "load_model", "translate", "convert_checkpoint"]
+__all__ = [
+    "load_converted",
+    "load_model",
+    "translate",
+    "convert_checkpoint",
+    "register_translation",
+    "load_plugin",
+    "ModuleContext",
+]
+
+# name -> module that defines it, imported on first use (PEP 562)
+_LAZY = {
+    "register_translation": "converter.generic.registry",
+    "ModuleContext": "converter.generic.registry",
+    "load_plugin": "converter.generic.plugins",
+}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - the attribute's own type
+    if name not in _LAZY:
+        raise AttributeError(f"module 'converter' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_LAZY[name]), name)
 
 
 def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
@@ -57,8 +85,8 @@ def convert_checkpoint(path: str | Path):  # noqa: ANN201 - re-export, typed at 
     return _convert(path)
 
 
-def translate(path_or_module) -> nn.Module:  # noqa: ANN001
+def translate(path_or_module, dtype=None) -> nn.Module:  # noqa: ANN001
     """Generic Torch7 nn tree -> torch.nn.Module (see converter.generic.translator)."""
     from converter.generic.translator import translate as _translate
 
-    return _translate(path_or_module)
+    return _translate(path_or_module, dtype)

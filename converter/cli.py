@@ -6,6 +6,7 @@
     t7convert model_best.t7 irv2.h5 --format h5    # HDF5 for other frameworks
     t7convert --inspect model_90.t7                # the module tree with tensor shapes
     t7convert resnet_50.t7 resnet50.pt2 --generic --input-shape 3,224,224   # any nn tree
+    t7convert style.t7 style.pt2 --generic --plugin my_layers.py --input-shape 3,256,256
     t7convert model_90.t7 irv2.pt --verify         # cross-check the mapping with --generic's path
 
 torch is imported only when a command needs it, so --help answers at once.
@@ -45,9 +46,26 @@ from converter.errors import UserError, exit_on_user_error
 )
 @click.option(
     "--input-shape",
-    default=None,
+    "input_shapes",
+    multiple=True,
     metavar="C,H,W",
-    help="Example input for --generic's torch.export program, e.g. 3,224,224.",
+    help="Example input for --generic's torch.export program, e.g. 3,224,224 (a batch of 2 is "
+    "added); repeat it for a network that takes a table of inputs.",
+)
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE.py",
+    help="Python file registering translations of your own Torch7 classes "
+    "(@converter.register_translation); repeatable. With --generic.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    default=None,
+    help="Parameter type of --generic's module (default: the file's; Double models stay float64).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @exit_on_user_error
@@ -59,7 +77,9 @@ def main(
     inspect: bool,
     generic: bool,
     verify: bool,
-    input_shape: str | None,
+    input_shapes: tuple[str, ...],
+    plugins: tuple[Path, ...],
+    dtype: str | None,
     quiet: bool,
 ) -> None:
     say = (lambda *_: None) if quiet else click.echo
@@ -72,13 +92,15 @@ def main(
         raise UserError(
             "--generic and --verify exclude each other: --verify checks the IRv2 mapping"
         )
+    if (plugins or dtype) and not generic:
+        raise UserError("--plugin and --dtype apply to --generic translation; add --generic")
     from converter.outputs import mapped as out
     from converter.outputs.atomic import check_writable
     from converter.torch7 import checkpoint
     from converter.torch7.digest import BackgroundSha256
 
     if generic:
-        _generic(source, output, force, input_shape, say)
+        _generic(source, output, force, input_shapes, plugins, dtype, say)
         return
     start = time.perf_counter()
     out_format = out.format_for(output, fmt)
@@ -105,19 +127,32 @@ def main(
     )
 
 
-def _generic(source: Path, output: Path, force: bool, input_shape: str | None, say) -> None:  # noqa: ANN001
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise UserError(f"--input-shape {text!r}: expected C,H,W such as 3,224,224")
+    return shape
+
+
+def _generic(
+    source: Path,
+    output: Path,
+    force: bool,
+    input_shapes: tuple[str, ...],
+    plugins: tuple[Path, ...],
+    dtype: str | None,
+    say,  # noqa: ANN001
+) -> None:
     """Translate the nn tree itself and save it as a torch.export program (.pt2)."""
-    if input_shape is None:
+    if not input_shapes:
         raise UserError(
             "--generic needs --input-shape C,H,W for the exported program "
             "(e.g. 3,224,224 for ResNet, 3,299,299 for Inception-ResNet-v2)"
         )
-    try:
-        shape = tuple(int(v) for v in input_shape.split(","))
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1:
-        raise UserError(f"--input-shape {input_shape!r}: expected C,H,W such as 3,224,224")
+    shapes = [_shape(text) for text in input_shapes]
     if output.suffix.lower() != ".pt2":
         raise UserError(
             f"{output}: --generic writes a torch.export program; name it .pt2 "
@@ -129,17 +164,26 @@ def _generic(source: Path, output: Path, force: bool, input_shape: str | None, s
     start = time.perf_counter()
     import torch
 
+    from converter.generic.plugins import load_plugin
     from converter.generic.translator import translate
     from converter.outputs.export import save_generic
 
-    module = translate(source)
-    example = torch.rand(2, *shape) * 4 - 2
+    for plugin in plugins:
+        load_plugin(plugin)
+    module = translate(source, getattr(torch, dtype) if dtype else None)
+    floating = [p.dtype for p in module.parameters() if p.dtype.is_floating_point]
+    examples = [
+        torch.rand(2, *shape, dtype=floating[0] if floating else torch.float32) * 4 - 2
+        for shape in shapes
+    ]
+    example = examples[0] if len(examples) == 1 else examples
     try:  # an eager run first: a shape the network cannot take fails here, in one line
         with torch.no_grad():
             module(example)
-    except (RuntimeError, ValueError) as e:
+    except (RuntimeError, ValueError, IndexError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{source}: cannot run on an input of shape {shape}: {first}") from None
+        given = " and ".join(input_shapes)
+        raise UserError(f"{source}: cannot run on an input of shape {given}: {first}") from None
     save_generic(module, output, example)
     say(
         f"translated {source} -> {output} (torch.export program; load it with "

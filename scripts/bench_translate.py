@@ -1,10 +1,18 @@
-"""Benchmark the generic translation of the full IRv2 against the mapped path, in the same run.
+"""Benchmark the generic translation against a baseline in the same run, twice:
 
-Per path, alternating, --repeat times: build (mapped: `convert_checkpoint(...).build_model()`;
-generic: `translate(...)`) then the first forward; then --forwards steady forwards of each,
-interleaved. Prints the minimum of each time (the least disturbed on a shared machine) and the
-generic/mapped ratios against the issue's limits (build <= 1.5x, forward within 5 %).
-Exits 1 if a limit is missed.
+- the full IRv2 (fixture full/irv2_full.t7.gz): `translate(...)` vs the mapped path
+  (`convert_checkpoint(...).build_model()`);
+- a 100-node nngraph gModule (a residual convolution chain built with nngraph_writer and saved
+  as Torch7 would): `translate(...)` vs a hand-written PyTorch equivalent loaded from the same
+  file (`load_t7` + the module + `load_state_dict`).
+
+Per pair, alternating, --repeat rounds: builds (file to module; `import torch` excluded, it is
+done before any timing) then a first forward; then --forwards rounds of steady forwards of
+each, interleaved. A round repeats the call until it lasts --round seconds and gives the time
+per call; the minimum over rounds is printed (the least disturbed on a shared machine), with
+the generic/baseline ratios against the issue's limits (build <= 1.5x, forward within 5 %).
+Exits 1 if a limit is missed. On a machine others share, --clock cpu (one thread, this
+process's CPU time) is steadier than wall time.
 
     python scripts/bench_translate.py [--fixture ../shared/fixtures/torch7] [--batch 2]
 """
@@ -17,27 +25,142 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch import nn
 
 from converter.generic.translator import translate
 from converter.irv2.convert import convert_checkpoint
 from converter.irv2.verify import random_input
+from converter.torch7.nngraph_writer import GraphBuilder
+from converter.torch7.objects import T7Object
+from converter.torch7.reader import load_t7
+from converter.torch7.writer import save_t7
 
 BUILD_LIMIT = 1.5
 FORWARD_LIMIT = 1.05
+BLOCKS, CHANNELS, SIZE = 33, 32, 32  # 33 x (conv, ReLU, CAddTable) + the input: 100 modules
 
 
-def timed(fn):
-    start = time.perf_counter()
+CLOCK = time.perf_counter  # --clock cpu: time.process_time (this process's CPU seconds)
+
+
+def timed(fn: Callable):  # noqa: ANN201 - (seconds, whatever fn returns)
+    start = CLOCK()
     result = fn()
-    return time.perf_counter() - start, result
+    return CLOCK() - start, result
 
 
-def forward(model: torch.nn.Module, x: torch.Tensor) -> float:
+def per_call(fn: Callable, calls: int) -> float:
+    """Seconds per call of `fn`, averaged over `calls` calls (one timing round)."""
+    start = CLOCK()
+    for _ in range(calls):
+        fn()
+    return (CLOCK() - start) / calls
+
+
+def forward(model: nn.Module, x) -> float:  # noqa: ANN001 - a tensor or a list of them
     with torch.no_grad():
         return timed(lambda: model(x))[0]
+
+
+# --- the 100-node graph and its hand-written equivalent -------------------------------------
+
+
+def _module(cls: str, **fields) -> T7Object:  # noqa: ANN003
+    empty = np.zeros(0, np.float32)
+    return T7Object(cls, 1, {"output": empty, "gradInput": empty, "train": False, **fields})
+
+
+def residual_graph(seed: int = 0) -> T7Object:
+    """x -> BLOCKS x (h = h + ReLU(conv3x3(h))), as nngraph: 3 nodes per block."""
+    rng = np.random.default_rng(seed)
+    g = GraphBuilder()
+    x = g.node(_module("nn.Identity"))
+    h = x
+    for _ in range(BLOCKS):
+        std = 1 / np.sqrt(CHANNELS * 9)
+        conv = _module(
+            "nn.SpatialConvolution", nInputPlane=CHANNELS, nOutputPlane=CHANNELS,
+            kW=3, kH=3, dW=1, dH=1, padW=1, padH=1,
+            weight=rng.normal(0, std, (CHANNELS, CHANNELS, 3, 3)).astype(np.float32),
+            bias=rng.uniform(-0.1, 0.1, CHANNELS).astype(np.float32),
+        )  # fmt: skip
+        relu = g.node(_module("nn.ReLU", threshold=0, val=0, inplace=False), [g.node(conv, [h])])
+        h = g.node(_module("nn.CAddTable"), [h, relu])
+    return g.gmodule([x], [h])
+
+
+class HandWritten(nn.Module):
+    """What one would write in PyTorch for residual_graph."""
+
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1) for _ in range(BLOCKS)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = x + torch.relu(conv(x))
+        return x
+
+
+def hand_written(path: Path) -> nn.Module:
+    convs = [m for m in load_t7(path)["modules"] if m.class_name == "nn.SpatialConvolution"]
+    model = HandWritten()
+    state = {}
+    for i, conv in enumerate(convs):
+        state[f"convs.{i}.weight"] = torch.from_numpy(conv["weight"].numpy())
+        state[f"convs.{i}.bias"] = torch.from_numpy(conv["bias"].numpy())
+    model.load_state_dict(state)
+    return model.eval()
+
+
+# --- the comparison -------------------------------------------------------------------------
+
+
+def compare(title: str, path: Path, builds: dict[str, Callable], x, args) -> bool:  # noqa: ANN001
+    """Time the two builds (baseline first, then generic) and their forwards on `x`, in rounds
+    of alternating calls, each round long enough (--round seconds) to average out jitter."""
+    times = {k: {"build": [], "first": [], "forward": []} for k in builds}
+    models: dict[str, nn.Module] = {}
+    for name, build in builds.items():  # warm-up, and the length of one call
+        times[name]["build"].append(timed(lambda build=build: build(path))[0])
+    calls = max(1, round(args.round / max(t["build"][0] for t in times.values())))
+    for _ in range(args.repeat):
+        for name, build in builds.items():
+            models.pop(name, None)  # free the previous copy before timing a new one
+            times[name]["build"].append(per_call(lambda build=build: build(path), calls))
+            models[name] = build(path)
+            times[name]["first"].append(forward(models[name], x))
+    calls = max(1, round(args.round / max(min(t["first"]) for t in times.values())))
+    with torch.no_grad():
+        for _ in range(args.forwards):
+            for name, model in models.items():
+                times[name]["forward"].append(per_call(lambda model=model: model(x), calls))
+        baseline, generic = builds
+        delta = float((models[generic](x) - models[baseline](x)).abs().max())
+    clock = "CPU" if CLOCK is time.process_time else "wall"
+    print(f"\n{title}, {torch.get_num_threads()} threads, {clock} time; "
+          f"outputs differ by {delta:.3g}")  # fmt: skip
+    for name in builds:
+        t = {k: min(v) for k, v in times[name].items()}
+        print(
+            f"  {name:12s} build {t['build']:7.3f} s   first forward {t['first']:7.3f} s   "
+            f"forward {t['forward']:7.4f} s"
+        )
+    ratio = {k: min(times[generic][k]) / min(times[baseline][k]) for k in times[generic]}
+    ok_build, ok_fwd = ratio["build"] <= BUILD_LIMIT, ratio["forward"] <= FORWARD_LIMIT
+    print(f"  generic/{baseline} build          {ratio['build']:.2f}x (limit {BUILD_LIMIT}x): "
+          f"{'ok' if ok_build else 'MISSED'}")  # fmt: skip
+    print(f"  generic/{baseline} first forward  {ratio['first']:.2f}x")
+    print(f"  generic/{baseline} forward        {ratio['forward']:.3f}x "
+          f"(limit {FORWARD_LIMIT}x): {'ok' if ok_fwd else 'MISSED'}")  # fmt: skip
+    return ok_build and ok_fwd
 
 
 def main() -> None:
@@ -45,55 +168,44 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fixture", type=Path, default=default)
     ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--forwards", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=5, help="rounds of builds")
+    ap.add_argument("--forwards", type=int, default=15, help="rounds of forwards")
+    ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
+    ap.add_argument("--skip-irv2", action="store_true", help="only the gModule comparison")
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: this process's CPU time on one thread, steadier where others share the CPUs",
+    )
     args = ap.parse_args()
+    if args.clock == "cpu":
+        global CLOCK
+        CLOCK = time.process_time
+        torch.set_num_threads(1)
     src_gz = args.fixture / "full" / "irv2_full.t7.gz"
-    if not src_gz.is_file():
-        sys.exit(f"{src_gz}: not found (pass --fixture)")
-    paths = {
-        "mapped": lambda p: convert_checkpoint(p).build_model(),
-        "generic": translate,
-    }
-    x = random_input(batch=args.batch)
-    builds: dict[str, list[float]] = {k: [] for k in paths}
-    firsts: dict[str, list[float]] = {k: [] for k in paths}
-    steady: dict[str, list[float]] = {k: [] for k in paths}
+    if not args.skip_irv2 and not src_gz.is_file():
+        sys.exit(f"{src_gz}: not found (pass --fixture, or --skip-irv2)")
+    ok = True
     with tempfile.TemporaryDirectory() as tmp:
-        full = Path(tmp) / "irv2_full.t7"
-        with gzip.open(src_gz) as fin, open(full, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 22)
-        models = {}
-        for _ in range(args.repeat):
-            for name, build in paths.items():
-                models.pop(name, None)  # free the previous copy before timing a new one
-                seconds, models[name] = timed(lambda build=build: build(full))
-                builds[name].append(seconds)
-                firsts[name].append(forward(models[name], x))
-        for _ in range(args.forwards):
-            for name, model in models.items():
-                steady[name].append(forward(model, x))
-    print(f"full IRv2, batch {args.batch}, {torch.get_num_threads()} threads")
-    for name in paths:
-        first, fwd = min(firsts[name]), min(steady[name])
-        print(
-            f"{name:8s} build {min(builds[name]):6.3f} s   first forward {first:6.3f} s   "
-            f"forward {fwd:6.3f} s"
+        graph = Path(tmp) / "residual_gmodule.t7"
+        save_t7(residual_graph(), graph)
+        x = torch.randn(
+            args.batch, CHANNELS, SIZE, SIZE, generator=torch.Generator().manual_seed(0)
         )
-    build_ratio = min(builds["generic"]) / min(builds["mapped"])
-    first_ratio = min(firsts["generic"]) / min(firsts["mapped"])
-    fwd_ratio = min(steady["generic"]) / min(steady["mapped"])
-    ok_build, ok_fwd = build_ratio <= BUILD_LIMIT, fwd_ratio <= FORWARD_LIMIT
-    print(
-        f"generic/mapped build          {build_ratio:.2f}x (limit {BUILD_LIMIT}x): "
-        f"{'ok' if ok_build else 'MISSED'}"
-    )
-    print(f"generic/mapped first forward  {first_ratio:.2f}x")
-    print(
-        f"generic/mapped forward        {fwd_ratio:.3f}x (limit {FORWARD_LIMIT}x): "
-        f"{'ok' if ok_fwd else 'MISSED'}"
-    )
-    sys.exit(0 if ok_build and ok_fwd else 1)
+        ok &= compare(
+            f"{3 * BLOCKS + 1}-node gModule ({BLOCKS} residual conv blocks, {CHANNELS} channels, "
+            f"{SIZE}x{SIZE}), batch {args.batch}",
+            graph, {"hand-written": hand_written, "generic": translate}, x, args,
+        )  # fmt: skip
+        if not args.skip_irv2:
+            full = Path(tmp) / "irv2_full.t7"
+            with gzip.open(src_gz) as fin, open(full, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 22)
+            mapped = {"mapped": lambda p: convert_checkpoint(p).build_model(), "generic": translate}
+            ok &= compare(f"full IRv2, batch {args.batch}", full, mapped,
+                          random_input(batch=args.batch), args)  # fmt: skip
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """Comparing a translated module's outputs with the ones Torch7 wrote, for every translator test.
 
-Tolerance: max |Δ| <= REL_TOL * max |reference| (float32 summation order); every comparison
-prints what it measured, so a passing run still shows how close it was.
+Tolerance: max |Δ| <= REL_TOL[dtype] * max |reference| (summation order: 1e-5 for float32,
+1e-10 for float64); every comparison prints what it measured, so a passing run still shows how
+close it was.
 """
 
 from __future__ import annotations
 
 import torch
 
-REL_TOL = 1e-5
+REL_TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 
 def tensor(value):
@@ -25,7 +26,8 @@ def assert_close(got: torch.Tensor, ref: torch.Tensor, what: str) -> None:
     scale = float(ref.abs().max())
     print(f"{what}: max|Δ| = {delta:.3g} (max|ref| = {scale:.3g})")
     assert scale > 0, f"{what}: all-zero reference proves nothing"
-    assert delta <= REL_TOL * scale, f"{what}: max|Δ| {delta:.3g} > {REL_TOL} x {scale:.3g}"
+    tol = REL_TOL.get(ref.dtype, 1e-5)
+    assert delta <= tol * scale, f"{what}: max|Δ| {delta:.3g} > {tol} x {scale:.3g}"
 
 
 def run_with_acts(module, x, paths: dict[str, str]):

@@ -16,7 +16,7 @@ import pytest
 import torch
 from t7compare import assert_close, run_with_acts, tensor
 
-from converter.errors import T7FormatError, UserError
+from converter.errors import T7FormatError
 from converter.generic.translator import UnsupportedModuleError, translate
 from converter.irv2.convert import convert_checkpoint
 from converter.irv2.verify import VerificationError, verify_against_generic
@@ -282,33 +282,8 @@ def test_realworld_mlp_translates_and_runs(realworld):
 
 
 @pytest.mark.parametrize(
-    "name, listed",
-    [
-        ("torchdemos_face_binary.net", [
-            ("1", "nn.SpatialNormalization"), ("4", "nn.Abs"), ("5", "nn.SpatialSubSampling"),
-            ("7", "nn.SpatialConvolutionMap"), ("9", "nn.SpatialClassifier"),
-        ]),
-        ("torchdemos_face_net_ascii.net", [
-            ("1", "nn.SpatialNormalization"), ("4", "nn.Abs"), ("5", "nn.SpatialSubSampling"),
-            ("7", "nn.SpatialConvolutionMap"), ("9", "nn.SpatialClassifier"),
-        ]),
-        ("asexam_charrnn_model.t7", [("", "nn.gModule")]),
-    ],
-)  # fmt: skip
-def test_realworld_unsupported_modules_are_listed(realworld, name, listed):
-    with pytest.raises(UnsupportedModuleError) as err:
-        translate(realworld / "t7" / name)
-    print(err.value)
-    assert err.value.unsupported == listed
-    assert isinstance(err.value, UserError) and "\n" not in str(err.value)
-    for path, cls in listed:
-        assert f"{cls} at {path or '(root)'}" in str(err.value)
-
-
-@pytest.mark.parametrize(
     "name, says",
     [
-        ("torchrnn_checkpoint_1000.t7", "not an nn module"),
         ("hideandseek_meanstdCache.t7", "not an nn module"),
         ("fbresnet_latest_checkpoint.t7", "latest.t7"),
         ("jbr97_deepmask_model.t7", "truncated"),

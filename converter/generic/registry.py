@@ -3,11 +3,14 @@
 Every built-in layer family (`converter.generic.layers`) registers here, and so can a user's own
 code for classes the project does not know, without editing the project:
 
-    from converter.generic import register_translation
+    from converter import register_translation
 
     @register_translation("nn.SpatialCircularPadding")
     def circular(t7, ctx):              # the Torch7 object's fields in, an nn.Module out
         return MyPadding(*ctx.ints("pad_l", "pad_r", "pad_t", "pad_b"))
+
+A translation registered later for the same class name replaces the earlier one, so a plugin
+can also override a built-in translation.
 
 A builder reads the Torch7 object's fields through its `ModuleContext` (which names the module's
 path in every error) and hands its tensors over with `ctx.put`, so the translator can assign all
@@ -40,19 +43,31 @@ Check = Callable[[T7Object], Optional[str]]
 class Translation:
     build: Builder
     check: Check | None = None
+    inner: tuple[str, ...] = ()  # fields holding modules outside `modules` (ctx.submodule)
 
 
 _REGISTRY: dict[str, Translation] = {}
 
 
 def register_translation(
-    *class_names: str, check: Check | None = None
+    *class_names: str, check: Check | None = None, inner: tuple[str, ...] = ()
 ) -> Callable[[Builder], Builder]:
-    """Decorator: `builder(t7, ctx)` translates the Torch7 classes `class_names` ("nn.ReLU")."""
+    """Decorator: `builder(t7, ctx)` translates the Torch7 classes `class_names` ("nn.ReLU").
+
+    `check(t7)` may return why a particular object cannot be translated; `inner` names the
+    fields that hold further modules the builder translates with `ctx.submodule(name)`, so
+    they are checked before anything is built.
+    """
+
+    if not class_names or not all(isinstance(n, str) and "." in n for n in class_names):
+        raise TypeError(
+            "register_translation takes Torch7 class names: write "
+            "@register_translation('nn.MyClass'), with the package prefix"
+        )
 
     def register(builder: Builder) -> Builder:
         for name in class_names:
-            _REGISTRY[name] = Translation(builder, check)
+            _REGISTRY[name] = Translation(builder, check, tuple(inner))
         return builder
 
     return register
@@ -68,16 +83,18 @@ def lookup(class_name: str) -> Translation | None:
 
 
 def supported() -> list[str]:
-    """Every registered short class name, sorted (for messages and the README)."""
-    return sorted({name.rpartition(".")[2] for name in _REGISTRY})
+    """Every registered Torch7 class name ("nn.Linear"), sorted (for the README's list); a
+    cudnn.X is translated by nn.X's entry unless it has its own."""
+    return sorted(_REGISTRY)
 
 
 def show(path: str) -> str:
     return path or "(root)"
 
 
-def child_path(path: str, index: int) -> str:
-    return f"{path}.{index}" if path else str(index)
+def child_path(path: str, key: int | str) -> str:
+    """A child's path: its 1-based index in `modules`, or the field name holding it."""
+    return f"{path}.{key}" if path else str(key)
 
 
 class TreeTranslation:
@@ -86,9 +103,25 @@ class TreeTranslation:
     def __init__(self, source: str):
         self.source = source
         self.state: dict[str, torch.Tensor] = {}
+        self._built: dict[int, tuple[T7Object, nn.Module, str]] = {}  # id -> (object, module, path)
 
     def module(self, m: T7Object, path: str) -> nn.Module:
-        return lookup(m.class_name).build(m, ModuleContext(self, m, path))
+        """`m` translated. A Torch7 object met again (one module in two places, or the pooling
+        module a SpatialMaxUnpooling holds) gives the same nn.Module, its tensors under both
+        paths, as Lua shares the one object."""
+        if isinstance(m, T7Object) and id(m) in self._built:
+            _, built, first = self._built[id(m)]
+            if first and path != first:
+                for key in [k for k in self.state if k.startswith(first + ".")]:
+                    self.state[path + key[len(first) :]] = self.state[key]
+            return built
+        translation = lookup(m.class_name) if isinstance(m, T7Object) else None
+        if translation is None:  # translate() checks first; a builder may reach further
+            what = m.class_name if isinstance(m, T7Object) else type(m).__name__
+            raise T7FormatError(f"{self.source}: {what} at {show(path)} has no translation")
+        built = translation.build(m, ModuleContext(self, m, path))
+        self._built[id(m)] = (m, built, path)
+        return built
 
 
 class ModuleContext:
@@ -108,6 +141,11 @@ class ModuleContext:
             self.tree.module(c, child_path(self.path, i))
             for i, c in enumerate(children(self.m), start=1)
         ]
+
+    def submodule(self, name: str) -> nn.Module:
+        """The module held in field `name` (declared in the translation's `inner`), translated
+        with its tensors under `path.name`."""
+        return self.tree.module(self.field(name), child_path(self.path, name))
 
     def field(self, name: str) -> Any:
         if name not in self.m:

@@ -2,13 +2,15 @@
 
 Unlike the IRv2 mapping table (converter.irv2), nothing here knows the architecture: each Torch7
 module becomes one PyTorch module, built by the translation its class registered
-(converter.generic.registry; the built-in ones are the layer families in converter.generic.layers).
-Containers keep their children under Lua's 1-based indices, so state_dict keys are the Torch7
-paths (`"1.2.1.weight"` is `model:get(1):get(2):get(1).weight`).
+(converter.generic.registry; the built-in ones are the layer families in converter.generic.layers,
+a user's own come from plugins, converter.generic.plugins). Containers keep their children under
+Lua's 1-based indices, so state_dict keys are the Torch7 paths (`"1.2.1.weight"` is
+`model:get(1):get(2):get(1).weight`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Union
 
@@ -17,25 +19,71 @@ from torch import nn
 
 from converter.errors import UserError
 from converter.generic import layers  # noqa: F401 - registers the built-in translations
-from converter.generic.registry import TreeTranslation, child_path, lookup, show, supported
+from converter.generic.registry import TreeTranslation, child_path, lookup, show
 from converter.torch7 import checkpoint
 from converter.torch7.modules import children, unwrap
-from converter.torch7.objects import T7Object
+from converter.torch7.objects import T7Object, T7Storage, T7Tensor
 from converter.torch7.reader import load_t7
 
 Source = Union[str, Path, T7Object]
 
+# Classes of 2011-era Torch (torch5 and the first nn/nnx) that Torch7's nn never defined: no
+# Torch7 can run a file holding one, so there is no behaviour to reproduce.
+PREDATES_NN = frozenset({"nn.SpatialLinear", "nn.SpatialConvolutionSparse"})
+
+HOW_TO_REGISTER = (
+    "translate a class of your own with @converter.register_translation('<class>') in a "
+    "Python file and pass it as t7convert --plugin FILE.py (README: Custom Torch7 classes)"
+)
+
 
 class UnsupportedModuleError(UserError):
-    """The tree holds modules this translator has no equivalent for; all are listed at once."""
+    """The tree holds modules this translator has no equivalent for; all are listed at once:
+    the message names each with its path, and one detail line per class lists its fields
+    (what a translation for it would read)."""
 
-    def __init__(self, source: str, unsupported: list[tuple[str, str]]):
-        self.unsupported = unsupported
-        listed = ", ".join(f"{cls} at {show(path)}" for path, cls in unsupported)
+    def __init__(self, source: str, found: list[tuple[str, str, Any]]):
+        self.unsupported = [(path, reason) for path, reason, _ in found]
+        listed = ", ".join(f"{reason} at {show(path)}" for path, reason, _ in found)
+        by_class: dict[str, list[tuple[str, Any]]] = {}
+        for path, reason, m in found:
+            by_class.setdefault(reason, []).append((path, m))
         super().__init__(
-            f"{source}: {len(unsupported)} Torch7 module(s) have no generic translation: {listed}; "
-            f"supported are {', '.join(supported())} (nn./cudnn.)"
+            f"{source}: {len(found)} Torch7 module(s) have no generic translation: {listed}; "
+            f"{HOW_TO_REGISTER}",
+            details=[_class_line(reason, where) for reason, where in by_class.items()],
         )
+
+
+def _class_line(reason: str, where: list[tuple[str, Any]]) -> str:
+    paths = ", ".join(show(p) for p, _ in where)
+    m = where[0][1]
+    if not isinstance(m, T7Object) or not isinstance(m.fields, dict):
+        return f"{reason} at {paths}"
+    era = (
+        " (a 2011-era class that predates Torch7's nn: Torch7 itself cannot run this file)"
+        if m.class_name in PREDATES_NN
+        else ""
+    )
+    fields = ", ".join(f"{k}{_field_kind(v)}" for k, v in sorted(m.fields.items(), key=_key))
+    return f"{reason}{era} at {paths}; fields: {fields or 'none'}"
+
+
+def _key(item: tuple[Any, Any]) -> str:
+    return str(item[0])
+
+
+def _field_kind(value: Any) -> str:
+    if isinstance(value, T7Tensor):
+        return f" ({value.class_name.removeprefix('torch.')} {'x'.join(map(str, value.shape))})"
+    if isinstance(value, T7Object):
+        return f" ({value.class_name})"
+    if isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+        return f"={text if len(text) <= 20 else text[:17] + '...'}"
+    if isinstance(value, T7Storage):
+        return f" ({value.class_name.removeprefix('torch.')} of {value.size})"
+    return f" (table of {len(value)})" if isinstance(value, (list, dict)) else ""
 
 
 def _unsupported_reason(m: Any) -> str | None:
@@ -47,33 +95,44 @@ def _unsupported_reason(m: Any) -> str | None:
     return translation.check(m) if translation.check else None
 
 
-def find_unsupported(root: T7Object, path: str = "") -> list[tuple[str, str]]:
-    """(path, class name) of every module that cannot be translated; none below those."""
+def _unsupported(root: Any, path: str) -> Iterator[tuple[str, str, Any]]:
     reason = _unsupported_reason(root)
     if reason is not None:
-        return [(path, reason)]
-    found = []
+        yield path, reason, root
+        return
     for i, child in enumerate(children(root), start=1):
-        found += find_unsupported(child, child_path(path, i))
-    return found
+        yield from _unsupported(child, child_path(path, i))
+    for name in lookup(root.class_name).inner:
+        yield from _unsupported(root.get(name), child_path(path, name))
 
 
-def translate(source: Source) -> nn.Module:
-    """The Torch7 network in `source` (model file, checkpoint directory, latest.t7, or an already
-    loaded module tree) as an ordinary nn.Module in eval mode (checkpoints are saved training).
+def find_unsupported(root: T7Object, path: str = "") -> list[tuple[str, str]]:
+    """(path, class name) of every module that cannot be translated; none below those."""
+    return [(p, reason) for p, reason, _ in _unsupported(root, path)]
 
-    Raises UnsupportedModuleError listing every untranslatable module by class and path.
+
+def translate(source: Source, dtype: torch.dtype | None = None) -> nn.Module:
+    """The Torch7 network in `source` (model file, checkpoint directory, latest.t7, a training
+    script's checkpoint table holding one model, or an already loaded module tree) as an
+    ordinary nn.Module in eval mode (checkpoints are saved training).
+
+    Parameters keep the file's precision (a DoubleTensor model stays float64) unless `dtype`
+    is given. Raises UnsupportedModuleError listing every untranslatable module by class and path.
     """
+    if dtype is not None and not dtype.is_floating_point:
+        raise UserError(f"dtype {dtype}: give a floating-point type such as torch.float32")
     if isinstance(source, T7Object):
         name, root = "module tree", unwrap(source, "module tree")
     else:
         path = checkpoint.resolve(source).model_path
         name, root = str(path), unwrap(load_t7(path), str(path))
-    unsupported = find_unsupported(root)
+    unsupported = list(_unsupported(root, ""))
     if unsupported:
         raise UnsupportedModuleError(name, unsupported)
     translation = TreeTranslation(name)
     with torch.device("meta"):  # structure only; the file's tensors are assigned below
         module = translation.module(root, "")
     module.load_state_dict(translation.state, strict=True, assign=True)
+    if dtype is not None:
+        module = module.to(dtype)
     return module.eval()

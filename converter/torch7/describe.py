@@ -10,6 +10,7 @@ from typing import Any
 
 from converter.errors import T7FormatError
 from converter.torch7 import modules as t7modules
+from converter.torch7 import nngraph
 from converter.torch7.objects import LuaFunction, T7Object, T7Storage, T7Tensor
 
 
@@ -59,52 +60,104 @@ def _value(v: Any) -> str:
     return repr(v)
 
 
-def describe_module(m: T7Object, indent: str = "") -> list[str]:
+def _shapes(m: T7Object) -> str:
     tensors = t7modules.state_tensors(m)
-    shapes = (
+    return (
         "  [" + ", ".join(f"{k} {_shape(t)}" for k, t in tensors.items()) + "]" if tensors else ""
     )
+
+
+def describe_module(m: T7Object, indent: str = "") -> list[str]:
+    if m.class_name == "nn.gModule":
+        return describe_graph(m, indent)
     kids = t7modules.children(m)
     if not kids:
-        return [module_label(m) + shapes]
+        return [module_label(m) + _shapes(m)]
     lines = [f"{module_label(m)} {{"]
     for i, child in enumerate(kids, start=1):
-        sub = (
-            describe_module(child, indent + "  ")
-            if isinstance(child, T7Object)
-            else [_value(child)]
-        )
-        lines.append(f"{indent}  ({i}): {sub[0]}")
-        lines.extend(sub[1:])
+        lines += _nested(f"{indent}  ({i}): ", child, indent + "  ")
     lines.append(f"{indent}}}")
     return lines
 
 
-def describe(obj: Any, max_items: int = 50) -> str:
-    """The whole file: a module tree, or a table's keys with a one-line summary of each value."""
-    root = obj
-    if isinstance(obj, T7Object):
-        try:
-            root = t7modules.unwrap(obj)
-        except T7FormatError:
-            pass
-    if isinstance(root, T7Object) and isinstance(root.fields, dict):
-        n = sum(len(t7modules.state_tensors(m)) for _, m in t7modules.walk(root))
-        params = sum(
-            t.numel
-            for _, m in t7modules.walk(root)
-            for t in t7modules.state_tensors(m).values()
-            if t.dtype.kind == "f"
+def _nested(head: str, child: Any, indent: str) -> list[str]:
+    sub = describe_module(child, indent) if isinstance(child, T7Object) else [_value(child)]
+    return [head + sub[0], *sub[1:]]
+
+
+def describe_graph(m: T7Object, indent: str = "") -> list[str]:
+    """An nngraph gModule as its graph: one line per node in run order, `[id]` being nngraph's
+    node number, `(i)` the module's index in `modules` (its path), `<- ids` its inputs in the
+    order the module receives them (`id[k]`: element k of that node's table output)."""
+    kids = t7modules.children(m)
+    try:
+        graph = nngraph.read_graph(m, kids, "gModule")
+    except T7FormatError as e:
+        return [f"nn.gModule (graph not readable: {e}) {{", *_flat(kids, indent), f"{indent}}}"]
+    nodes = graph.nodes
+    ins = f"{graph.n_inputs} inputs" if graph.n_inputs > 1 else "1 input"
+    outs = f"{len(graph.outputs)} outputs" if len(graph.outputs) > 1 else "1 output"
+    lines = [f"nn.gModule ({ins}, {outs}, {len(nodes)} nodes) {{"]
+    for i, node in enumerate(nodes):
+        edges = ", ".join(
+            str(nodes[e.source].node_id)
+            + (f"[{e.item}]" if e.item is not None and node.module is not None else "")
+            for e in node.inputs
         )
-        head = f"-- {n} parameter/statistics tensors, {params:,} values"
-        return "\n".join([head, *describe_module(root)])
-    if isinstance(root, dict):
-        items = list(root.items())
+        name = f"{node.name}: " if node.name else ""
+        head = f"{indent}  [{node.node_id}] {name}"
+        tail = f" <- {edges}" if edges else ""
+        if i == graph.input_node:
+            lines.append(f"{head}input")
+        elif i == graph.output_node:
+            lines.append(f"{head}output{tail}")
+        elif node.module is None:
+            lines.append(f"{head}{node.kind()}{tail}")
+        else:
+            sub = _nested(f"{head}({node.slot}) ", node.module, indent + "  ")
+            first = sub[0][:-2] + tail + " {" if sub[0].endswith(" {") else sub[0] + tail
+            lines += [first, *sub[1:]]
+    lines.append(f"{indent}}}")
+    return lines
+
+
+def _flat(kids: list[Any], indent: str) -> list[str]:
+    lines = []
+    for i, child in enumerate(kids, start=1):
+        lines += _nested(f"{indent}  ({i}): ", child, indent + "  ")
+    return lines
+
+
+def _model_tree(root: T7Object) -> list[str]:
+    n = sum(len(t7modules.state_tensors(m)) for _, m in t7modules.walk(root))
+    params = sum(
+        t.numel
+        for _, m in t7modules.walk(root)
+        for t in t7modules.state_tensors(m).values()
+        if t.dtype.kind == "f"
+    )
+    return [f"-- {n} parameter/statistics tensors, {params:,} values", *describe_module(root)]
+
+
+def describe(obj: Any, max_items: int = 50) -> str:
+    """The whole file: a module tree, or a table's keys with a one-line summary of each value
+    (and the model it holds, as translation finds it: torch-rnn's `model`, char-rnn's
+    `protos.rnn`)."""
+    try:
+        model = t7modules.unwrap(obj)
+    except T7FormatError:
+        model = None
+    if isinstance(obj, T7Object) and isinstance(obj.fields, dict):
+        return "\n".join(_model_tree(model if model is not None else obj))
+    if isinstance(obj, dict):
+        items = list(obj.items())
         lines = [f"table with {len(items)} entries"]
         lines += [f"  {k!s}: {_value(v)}" for k, v in items[:max_items]]
         if len(items) > max_items:
             lines.append(f"  ... {len(items) - max_items} more")
+        if model is not None:
+            lines += ["the model in this table:", *_model_tree(model)]
         return "\n".join(lines)
-    if isinstance(root, list):
-        return f"list of {len(root)}: " + ", ".join(_value(v) for v in root[:max_items])
-    return _value(root)
+    if isinstance(obj, list):
+        return f"list of {len(obj)}: " + ", ".join(_value(v) for v in obj[:max_items])
+    return _value(obj)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from converter.errors import T7FormatError
+from converter.torch7 import nngraph
 from converter.torch7.objects import T7Object, T7Tensor
 
 # Containers whose first child is the real network (what fb.resnet.torch unwraps before saving).
@@ -21,13 +22,48 @@ STATE_FIELDS = ("weight", "bias", "running_mean", "running_var", "running_std")
 
 def children(module: T7Object) -> list[Any]:
     mods = module.get("modules")
+    if mods is None and module.class_name == "nn.gModule":  # nngraph before gModule kept them
+        return nngraph.node_modules(module)
     if isinstance(mods, dict):  # a table with holes; Lua's ipairs order is by index
         return [mods[k] for k in sorted(k for k in mods if isinstance(k, int))]
     return list(mods) if isinstance(mods, list) else []
 
 
+def _is_model(value: Any) -> bool:
+    return (
+        isinstance(value, T7Object)
+        and isinstance(value.fields, dict)
+        and not value.class_name.endswith("Criterion")
+        and not value.class_name.startswith("torch.")
+    )
+
+
+def _model_in_table(table: dict, source: str) -> Any:
+    """The one model a training script's checkpoint table holds: torch-rnn's `model`,
+    char-rnn's `protos.rnn` (beside its criterion), or any single module-valued entry."""
+    found = [(str(k), v) for k, v in table.items() if _is_model(v)]
+    if not found:  # one level down: char-rnn's protos = {rnn = ..., criterion = ...}
+        found = [
+            (f"{k}.{k2}", v2)
+            for k, v in table.items()
+            if isinstance(v, dict)
+            for k2, v2 in v.items()
+            if _is_model(v2)
+        ]
+    if len(found) > 1:
+        keys = ", ".join(k for k, _ in found)
+        raise T7FormatError(
+            f"{source}: is a table holding {len(found)} models ({keys}); load it with "
+            "converter.torch7.reader.load_t7 and translate the one you want"
+        )
+    return found[0][1] if found else table
+
+
 def unwrap(obj: Any, source: str = "checkpoint") -> T7Object:
-    """The network inside a file: strips DataParallelTable-style wrappers."""
+    """The network inside a file: strips DataParallelTable-style wrappers and finds the model
+    in a checkpoint table (torch-rnn's `model`, char-rnn's `protos`)."""
+    if isinstance(obj, dict) and "modelFile" not in obj and "dfdx" not in obj:
+        obj = _model_in_table(obj, source)
     while isinstance(obj, T7Object) and obj.class_name in WRAPPERS:
         kids = children(obj)
         if not kids:

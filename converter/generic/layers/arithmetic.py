@@ -1,40 +1,125 @@
-"""Parametrised arithmetic: Linear and the constant/learned scalings around it.
+"""Parametrised arithmetic: Linear, the learned and constant scalings and shifts (Mul, CMul, Add,
+CAdd, MulConstant, AddConstant) and LookupTable.
 
 nn.Linear stores its weight as (out, in), as torch.nn.Linear does, so the tensors move as they are.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from converter.errors import T7FormatError
 from converter.generic.registry import register_translation
+from converter.torch7.modules import short_class
 
 
-class MulConstant(nn.Module):
-    def __init__(self, constant: float):
+class Constant(nn.Module):
+    """nn.MulConstant / nn.AddConstant: x * c or x + c, into the input when `inplace`."""
+
+    def __init__(self, op: str, constant: float, inplace: bool = False):
         super().__init__()
-        self.constant = constant
+        self.op, self.constant, self.inplace = op, constant, inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.constant
+        if self.inplace:
+            return getattr(x, f"{self.op}_")(self.constant)
+        return getattr(torch, self.op)(x, self.constant)
 
     def extra_repr(self) -> str:
-        return f"constant={self.constant}"
+        return f"op={self.op}, constant={self.constant}, inplace={self.inplace}"
+
+
+class Learned(nn.Module):
+    """nn.Mul, nn.CMul (a learned weight) and nn.Add, nn.CAdd (a learned bias), by nn's rule:
+    - as many elements as the input: element by element in memory order;
+    - as many dims as the input: broadcast over the parameter's size-1 dims;
+    - otherwise the input is viewed batch x -1 and the flat parameter applies to every sample.
+    Mul's one weight and Add(n, true)'s one bias (`scalar`) reach every element by all three."""
+
+    def __init__(self, op: str, name: str, shape: tuple[int, ...]):
+        super().__init__()
+        self.op, self.name = op, name
+        self.register_parameter(name, nn.Parameter(torch.empty(shape)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p, fn = getattr(self, self.name), getattr(torch, self.op)
+        if x.numel() == p.numel():
+            return fn(x.reshape(-1), p.reshape(-1)).view(x.shape)
+        if p.dim() == x.dim():
+            return fn(x, p)
+        return fn(x.reshape(x.shape[0], -1), p.reshape(1, -1)).view(x.shape)
+
+    def extra_repr(self) -> str:
+        return f"op={self.op}, {self.name}={tuple(getattr(self, self.name).shape)}"
+
+
+class LookupTable(nn.Module):
+    """nn.LookupTable: rows of `weight` (nIndex x nOutput) for 1-D or 2-D inputs of Torch's
+    1-based indices. With maxNorm, the rows looked up are first renormalised in place as THNN
+    does (scale maxNorm / (norm + 1e-7) where the normType-norm exceeds maxNorm)."""
+
+    def __init__(self, n_index: int, n_output: int, max_norm: float | None, norm_type: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_index, n_output))
+        self.max_norm, self.norm_type = max_norm, norm_type
+
+    def forward(self, indices: torch.Tensor) -> torch.Tensor:
+        if indices.dim() not in (1, 2):
+            raise ValueError(f"LookupTable input must be a vector or matrix, not {indices.dim()}D")
+        rows = indices.long() - 1  # a float index is truncated, as nn's copy into a LongTensor
+        return F.embedding(rows, self.weight, max_norm=self.max_norm, norm_type=self.norm_type)
+
+    def extra_repr(self) -> str:
+        return f"max_norm={self.max_norm}, norm_type={self.norm_type}"
+
+
+def put_tensor(ctx, name: str, required: bool = True) -> np.ndarray | None:
+    """The module's tensor field `name`, put under its path; a missing required one is refused."""
+    value = ctx.tensor(name)
+    if value is None and required:
+        raise T7FormatError(f"{ctx.where} has no {name}")
+    if value is not None:
+        ctx.put(name, value)
+    return value
 
 
 @register_translation("nn.MulConstant")
 def _mul_constant(m, ctx):
-    return MulConstant(float(ctx.field("constant_scalar")))
+    return Constant("mul", float(ctx.field("constant_scalar")), bool(m.get("inplace", False)))
+
+
+@register_translation("nn.AddConstant")
+def _add_constant(m, ctx):
+    return Constant("add", float(ctx.field("constant_scalar")), bool(m.get("inplace", False)))
 
 
 @register_translation("nn.Linear")
 def _linear(m, ctx):
-    weight, bias = ctx.tensor("weight"), ctx.tensor("bias")
-    if weight is None:
-        raise T7FormatError(f"{ctx.where} has no weight")
-    ctx.put("weight", weight)
-    if bias is not None:
-        ctx.put("bias", bias)
+    weight, bias = put_tensor(ctx, "weight"), put_tensor(ctx, "bias", required=False)
     return nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+
+
+# Torch7 class -> (torch function, parameter field)
+LEARNED = {
+    "nn.Mul": ("mul", "weight"),
+    "nn.CMul": ("mul", "weight"),
+    "nn.Add": ("add", "bias"),
+    "nn.CAdd": ("add", "bias"),
+}
+
+
+@register_translation(*LEARNED)
+def _learned(m, ctx):
+    op, name = LEARNED[f"nn.{short_class(m.class_name)}"]
+    return Learned(op, name, put_tensor(ctx, name).shape)
+
+
+@register_translation("nn.LookupTable")
+def _lookup_table(m, ctx):
+    weight = put_tensor(ctx, "weight")
+    max_norm = m.get("maxNorm")
+    norm_type = float(m.get("normType") or 2)
+    return LookupTable(*weight.shape, None if max_norm is None else float(max_norm), norm_type)

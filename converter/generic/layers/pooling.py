@@ -1,15 +1,18 @@
-"""Pooling with THNN's output-size rule (MANIFEST §4.5), which is not PyTorch's: ceil mode may add
-a last window that PyTorch drops, and the correction for it applies only to padded modules.
+"""Pooling, spatial, volumetric and temporal, with THNN's output-size rule (MANIFEST §4.5), which
+is not PyTorch's: ceil mode may add a last window that PyTorch drops, and the correction for it
+applies only to padded modules. SpatialLPPooling is the Sequential nn builds it as.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from converter.generic.layers.containers import lua_indexed
 from converter.generic.registry import register_translation
 
 
@@ -23,29 +26,31 @@ def torch7_pool_size(size: int, k: int, s: int, p: int, ceil_mode: bool, padded:
     return out
 
 
-class _Pool2d(nn.Module):
+class _Pool(nn.Module):
+    """Geometry in PyTorch's order ((kH, kW) or (kT, kH, kW)) over the input's last 2 or 3 dims."""
+
     def __init__(
         self,
-        kernel: tuple[int, int],
-        stride: tuple[int, int],
-        padding: tuple[int, int],
+        kernel: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
         ceil_mode: bool,
     ):
         super().__init__()
         self.kernel, self.stride, self.padding, self.ceil_mode = kernel, stride, padding, ceil_mode
 
-    def torch7_size(self, x: torch.Tensor) -> tuple[int, int]:
-        padded = any(self.padding)
-        return tuple(  # type: ignore[return-value]
+    def torch7_size(self, x: torch.Tensor) -> tuple[int, ...]:
+        padded, n = any(self.padding), len(self.kernel)
+        return tuple(
             torch7_pool_size(
-                x.shape[-2 + d],
+                x.shape[d - n],
                 self.kernel[d],
                 self.stride[d],
                 self.padding[d],
                 self.ceil_mode,
                 padded,
             )
-            for d in range(2)
+            for d in range(n)
         )
 
     def extra_repr(self) -> str:
@@ -55,24 +60,63 @@ class _Pool2d(nn.Module):
         )
 
 
-class MaxPool2d(_Pool2d):
-    """nn.SpatialMaxPooling (kH,kW order here). Ceil mode pads explicitly with -inf up to the size
-    THNN computes, so its extra last window (which PyTorch would drop) is reproduced too."""
+class MaxPool(_Pool):
+    """nn.SpatialMaxPooling / nn.VolumetricMaxPooling. Ceil mode pads explicitly with -inf up to
+    the size THNN computes, so its extra last window (which PyTorch would drop) is reproduced too.
+
+    A pool that an nn.SpatialMaxUnpooling is bound to has a `record`, where each forward leaves
+    where its maxima came from (flat indices into its input's planes) and that plane size for
+    the unpooling to take: a plain dict, no module state, so torch.export sees no mutation.
+    """
+
+    record: dict | None = None
+
+    @property
+    def keep_indices(self) -> bool:
+        return self.record is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = len(self.kernel)
+        pool = F.max_pool2d if n == 2 else F.max_pool3d
         if not self.ceil_mode:
-            return F.max_pool2d(x, self.kernel, self.stride, self.padding)
-        (oh, ow), (ph, pw) = self.torch7_size(x), self.padding
-        extra = [
-            max(0, (o - 1) * s + k - (n + 2 * p))
-            for o, s, k, n, p in zip((oh, ow), self.stride, self.kernel, x.shape[-2:], (ph, pw))
-        ]
-        x = F.pad(x, (pw, pw + extra[1], ph, ph + extra[0]), value=-math.inf)
-        return F.max_pool2d(x, self.kernel, self.stride)
+            out = pool(x, self.kernel, self.stride, self.padding, return_indices=self.keep_indices)
+        else:
+            sizes = self.torch7_size(x)
+            extra = [
+                max(0, (o - 1) * s + k - (i + 2 * p))
+                for o, s, k, i, p in zip(
+                    sizes, self.stride, self.kernel, x.shape[-n:], self.padding
+                )
+            ]
+            pads = [
+                q for d in reversed(range(n)) for q in (self.padding[d], self.padding[d] + extra[d])
+            ]
+            padded = F.pad(x, pads, value=-math.inf)
+            out = pool(padded, self.kernel, self.stride, return_indices=self.keep_indices)
+            if self.keep_indices:  # indices into the padded planes -> into the input's
+                out, where = out
+                out = (out, _unpad_indices(where, padded.shape[-n:], self.padding, x.shape[-n:]))
+        if not self.keep_indices:
+            return out
+        out, self.record["indices"] = out
+        self.record["size"] = tuple(x.shape[-n:])
+        return out
 
 
-class AvgPool2d(_Pool2d):
-    """nn.SpatialAveragePooling / cudnn.SpatialAveragePooling.
+def _unpad_indices(flat, padded_size, padding, size):
+    coords = []
+    for extent in reversed(padded_size):
+        coords.append(flat % extent)
+        flat = flat // extent
+    coords.reverse()
+    index = torch.zeros_like(coords[0])
+    for c, p, n in zip(coords, padding, size):
+        index = index * n + (c - p)
+    return index
+
+
+class AvgPool(_Pool):
+    """nn.SpatialAveragePooling / cudnn.SpatialAveragePooling / nn.VolumetricAveragePooling.
 
     THNN's divisor is PyTorch's: the window clipped to the padded extent (count_include_pad) or to
     the input. Only the output size can differ (ceil mode without padding), and then THNN's extra
@@ -86,7 +130,8 @@ class AvgPool2d(_Pool2d):
         self.divisor_override = None if divide else 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.avg_pool2d(
+        pool = F.avg_pool2d if len(self.kernel) == 2 else F.avg_pool3d
+        out = pool(
             x,
             self.kernel,
             self.stride,
@@ -95,12 +140,15 @@ class AvgPool2d(_Pool2d):
             self.count_include_pad,
             self.divisor_override,
         )
-        if self.ceil_mode and tuple(out.shape[-2:]) != self.torch7_size(x):
+        if self.ceil_mode and tuple(out.shape[-len(self.kernel) :]) != self.torch7_size(x):
             raise ValueError(
                 f"Torch7 ceil-mode average pooling of a {tuple(x.shape)} input has a window "
                 "outside the input (undefined in THNN: it divides by a non-positive count)"
             )
         return out
+
+
+MaxPool2d, AvgPool2d = MaxPool, AvgPool  # the names of the 2-D-only versions
 
 
 def _pool_geometry(m, ctx):
@@ -111,7 +159,7 @@ def _pool_geometry(m, ctx):
 
 @register_translation("nn.SpatialMaxPooling")
 def _max_pool(m, ctx):
-    return MaxPool2d(*_pool_geometry(m, ctx))
+    return MaxPool(*_pool_geometry(m, ctx))
 
 
 @register_translation("nn.SpatialAveragePooling")
@@ -119,4 +167,53 @@ def _avg_pool(m, ctx):
     # cudnn keeps the choice in `mode` (setCountExcludePad switches it); nn in count_include_pad
     mode = str(m.get("mode", ""))
     include = "EXCLUDE" not in mode and bool(m.get("count_include_pad", True))
-    return AvgPool2d(*_pool_geometry(m, ctx), include, bool(m.get("divide", True)))
+    return AvgPool(*_pool_geometry(m, ctx), include, bool(m.get("divide", True)))
+
+
+def _volumetric_geometry(m, ctx):
+    kernel = tuple(int(ctx.field(f"k{a}")) for a in "THW")
+    stride = tuple(int(m.get(f"d{a}", kernel[i])) for i, a in enumerate("THW"))
+    padding = tuple(int(m.get(f"pad{a}", 0)) for a in "THW")
+    return kernel, stride, padding, bool(m.get("ceil_mode", False))
+
+
+@register_translation("nn.VolumetricMaxPooling")
+def _volumetric_max_pool(m, ctx):
+    return MaxPool(*_volumetric_geometry(m, ctx))
+
+
+@register_translation("nn.VolumetricAveragePooling")
+def _volumetric_avg_pool(m, ctx):
+    # nn 8726825 has neither padding nor ceil mode here (divisor kT·kW·kH); later fields if present
+    include = bool(m.get("count_include_pad", True))
+    return AvgPool(*_volumetric_geometry(m, ctx), include)
+
+
+class TemporalMaxPooling(nn.Module):
+    """nn.TemporalMaxPooling(kW, dW): max over windows of the time dim of (batch x) time x
+    features, floor((T - kW)/dW) + 1 of them."""
+
+    def __init__(self, kw: int, dw: int):
+        super().__init__()
+        self.kw, self.dw = kw, dw
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() not in (2, 3):
+            raise ValueError(f"Torch7 TemporalMaxPooling takes a 2D or 3D input, not {x.dim()}D")
+        return F.max_pool1d(x.transpose(-1, -2), self.kw, self.dw).transpose(-1, -2)
+
+    def extra_repr(self) -> str:
+        return f"kW={self.kw}, dW={self.dw}"
+
+
+@register_translation("nn.TemporalMaxPooling")
+def _temporal_max_pool(m, ctx):
+    kw = int(ctx.field("kW"))
+    return TemporalMaxPooling(kw, int(m.get("dW", kw)))
+
+
+@register_translation("nn.SpatialLPPooling")
+def _lp_pooling(m, ctx):
+    # a Sequential subclass: Square or Power(p), SpatialAveragePooling (SpatialSubSampling with
+    # weights 1/(kW·kH) in 2012 files), Sqrt or Power(1/p); only its parameter methods differ
+    return nn.Sequential(OrderedDict(lua_indexed(ctx.children())))

@@ -1,0 +1,70 @@
+"""The README's list of Torch7 classes the generic translator knows, generated from the registry.
+
+    python scripts/supported_classes.py           # print the list
+    python scripts/supported_classes.py --write   # rewrite it in README.md, between the markers
+
+Grouped by the layers/ module that translates each class (its family); tests check that the
+README holds exactly this text, so the list cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from converter.generic import layers, registry  # noqa: F401 - layers registers the built-ins
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- supported-classes:start -->", "<!-- supported-classes:end -->"
+
+
+def families() -> dict[str, list[str]]:
+    """Family (the layers/ module name) -> its registered class names, both sorted."""
+    found: dict[str, list[str]] = {}
+    for name in registry.supported():
+        family = registry.lookup(name).build.__module__.rpartition(".")[2]
+        found.setdefault(family, []).append(name)
+    return dict(sorted(found.items()))
+
+
+def render() -> str:
+    names = registry.supported()
+    lines = [
+        START,
+        f"{len(names)} classes; any other `cudnn.X` is translated as `nn.X`.",
+        "",
+        "| family (`converter/generic/layers/`) | Torch7 classes |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| `{family}` | {', '.join(f'`{n}`' for n in classes)} |"
+        for family, classes in families().items()
+    ]
+    return "\n".join([*lines, END])
+
+
+def readme_block(text: str) -> str:
+    """The README's current list, markers included ('' when the markers are missing)."""
+    if START not in text or END not in text:
+        return ""
+    return text[text.index(START) : text.index(END) + len(END)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help="rewrite the list in README.md")
+    args = ap.parse_args()
+    block = render()
+    if not args.write:
+        print(block)
+        return
+    text = README.read_text()
+    old = readme_block(text)
+    if not old:
+        sys.exit(f"{README}: no {START} ... {END} markers to write between")
+    README.write_text(text.replace(old, block))
+
+
+if __name__ == "__main__":
+    main()
