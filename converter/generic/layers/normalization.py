@@ -6,7 +6,7 @@ converter.torch7.legacy brings it to a variance as the IRv2 mapping does.
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 from torch import nn
 
 from converter.errors import T7FormatError
@@ -37,5 +37,7 @@ def _batch_norm(m, ctx):
     ):
         if value is not None:
             ctx.put(name, value)
-    ctx.put("num_batches_tracked", torch.zeros((), dtype=torch.long))
+    # numpy, not torch.zeros: builders run under torch.device("meta"), and a meta counter would
+    # make the module impossible to move with .to(device)
+    ctx.put("num_batches_tracked", np.zeros((), dtype=np.int64))
     return bn
