@@ -58,17 +58,24 @@ def find_unsupported(root: T7Object, path: str = "") -> list[tuple[str, str]]:
     return found
 
 
-def translate(source: Source) -> nn.Module:
+def load_tree(source: Source, name: str | None = None) -> tuple[str, T7Object]:
+    """(what messages call it, the network's root module) of a model file, checkpoint
+    directory, latest.t7 or already loaded tree (called `name`, default "module tree")."""
+    if isinstance(source, T7Object):
+        name = name or "module tree"
+        return name, unwrap(source, name)
+    path = checkpoint.resolve(source).model_path
+    return str(path), unwrap(load_t7(path), str(path))
+
+
+def translate(source: Source, name: str | None = None) -> nn.Module:
     """The Torch7 network in `source` (model file, checkpoint directory, latest.t7, or an already
     loaded module tree) as an ordinary nn.Module in eval mode (checkpoints are saved training).
+    `name` is what messages call an already loaded tree (its file, say).
 
     Raises UnsupportedModuleError listing every untranslatable module by class and path.
     """
-    if isinstance(source, T7Object):
-        name, root = "module tree", unwrap(source, "module tree")
-    else:
-        path = checkpoint.resolve(source).model_path
-        name, root = str(path), unwrap(load_t7(path), str(path))
+    name, root = load_tree(source, name)
     unsupported = find_unsupported(root)
     if unsupported:
         raise UnsupportedModuleError(name, unsupported)
