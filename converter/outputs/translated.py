@@ -1,0 +1,123 @@
+"""The generic path's safe artifact: `t7convert X.t7 out.safetensors --generic`.
+
+The Torch7 tree's tensors are the safetensors tensors, the tree itself is the JSON spec in the
+header (converter.outputs.spec), and `load_translated` rebuilds the tree from that data and
+translates it again through the same layer registry. No pickle, no code from the file: the
+worst an altered file can do is fail with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from converter.errors import UserError
+from converter.outputs.atomic import atomic_path
+from converter.outputs.spec import to_spec
+from converter.outputs.spec_load import SpecError, from_spec
+from converter.torch7.objects import T7Object
+
+if TYPE_CHECKING:
+    from torch import nn
+
+FORMAT_TAG = "irv2-torch7.translated"  # the header's "format": what kind of .safetensors this is
+BUILT_IN = "converter."  # translations defined in this project, not a plugin
+
+
+def _plugins(classes: set[str]) -> dict[str, str]:
+    """Class -> file of the plugin whose translation it used (built-in ones are not listed)."""
+    from converter.generic.registry import lookup
+
+    found = {}
+    for name in sorted(classes):
+        translation = lookup(name)
+        owner = getattr(translation.build, "__module__", "") if translation else ""
+        if translation and not owner.startswith(BUILT_IN):
+            module_file = getattr(sys.modules.get(owner), "__file__", None)
+            found[name] = Path(module_file).name if module_file else owner
+    return found
+
+
+def save_translated(root: T7Object, path: Path, force: bool, source_file: str) -> int:
+    """Write the tree `root` (one `translate` accepts) as a generic .safetensors artifact,
+    atomically; returns the number of tensors written."""
+    from safetensors.numpy import save_file
+
+    spec, arrays = to_spec(root, {}, source_file)
+    spec["plugins"] = _plugins({e["class"] for e in spec["objects"] if "class" in e})
+    header = {"format": FORMAT_TAG, "spec": json.dumps(spec, allow_nan=False)}
+    with atomic_path(path, force) as tmp:
+        save_file(arrays, str(tmp), metadata=header)
+    return len(arrays)
+
+
+def read_artifact(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """(header metadata, tensors) of a .safetensors file, any failure one line."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            arrays = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, TypeError, ValueError) as e:
+        raise UserError(f"{path}: not a readable .safetensors file ({e})") from None
+    return meta, arrays
+
+
+def read_tree(path: str | Path) -> T7Object:
+    """The Torch7 tree stored in a generic artifact, validated (see converter.outputs.spec_load)."""
+    path = Path(path)
+    meta, arrays = read_artifact(path)
+    if meta.get("format") != FORMAT_TAG:
+        raise UserError(
+            f"{path}: not a generic translation from t7convert --generic"
+            + (
+                "; it holds mapped IRv2 weights: load it with converter.load_converted"
+                if "meta_json" in meta
+                else ""
+            )
+        )
+    try:
+        spec = json.loads(meta.get("spec", ""))
+    except (ValueError, RecursionError) as e:
+        raise SpecError(f"{path}: the spec in the header is not valid JSON ({e})") from None
+    root = from_spec(spec, arrays, str(path))
+    _check_registered(root, spec["plugins"], path)
+    return root
+
+
+def _check_registered(root: T7Object, plugins: dict, path: Path) -> None:
+    """Every class must have a translation now: a class that needed a plugin when the file was
+    written is named with that plugin (never loaded from the file: the user loads it)."""
+    from converter.generic.translator import find_unsupported
+
+    missing = find_unsupported(root)
+    if not missing:
+        return
+    listed = ", ".join(
+        f"{cls} at {where or '(root)'}"
+        + (
+            f" (written with the plugin {plugins[cls]})"
+            if isinstance(plugins.get(cls), str)
+            else ""
+        )
+        for where, cls in missing
+    )
+    raise UserError(
+        f"{path}: {len(missing)} module(s) have no translation registered: {listed}; load the "
+        "plugin that registers them (converter.generic.register_translation) before loading"
+    )
+
+
+def load_translated(path: str | Path, device: str = "cpu") -> nn.Module:
+    """The module `t7convert --generic` stored in a .safetensors file, in eval mode, rebuilt
+    from the file's data through the layer registry (plugins it used must be loaded first)."""
+    from converter.generic.translator import translate
+
+    return translate(read_tree(path), name=str(path)).to(device)
