@@ -36,6 +36,7 @@ class OnnxCheck:
 
     export_s: float
     dynamic_batch: bool
+    opset: int
     max_delta: float | None = None  # onnxruntime vs PyTorch; None: onnxruntime not installed
     max_out: float | None = None
     batch: int | None = None
@@ -49,7 +50,7 @@ class OnnxCheck:
                 f"onnxruntime vs PyTorch on a random batch of {self.batch}: max|Δ| = "
                 f"{self.max_delta:.3g} (max|out| = {self.max_out:.3g})"
             )
-        return f"exported in {self.export_s:.2f} s, {axis}; {ran}"
+        return f"exported in {self.export_s:.2f} s (opset {self.opset}), {axis}; {ran}"
 
 
 def _flat(value: Any) -> list[torch.Tensor]:
@@ -86,6 +87,20 @@ def _export(module: nn.Module, example: Any, path: Path) -> None:
 def _is_batch_dynamic(model: Any) -> bool:
     dims = [i.type.tensor_type.shape.dim for i in model.graph.input]
     return all(d and d[0].dim_param for d in dims)
+
+
+def _opset(model: Any) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def _ceil_pooling(model: Any) -> bool:
+    """Whether the graph has ceil-mode pooling, whose last window (Torch7's ceil and
+    count-exclude-pad rules) ONNX runtimes and opsets have not always computed alike."""
+    return any(
+        node.op_type in ("AveragePool", "MaxPool")
+        and any(a.name == "ceil_mode" and a.i for a in node.attribute)
+        for node in model.graph.node
+    )
 
 
 def _compare(path: Path, module: nn.Module, example: Any, batch: int) -> tuple[float, float]:
@@ -132,7 +147,7 @@ def save_onnx(
             onnx.checker.check_model(model, full_check=True)
         except Exception as e:  # noqa: BLE001 - the exporter's and checker's errors: one line
             raise UserError(f"{path}: ONNX export failed: {_first_line(e)}") from None
-        check = OnnxCheck(time.perf_counter() - start, _is_batch_dynamic(model))
+        check = OnnxCheck(time.perf_counter() - start, _is_batch_dynamic(model), _opset(model))
         try:
             import onnxruntime  # noqa: F401 - optional: without it the file is checked only
         except ImportError:
@@ -140,9 +155,14 @@ def save_onnx(
         check.batch = CHECK_BATCH if check.dynamic_batch else _flat(example)[0].shape[0]
         check.max_delta, check.max_out = _compare(tmp, module, example, check.batch)
         if not check.max_delta <= REL_TOL * check.max_out:
+            hint = (
+                " (its ceil-mode pooling is the likely cause: try another onnxruntime version)"
+                if _ceil_pooling(model)
+                else ""
+            )
             raise UserError(
                 f"{path}: the exported model computes something else: onnxruntime differs from "
                 f"PyTorch by max|Δ| = {check.max_delta:.3g} > {REL_TOL} x max|out| "
-                f"{check.max_out:.3g}; not written"
+                f"{check.max_out:.3g}{hint}; not written"
             )
     return check

@@ -52,6 +52,12 @@ SCRATCH_FIELDS = frozenset(
 
 
 def join(path: str, key: Any) -> str:
+    """The path below `path` at table key `key` (names tensors; a table or object used as a
+    key is not spelt out: nngraph's are whole graphs)."""
+    if isinstance(key, LuaBool):
+        key = str(key.value).lower()
+    elif not isinstance(key, (str, int, float)):
+        key = "(key)"
     return f"{path}.{key}" if path else str(key)
 
 

@@ -109,7 +109,7 @@ class _Decoder:
 
     def fill(self, i: int) -> None:
         entry, shell = self.entries[i], self.shells[i]
-        self.at = f"object {i}"
+        self.at = f"object {i}" + (f" ({shell.class_name})" if isinstance(shell, T7Object) else "")
         if isinstance(shell, T7Object):
             if "fields" in entry:
                 shell.fields = self.named(entry["fields"])
