@@ -139,3 +139,21 @@ def test_header_metadata_is_the_pt_meta_as_json(tiny_files):
         header = f.metadata()
     assert header["format"] == "irv2-torch7.mapped"
     assert json.loads(header["meta_json"]) == torch.load(pt, weights_only=True)["meta"]
+
+
+def test_irv2_eval_on_safetensors_equals_eval_on_pt(tiny_files, photos, tmp_path):
+    from evaltree import class_tree
+    from evaltree import run as irv2_eval
+
+    data = class_tree(tmp_path / "val", photos, [0, 1, 2, 3, 4, 5, 6])
+    results = {}
+    for weights in tiny_files:
+        out = tmp_path / f"{weights.suffix[1:]}.json"
+        code, stdout, stderr = irv2_eval(
+            "--data", data, "--weights", weights, "--workers", 0, "--output", out
+        )
+        assert code == 0, stderr
+        summary = json.loads(out.read_text())
+        del summary["settings"]["weights"], summary["run"]  # file name, timings
+        results[weights.suffix] = summary
+    assert results[".safetensors"] == results[".pt"]

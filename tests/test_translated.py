@@ -100,6 +100,8 @@ def test_tiny_irv2_rebuilt_reproduces_torch7(bundled, tmp_path):
     rebuilt = roundtrip(load_t7(bundled / "irv2_tiny.t7"), tmp_path)
     with torch.no_grad():
         assert_close(rebuilt(tensor(ref["input"])), tensor(ref["output"]), "tiny irv2 rebuilt")
+    direct = translate(bundled / "irv2_tiny.t7").state_dict()
+    assert all(torch.equal(t, direct[k]) for k, t in rebuilt.state_dict().items())
 
 
 def test_loading_never_unpickles(bundled, tmp_path, monkeypatch):
