@@ -172,3 +172,16 @@ def test_a_lua_function_is_refused_in_one_line(fixtures, tmp_path):
     with pytest.raises(UserError, match="holds a Lua function") as err:
         save_translated(module, tmp_path / "f.safetensors", False, "x.t7")
     assert "\n" not in str(err.value) and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_rebuilt_module_runs_on_cuda(bundled, tmp_path):
+    out = tmp_path / "tiny.safetensors"
+    save_translated(load_t7(bundled / "irv2_tiny.t7"), out, False, "irv2_tiny.t7")
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    with torch.no_grad():
+        got = load_translated(out, device="cuda")(tensor(ref["input"]).cuda()).cpu()
+    # cuDNN convolutions round differently from THNN's; 1e-4 relative still catches any bug
+    delta, scale = float((got - tensor(ref["output"])).abs().max()), float(got.abs().max())
+    print(f"tiny irv2 rebuilt, on CUDA: max|Δ| = {delta:.3g} (max|out| = {scale:.3g})")
+    assert delta <= 1e-4 * scale
