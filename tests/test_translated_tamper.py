@@ -150,3 +150,10 @@ def test_mapped_weights_are_pointed_to_load_converted(tiny_pt, tmp_path):
     state, meta = mapped.load(tiny_pt)
     mapped.save(state, meta, tmp_path / "m.safetensors", "safetensors")
     one_line_error(tmp_path / "m.safetensors", "load_converted")
+
+
+def test_an_untranslatable_tree_is_not_written(tmp_path):
+    tree = T7Object("nn.Sequential", 1, {"modules": [T7Object("nn.NoSuchLayer", 1, {})]})
+    with pytest.raises(UserError, match=r"nn.NoSuchLayer at 1; register their translations"):
+        save_translated(tree, tmp_path / "u.safetensors", False, "u.t7")
+    assert list(tmp_path.iterdir()) == []

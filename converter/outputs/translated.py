@@ -47,6 +47,11 @@ def save_translated(root: T7Object, path: Path, force: bool, source_file: str) -
     atomically; returns the number of tensors written."""
     from safetensors.numpy import save_file
 
+    missing = _unregistered(root, {})
+    if missing:
+        raise UserError(
+            f"{source_file}: {missing}; register their translations (a plugin) before writing"
+        )
     spec, arrays = to_spec(root, {}, source_file)
     spec["plugins"] = _plugins({e["class"] for e in spec["objects"] if "class" in e})
     header = {"format": FORMAT_TAG, "spec": json.dumps(spec, allow_nan=False)}
@@ -88,31 +93,28 @@ def read_tree(path: str | Path) -> T7Object:
     except (ValueError, RecursionError) as e:
         raise SpecError(f"{path}: the spec in the header is not valid JSON ({e})") from None
     root = from_spec(spec, arrays, str(path))
-    _check_registered(root, spec["plugins"], path)
+    missing = _unregistered(root, spec["plugins"])
+    if missing:  # the plugin is named, never imported: loading it is the user's decision
+        raise UserError(
+            f"{path}: {missing}; load the plugin that registers them "
+            "(converter.generic.register_translation) before loading"
+        )
     return root
 
 
-def _check_registered(root: T7Object, plugins: dict, path: Path) -> None:
-    """Every class must have a translation now: a class that needed a plugin when the file was
-    written is named with that plugin (never loaded from the file: the user loads it)."""
+def _unregistered(root: T7Object, plugins: dict) -> str:
+    """'' when every class has a translation now, else which do not (and with which plugin
+    the file was written, when it says)."""
     from converter.generic.translator import find_unsupported
 
     missing = find_unsupported(root)
-    if not missing:
-        return
-    listed = ", ".join(
-        f"{cls} at {where or '(root)'}"
-        + (
-            f" (written with the plugin {plugins[cls]})"
-            if isinstance(plugins.get(cls), str)
-            else ""
-        )
-        for where, cls in missing
-    )
-    raise UserError(
-        f"{path}: {len(missing)} module(s) have no translation registered: {listed}; load the "
-        "plugin that registers them (converter.generic.register_translation) before loading"
-    )
+
+    def saved_with(cls: str) -> str:
+        plugin = plugins.get(cls)
+        return f" (written with the plugin {plugin})" if isinstance(plugin, str) else ""
+
+    listed = ", ".join(f"{cls} at {where or '(root)'}{saved_with(cls)}" for where, cls in missing)
+    return f"{len(missing)} module(s) have no translation registered: {listed}" if missing else ""
 
 
 def load_translated(path: str | Path, device: str = "cpu") -> nn.Module:
