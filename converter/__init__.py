@@ -1,11 +1,13 @@
 """Torch7 -> PyTorch: fb.resnet.torch Inception-ResNet-v2 checkpoints (mapped), any other nn
 tree, nngraph graphs included (translated generically).
 
-    from converter import load_converted, load_model, translate, register_translation
-    model = load_converted("irv2.pt")        # written by t7convert
-    model = load_model("model_90.t7")        # .pt, .h5, a .t7 file or a checkpoint directory
-    net = translate("model.t7")              # any supported Torch7 nn tree as an nn.Module
+    from converter import load_converted, load_model, load_translated, translate
+    model = load_converted("irv2.safetensors")   # written by t7convert (.safetensors, .pt, .h5)
+    model = load_model("model_90.t7")            # those, a .t7 file or a checkpoint directory
+    net = translate("model.t7")                  # any supported Torch7 nn tree as an nn.Module
+    net = load_translated("resnet.safetensors")  # written by t7convert --generic
 
+    from converter import register_translation
     @register_translation("nn.SpatialCircularPadding")   # a class of your own
     def circular(t7, ctx): ...
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "load_converted",
     "load_model",
+    "load_translated",
     "translate",
     "convert_checkpoint",
     "register_translation",
@@ -49,7 +52,7 @@ def __getattr__(name: str):  # noqa: ANN202 - the attribute's own type
 
 
 def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
-    """The model stored by `t7convert` (.pt or .h5), in eval mode, on `device`."""
+    """The model stored by `t7convert` (.safetensors, .pt or .h5), in eval mode, on `device`."""
     from converter.errors import UserError
     from converter.irv2.model import InceptionResNetV2, IRV2Config
     from converter.outputs import mapped as output
@@ -63,20 +66,38 @@ def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
 
 
 def load_model(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
-    """Any form a user has: converted .pt/.h5, a Torch7 .t7 model, or a checkpoint directory."""
+    """Any form a user has: converted .safetensors/.pt/.h5, a Torch7 .t7 model, or a checkpoint
+    directory."""
     from converter.errors import UserError
     from converter.irv2.convert import convert_checkpoint
+    from converter.outputs.mapped import READERS, format_of
 
     p = Path(path)
-    if p.suffix.lower() == ".pt2":
+    fmt = format_of(p)
+    if fmt in NOT_WEIGHTS:
         raise UserError(
-            f"{p}: a torch.export program (t7convert --generic), not converted IRv2 weights; "
-            "load it with torch.export.load(path).module(), or give a .pt/.h5 from t7convert, "
-            "a .t7 file or a checkpoint directory"
+            f"{p}: {NOT_WEIGHTS[fmt]}, not converted IRv2 weights; give a .safetensors/.pt/.h5 "
+            "from t7convert, a .t7 file or a checkpoint directory"
         )
-    if p.suffix.lower() in (".pt", ".pth", ".h5", ".hdf5") and not p.is_dir():
+    if fmt in READERS and not p.is_dir():
         return load_converted(p, device)
     return convert_checkpoint(p).build_model().to(device)
+
+
+# outputs of t7convert that are programs, not weights: what they are and what runs them
+NOT_WEIGHTS = {
+    "pt2": "a torch.export program (t7convert --generic); load it with "
+    "torch.export.load(path).module() (it unpickles: only files you trust)",
+    "onnx": "an ONNX model; run it with onnxruntime",
+}
+
+
+def load_translated(path: str | Path, device: str = "cpu") -> nn.Module:
+    """The module `t7convert --generic` wrote to a .safetensors file, rebuilt from its data
+    (no pickle, no code from the file), in eval mode, on `device`."""
+    from converter.outputs.translated import load_translated as _load
+
+    return _load(path, device)
 
 
 def convert_checkpoint(path: str | Path):  # noqa: ANN201 - re-export, typed at the source

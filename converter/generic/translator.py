@@ -111,21 +111,31 @@ def find_unsupported(root: T7Object, path: str = "") -> list[tuple[str, str]]:
     return [(p, reason) for p, reason, _ in _unsupported(root, path)]
 
 
-def translate(source: Source, dtype: torch.dtype | None = None) -> nn.Module:
+def load_tree(source: Source, name: str | None = None) -> tuple[str, T7Object]:
+    """(what messages call it, the network's root module) of a model file, checkpoint
+    directory, latest.t7, checkpoint table or already loaded tree (called `name`, default
+    "module tree")."""
+    if isinstance(source, T7Object):
+        name = name or "module tree"
+        return name, unwrap(source, name)
+    path = checkpoint.resolve(source).model_path
+    return str(path), unwrap(load_t7(path), str(path))
+
+
+def translate(
+    source: Source, dtype: torch.dtype | None = None, name: str | None = None
+) -> nn.Module:
     """The Torch7 network in `source` (model file, checkpoint directory, latest.t7, a training
     script's checkpoint table holding one model, or an already loaded module tree) as an
     ordinary nn.Module in eval mode (checkpoints are saved training).
 
     Parameters keep the file's precision (a DoubleTensor model stays float64) unless `dtype`
-    is given. Raises UnsupportedModuleError listing every untranslatable module by class and path.
+    is given. `name` is what messages call an already loaded tree (its file, say). Raises
+    UnsupportedModuleError listing every untranslatable module by class and path.
     """
     if dtype is not None and not dtype.is_floating_point:
         raise UserError(f"dtype {dtype}: give a floating-point type such as torch.float32")
-    if isinstance(source, T7Object):
-        name, root = "module tree", unwrap(source, "module tree")
-    else:
-        path = checkpoint.resolve(source).model_path
-        name, root = str(path), unwrap(load_t7(path), str(path))
+    name, root = load_tree(source, name)
     unsupported = list(_unsupported(root, ""))
     if unsupported:
         raise UnsupportedModuleError(name, unsupported)

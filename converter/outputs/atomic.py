@@ -36,9 +36,11 @@ def atomic_path(path: Path, force: bool) -> Iterator[Path]:
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private to this user
     try:
         yield Path(tmp)
+        # after the write: mkstemp's 0600 (or a writer's own new file, as safetensors makes)
+        # would make outputs private to this user
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,64 +1,82 @@
-"""Writing and reading converted weights: `.pt` (plain state_dict + metadata) and `.h5`.
+"""Writing and reading converted weights (.pt, .h5, .safetensors), and the one table that says
+which format an output's suffix means, for the mapped and the generic path alike.
 
-Both are written atomically (temp file in the same directory, then rename), so an interrupted
-run never leaves a half-written output, and both load without unpickling code:
-`torch.load(path, weights_only=True)` for .pt, h5py for .h5.
+All weight files are written atomically (temp file in the same directory, then rename), so an
+interrupted run never leaves a half-written output, and all load without unpickling code:
+`torch.load(path, weights_only=True)` for .pt, h5py for .h5, safetensors for .safetensors.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from converter.errors import UserError
+from converter.outputs import safetensors_mapped
 from converter.outputs.atomic import atomic_path
 
 if TYPE_CHECKING:  # torch is imported where used: format_for runs before the slow import
     import torch
 
-FORMATS = ("pt", "h5")
-_SUFFIXES = {".pt": "pt", ".pth": "pt", ".h5": "h5", ".hdf5": "h5"}
+# Loaders go by the suffix, so the suffix decides the format (and --format must agree with it).
+SUFFIXES = {
+    ".pt": "pt",
+    ".pth": "pt",
+    ".h5": "h5",
+    ".hdf5": "h5",
+    ".safetensors": "safetensors",
+    ".onnx": "onnx",
+    ".pt2": "pt2",
+}
+FORMATS = ("pt", "h5", "safetensors", "onnx", "pt2")  # every format t7convert writes
+MAPPED_FORMATS = ("pt", "h5", "safetensors", "onnx")  # the IRv2 mapping's outputs
+GENERIC_FORMATS = ("safetensors", "onnx", "pt2")  # --generic's outputs
+_WHAT = {
+    "pt": "the IRv2 mapping's state_dict",
+    "h5": "the IRv2 mapping's HDF5 weights",
+    "pt2": "a torch.export program, written by --generic",
+}
 
 
-def format_for(path: Path, requested: str | None) -> str:
+def format_of(path: Path) -> str | None:
+    """The format a file's suffix means (None: no format of ours)."""
+    return SUFFIXES.get(Path(path).suffix.lower())
+
+
+def format_for(path: Path, requested: str | None, generic: bool = False) -> str:
     """The output format: as requested, else from the file suffix. A request that contradicts a
     known suffix is refused: loaders pick the format by suffix, so `x.pt` holding HDF5 would
-    never load again."""
-    fmt = _SUFFIXES.get(path.suffix.lower())
-    if requested:
-        if fmt not in (None, requested):
-            raise UserError(
-                f"{path}: --format {requested} contradicts the suffix {path.suffix!r}; "
-                f"name the file .{requested} or leave --format out"
-            )
-        return requested
+    never load again. A format the path (mapped IRv2 or --generic) does not write is refused."""
+    allowed = GENERIC_FORMATS if generic else MAPPED_FORMATS
+    fmt = format_of(path)
+    if requested and fmt not in (None, requested):
+        raise UserError(
+            f"{path}: --format {requested} contradicts the suffix {path.suffix!r}; "
+            f"name the file .{requested} or leave --format out"
+        )
+    fmt = requested or fmt
+    suffixes = ", ".join(f".{f}" for f in allowed)
     if fmt is None:
         raise UserError(
             f"{path}: cannot tell the output format from the suffix {path.suffix!r}; "
-            "use .pt or .h5, or pass --format pt|h5"
+            f"use {suffixes}, or pass --format {'|'.join(allowed)}"
+        )
+    if fmt not in allowed:
+        path_name = "--generic" if generic else "the IRv2 mapping (without --generic)"
+        raise UserError(
+            f"{path}: {path_name} writes {suffixes}, not .{fmt} ({_WHAT[fmt]}); "
+            "loaders go by the suffix"
         )
     return fmt
 
 
-def save(
-    state_dict: dict[str, torch.Tensor],
-    meta: dict[str, Any],
-    path: Path,
-    fmt: str,
-    force: bool = False,
-) -> None:
+def _save_pt(state_dict: dict[str, torch.Tensor], meta: dict[str, Any], path: Path) -> None:
     import torch
 
-    with atomic_path(path, force) as tmp:
-        if fmt == "pt":
-            torch.save({"state_dict": state_dict, "meta": meta}, tmp)
-        elif fmt == "h5":
-            _save_h5(state_dict, meta, tmp)
-        else:
-            raise UserError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}")
+    torch.save({"state_dict": state_dict, "meta": meta}, path)
 
 
 def _save_h5(state_dict: dict[str, torch.Tensor], meta: dict[str, Any], path: Path) -> None:
@@ -76,15 +94,9 @@ def _save_h5(state_dict: dict[str, torch.Tensor], meta: dict[str, Any], path: Pa
             f.create_dataset(key, data=tensor.numpy())  # '.' in names keeps keys verbatim
 
 
-def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(state_dict, meta) from a file written by `save`."""
+def _load_pt(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     import torch
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    if path.suffix.lower() in (".h5", ".hdf5"):
-        return _load_h5(path)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure here means "not our file"
@@ -107,3 +119,39 @@ def _load_h5(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     except (OSError, KeyError) as e:
         raise UserError(f"{path}: not an HDF5 file written by t7convert ({e})") from None
     return state, meta
+
+
+Saver = Callable[[dict, dict, Path], None]
+Loader = Callable[[Path], tuple]
+WRITERS: dict[str, Saver] = {
+    "pt": _save_pt,
+    "h5": _save_h5,
+    "safetensors": safetensors_mapped.save,
+}
+READERS: dict[str, Loader] = {
+    "pt": _load_pt,
+    "h5": _load_h5,
+    "safetensors": safetensors_mapped.load,
+}
+
+
+def save(
+    state_dict: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+    path: Path,
+    fmt: str,
+    force: bool = False,
+) -> None:
+    if fmt not in WRITERS:
+        raise UserError(f"unknown weights format {fmt!r}; use one of {', '.join(WRITERS)}")
+    with atomic_path(path, force) as tmp:
+        WRITERS[fmt](state_dict, meta, tmp)
+
+
+def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state_dict, meta) from a file written by `save`, read as its suffix says (.pt when the
+    suffix is none of ours, as before)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    return READERS.get(format_of(path), _load_pt)(path)

@@ -74,7 +74,9 @@ def _batch_norm(m, ctx):
     ):
         if value is not None:
             ctx.put(name, value)
-    ctx.put("num_batches_tracked", torch.zeros((), dtype=torch.long))
+    # numpy, not torch.zeros: builders run under torch.device("meta"), and a meta counter would
+    # make the module impossible to move with .to(device)
+    ctx.put("num_batches_tracked", np.zeros((), dtype=np.int64))
     return bn
 
 
