@@ -37,5 +37,6 @@ def _batch_norm(m, ctx):
     ):
         if value is not None:
             ctx.put(name, value)
-    ctx.put("num_batches_tracked", torch.zeros((), dtype=torch.long))
+    # on the CPU like the file's tensors: translate builds the modules under torch.device("meta")
+    ctx.put("num_batches_tracked", torch.zeros((), dtype=torch.long, device="cpu"))
     return bn
