@@ -348,7 +348,7 @@ def test_help_answers_without_importing_torch():
     import subprocess
     import sys
 
-    code = "import sys; from evaluate.pretrained import classify_cli; "
+    code = "import sys; from evaluate.pretrained import classify_cli, features_cli; "
     code += "print('torch' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
