@@ -333,6 +333,13 @@ def test_exported_program_classifies_like_its_translation(tmp_path, weights, mod
                            rtol=TOL, atol=0)  # fmt: skip
     with pytest.raises(UserError, match="takes 224x224 inputs but preset irv2 crops 299x299"):
         exported.check_preset(presets.PRESETS["irv2"])
+    (features, layer), (translated, _) = exported.features(), models["resnet18"].features()
+    assert "aten.linear" in layer
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        got, want = features(x), translated(x)
+    assert got.shape == (2, 512) and torch.allclose(got, want, rtol=TOL, atol=0)
+    assert exported.network(x).shape == (2, 1000)  # the copy left the program whole
 
 
 def test_a_file_that_is_no_model_is_one_line(tmp_path, photos):

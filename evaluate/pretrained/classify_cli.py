@@ -37,11 +37,7 @@ PRETRAINED_WEIGHTS = (
 @click.argument("files", nargs=-1, required=True)
 @model_input_options(PRETRAINED_WEIGHTS, preset=True, batch_size=16)
 @click.option(
-    "--topk",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Classes per image (classify.lua: 5).",
+    "--topk", type=click.IntRange(min=1), default=5, help="Classes per image  [default: 5]"
 )
 @click.option(
     "--json", "json_path", metavar="FILE", help="Write the results as JSON ('-': stdout)."

@@ -14,6 +14,7 @@ its last nn.Linear.
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,9 @@ class LinearInput(nn.Module):
 
 def _exported_features(program: torch.fx.GraphModule) -> torch.fx.GraphModule:
     """A copy of an exported program that returns its last `aten.linear`'s input instead."""
-    module = copy.deepcopy(program)
+    with warnings.catch_warnings():  # torch's own pytree specs warn about themselves when copied
+        warnings.simplefilter("ignore", FutureWarning)
+        module = copy.deepcopy(program)
     nodes = list(module.graph.nodes)
     linears = [n for n in nodes if n.target is torch.ops.aten.linear.default]
     if not linears:
