@@ -78,7 +78,7 @@ from evaluate.runtime.devices import device_options
 @click.option(
     "--predictions",
     type=click.Path(path_type=Path),
-    help="Write every image's top-5 classes and scores (HDF5).",
+    help="Write every image's top-5 classes, logits, probabilities and names (HDF5).",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing --output/--predictions files.")
 @click.option(
@@ -239,6 +239,7 @@ def _evaluate(
         skip_bad=skip_bad,
         limit=limit,
         num_classes=_num_classes(model),
+        preset="irv2",
         scale_size=dataset.transform.scale_size,
         crop_size=dataset.transform.crop_size,
         class_names=names.source,
@@ -286,6 +287,7 @@ def _set_up(
     from evaluate.data.datasets import ImageDataset, open_images
     from evaluate.data.preprocess import ValTransform
     from evaluate.pretrained.classes import for_model
+    from evaluate.pretrained.presets import PRESETS
     from evaluate.runtime.devices import resolve_amp_dtype
     from evaluate.validate import prepare_model
 
@@ -305,7 +307,10 @@ def _set_up(
         )
     names = for_model(model.num_classes, recorded)
     model = prepare_model(model, device, channels_last=channels_last, compile=compile_)
-    dataset = ImageDataset(images, ValTransform(preprocess, n_crops))
+    irv2 = PRESETS["irv2"]  # the only network irv2-eval runs
+    dataset = ImageDataset(
+        images, ValTransform(preprocess, n_crops, irv2.scale_size, irv2.crop_size)
+    )
     return images, model, dtype, dataset, names
 
 

@@ -93,7 +93,7 @@ def test_counts_match_the_logits(tmp_path, tiny_pt, photos, logits, labels, crop
     summary = json.loads(out.read_text())
     assert (summary["n_top1_correct"], summary["n_top5_correct"]) == (top1, top5)
     assert summary["n_images"] == 7 and summary["crops"] == crops
-    assert summary["preprocess"] == "torch7"
+    assert summary["preprocess"] == "torch7" and summary["settings"]["preset"] == "irv2"
     assert summary["top1_err"] == pytest.approx(100 * (1 - top1 / 7))
     assert summary["top5_acc"] == pytest.approx(100 * top5 / 7)
     assert summary["skipped"] == [] and summary["settings"]["num_classes"] == N_CLASSES
