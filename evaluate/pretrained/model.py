@@ -33,6 +33,8 @@ _CONVERTED = (".pt", ".pth", ".h5", ".hdf5")
 
 @dataclass
 class PretrainedModel:
+    """What irv2-classify and irv2-features need of a model, whatever file it came from."""
+
     network: nn.Module  # images (N x 3 x H x W) -> logits (N x classes), in eval mode
     kind: str  # "mapped" (the IRv2 mapping table) or "generic" (translated nn tree, .pt2)
     preset: Preset  # the preprocessing it was trained with
