@@ -6,6 +6,7 @@ tree, nngraph graphs included (translated generically).
     model = load_model("model_90.t7")            # those, a .t7 file or a checkpoint directory
     net = translate("model.t7")                  # any supported Torch7 nn tree as an nn.Module
     net = load_translated("resnet.safetensors")  # written by t7convert --generic
+    model, meta = load_model_meta("irv2.pt")     # and its metadata (a fine-tuned one's classes)
 
     from converter import register_translation
     @register_translation("nn.SpatialCircularPadding")   # a class of your own
@@ -17,7 +18,7 @@ Imports are lazy so that `t7convert --help` does not pay for `import torch`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch import nn
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "load_converted",
+    "load_converted_meta",
     "load_model",
+    "load_model_meta",
     "load_translated",
     "translate",
     "convert_checkpoint",
@@ -53,6 +56,14 @@ def __getattr__(name: str):  # noqa: ANN202 - the attribute's own type
 
 def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
     """The model stored by `t7convert` (.safetensors, .pt or .h5), in eval mode, on `device`."""
+    return load_converted_meta(path, device)[0]
+
+
+def load_converted_meta(
+    path: str | Path, device: str = "cpu"
+) -> tuple[InceptionResNetV2, dict[str, Any]]:
+    """`load_converted`'s model and the metadata stored beside it: architecture, source file,
+    and for a model irv2-train fine-tuned, `classes` (its class-folder names)."""
     from converter.errors import UserError
     from converter.irv2.model import InceptionResNetV2, IRV2Config
     from converter.outputs import mapped as output
@@ -62,12 +73,19 @@ def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
         raise UserError(f"{path}: holds a {meta.get('arch')!r} model, not inception_resnet_v2")
     model = InceptionResNetV2(IRV2Config(**meta["config"]))
     model.load_state_dict(state)
-    return model.to(device).eval()
+    return model.to(device).eval(), meta
 
 
 def load_model(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
     """Any form a user has: converted .safetensors/.pt/.h5, a Torch7 .t7 model, or a checkpoint
     directory."""
+    return load_model_meta(path, device)[0]
+
+
+def load_model_meta(
+    path: str | Path, device: str = "cpu"
+) -> tuple[InceptionResNetV2, dict[str, Any]]:
+    """`load_model`'s model and its metadata (`load_converted_meta`'s, or the conversion's)."""
     from converter.errors import UserError
     from converter.irv2.convert import convert_checkpoint
     from converter.outputs.mapped import READERS, format_of
@@ -80,8 +98,9 @@ def load_model(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
             "from t7convert, a .t7 file or a checkpoint directory"
         )
     if fmt in READERS and not p.is_dir():
-        return load_converted(p, device)
-    return convert_checkpoint(p).build_model().to(device)
+        return load_converted_meta(p, device)
+    conversion = convert_checkpoint(p)
+    return conversion.build_model().to(device), conversion.meta
 
 
 # outputs of t7convert that are programs, not weights: what they are and what runs them

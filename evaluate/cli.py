@@ -16,12 +16,14 @@ torch is imported only when evaluating, so --help answers at once.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from converter.errors import UserError
+from evaluate.data.options import model_input_options
 from evaluate.report import _Progress, _report, _summary, _write_json, _write_predictions
 from evaluate.runtime.devices import device_options
 
@@ -52,39 +54,9 @@ from evaluate.runtime.devices import device_options
     help="The devkit's data/meta.mat (needs scipy) or a text export of it "
     "('ILSVRC2012_ID WNID' per line), for the devkit ground truth.",
 )
-@click.option(
-    "--weights",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Model: .pt/.h5 from t7convert, a Torch7 .t7, or a checkpoint directory.",
-)
-@click.option(
-    "--crops",
-    type=click.Choice(["1", "10"]),
-    default="1",
-    show_default=True,
-    help="1: centre crop; 10: fb.resnet.torch TenCrop, scores summed.",
-)
-@click.option(
-    "--preprocess",
-    type=click.Choice(["torch7", "fast"]),
-    default="torch7",
-    show_default=True,
-    help="torch7: the authors' Lua pixels bit for bit; fast: JPEG draft decoding for large "
-    "images, crops rounded to bytes (slightly different).",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=32,
-    show_default=True,
-    help="Images per batch (per process).",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=None,
-    help="DataLoader worker processes per process  [default: min(8, CPUs)]",
+@model_input_options(
+    "Model: .pt/.h5 from t7convert, a Torch7 .t7, or a checkpoint directory.",
+    crops_help="scores summed",
 )
 @device_options
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
@@ -106,7 +78,7 @@ from evaluate.runtime.devices import device_options
 @click.option(
     "--predictions",
     type=click.Path(path_type=Path),
-    help="Write every image's top-5 classes and scores (HDF5).",
+    help="Write every image's top-5 classes, logits, probabilities and names (HDF5).",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing --output/--predictions files.")
 @click.option(
@@ -117,6 +89,13 @@ from evaluate.runtime.devices import device_options
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress line; the summary only.")
 def main(device: str, **options: Any) -> None:
+    run_distributed(_evaluate, device, options)
+
+
+def run_distributed(body: Callable[..., None], device: str, options: dict[str, Any]) -> None:
+    """`body(info, torch_device, **options)` as this process's part of a torchrun group (or
+    alone): a user error becomes one line on stderr and exit status 2, an error every rank
+    shares printed once, by rank 0."""
     from evaluate.runtime import distributed
     from evaluate.runtime.devices import resolve_device
 
@@ -125,7 +104,7 @@ def main(device: str, **options: Any) -> None:
         local_rank = int(os.environ["LOCAL_RANK"]) if _under_torchrun() else None
         torch_device = resolve_device(device, local_rank)
         info = distributed.init_from_env(torch_device.type == "cuda")
-        _evaluate(info, torch_device, **options)
+        body(info, torch_device, **options)
         distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
     except UserError as e:
         _exit_on(e, info)
@@ -193,7 +172,7 @@ def _evaluate(
             for path in (output, predictions):
                 if path is not None:
                     check_writable(path, force)
-        images, model, dtype, dataset = _set_up(
+        images, model, dtype, dataset, names = _set_up(
             data,
             labels,
             classes,
@@ -260,8 +239,10 @@ def _evaluate(
         skip_bad=skip_bad,
         limit=limit,
         num_classes=_num_classes(model),
+        preset="irv2",
         scale_size=dataset.transform.scale_size,
         crop_size=dataset.transform.crop_size,
+        class_names=names.source,
     )
     summary = _summary(result, images, settings, n_crops, preprocess, lua_batch_mean)
     summary["run"] = {
@@ -278,7 +259,7 @@ def _evaluate(
     if output is not None:
         _write_json(output, summary, force)
     if predictions is not None:
-        _write_predictions(predictions, result, images, summary, force)
+        _write_predictions(predictions, result, images, summary, names, force)
 
 
 def _under_torchrun() -> bool:
@@ -299,11 +280,14 @@ def _set_up(
     amp_dtype: str,
     channels_last: bool,
     compile_: bool,
-) -> tuple[Any, Any, Any, Any]:
-    """Images, model, autocast dtype and dataset, each checked against the others."""
-    from converter import load_model
+) -> tuple[Any, Any, Any, Any, Any]:
+    """Images, model, autocast dtype, dataset and the model's class names, each checked
+    against the others."""
+    from converter import load_model_meta
     from evaluate.data.datasets import ImageDataset, open_images
     from evaluate.data.preprocess import ValTransform
+    from evaluate.pretrained.classes import for_model
+    from evaluate.pretrained.presets import PRESETS
     from evaluate.runtime.devices import resolve_amp_dtype
     from evaluate.validate import prepare_model
 
@@ -311,12 +295,23 @@ def _set_up(
     dtype = resolve_amp_dtype(amp, amp_dtype, device)
     if not weights.exists():
         raise UserError(f"{weights}: no such file or directory (--weights)")
-    model = load_model(weights, device="cpu")
+    model, meta = load_model_meta(weights, device="cpu")
     num_classes = _num_classes(model)
     if num_classes is not None:
         images.check_num_classes(num_classes)
+    recorded = meta.get("classes")
+    if recorded is not None and images.classes is not None and images.classes != recorded:
+        raise UserError(
+            f"{data}: its classes ({images.source}) are not the {len(recorded)} class folders "
+            f"{weights} was trained on, in the same order; evaluate it on that dataset"
+        )
+    names = for_model(model.num_classes, recorded)
     model = prepare_model(model, device, channels_last=channels_last, compile=compile_)
-    return images, model, dtype, ImageDataset(images, ValTransform(preprocess, n_crops))
+    irv2 = PRESETS["irv2"]  # the only network irv2-eval runs
+    dataset = ImageDataset(
+        images, ValTransform(preprocess, n_crops, irv2.scale_size, irv2.crop_size)
+    )
+    return images, model, dtype, dataset, names
 
 
 def _num_classes(model: Any) -> int | None:

@@ -83,10 +83,12 @@ def _write_json(path: Path, summary: dict[str, Any], force: bool) -> None:
 
 
 def _write_predictions(
-    path: Path, result: Any, images: Any, summary: dict[str, Any], force: bool
+    path: Path, result: Any, images: Any, summary: dict[str, Any], names: Any, force: bool
 ) -> None:
-    """Per image (dataset order): relative path, label, top-5 classes and summed logits."""
+    """Per image (dataset order): relative path, label, top-5 classes, their summed logits,
+    softmax probabilities and names; and the model's class names (`names`, a ClassNames)."""
     import h5py
+    import numpy as np
 
     from converter.outputs.atomic import atomic_path
 
@@ -98,6 +100,16 @@ def _write_predictions(
         f["top5_classes"] = result.top5_classes
         f["top5_scores"] = result.top5_scores
         f["top5_scores"].attrs["meaning"] = "model outputs (logits), summed over crops"
+        f["top5_probs"] = result.top5_probs
+        f["top5_probs"].attrs["meaning"] = (
+            "softmax probabilities (nn.SoftMax's arithmetic, as classify.lua), of the crops' "
+            "mean logits"
+        )
+        table = np.array(names.names, dtype=object)
+        f.create_dataset("top5_names", data=table[result.top5_classes], dtype=strings)
+        f.create_dataset("class_names", data=list(names.names), dtype=strings)
+        f.create_dataset("class_wnids", data=[w or "" for w in names.wnids], dtype=strings)
+        f["class_names"].attrs["source"] = names.source
         f.create_dataset(
             "skipped_paths", data=[images.relpath(i) for i, _ in result.skipped], dtype=strings
         )

@@ -21,6 +21,7 @@ from torch import nn
 from converter.errors import UserError
 from evaluate import metrics
 from evaluate.data.preprocess import model_input
+from evaluate.pretrained.softmax import torch7_softmax
 from evaluate.runtime import distributed
 from evaluate.runtime.distributed import DistInfo
 
@@ -31,13 +32,16 @@ TOP_K = 5
 class EvalResult:
     """Per-image results in dataset order, plus the images that could not be read.
 
-    `top5_scores` are the model's outputs (logits), summed over crops as fb.resnet.torch does.
+    `top5_scores` are the model's outputs (logits), summed over crops as fb.resnet.torch does;
+    `top5_probs` the softmax probabilities of the same classes: nn.SoftMax's (classify.lua's) of
+    the logits, of the crops' mean logits for several crops.
     """
 
     indices: np.ndarray  # int64 (N,): dataset index of each evaluated image, ascending
     labels: np.ndarray  # int64 (N,)
     top5_classes: np.ndarray  # int64 (N, k), best first; k = min(5, classes)
     top5_scores: np.ndarray  # float32 (N, k)
+    top5_probs: np.ndarray  # float32 (N, k)
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (index, message)
     seconds: float = 0.0  # wall time of the slowest rank's loop
 
@@ -114,19 +118,27 @@ def evaluate_model(
     else:
         shard = distributed.shard(len(data), dist)
         total = len(shard)
-        loader = torch.utils.data.DataLoader(
-            _Indexed(data, shard),
-            batch_size=batch_size,
-            num_workers=workers,
-            collate_fn=_collate,
-            pin_memory=device.type == "cuda",
-        )
+        loader = indexed_loader(data, shard, batch_size, workers, device)
     part, error = _run(model, loader, device, amp_dtype, channels_last, skip_bad, total, progress)
     distributed.raise_together(error, dist)
     parts = distributed.gather_to_main(part, dist)
     if parts is None:
         return None
     return _merge(parts, renumber=from_loader)
+
+
+def indexed_loader(
+    data: Any, indices: Sequence[int], batch_size: int, workers: int, device: torch.device
+) -> torch.utils.data.DataLoader:
+    """Batches `(indices, images, labels, bad)` of the dataset items `indices`, in that order:
+    the readable images stacked, and `(index, message)` for each unreadable one."""
+    return torch.utils.data.DataLoader(
+        _Indexed(data, indices),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+    )
 
 
 class _Indexed:
@@ -190,6 +202,7 @@ def _run(
     labels: list[int] = []
     classes: list[np.ndarray] = []
     scores: list[np.ndarray] = []
+    probs: list[np.ndarray] = []
     skipped: list[tuple[int, str]] = []
     error: UserError | None = None
     autocast = (
@@ -209,11 +222,12 @@ def _run(
                 skipped += bad
                 done += len(batch_indices) + len(bad)
                 if images is not None:
-                    top_scores, top_classes = _top5(model, images, device, channels_last)
+                    top_scores, top_probs, top_classes = _top5(model, images, device, channels_last)
                     indices += list(batch_indices)
                     labels += [int(x) for x in batch_labels]
                     classes.append(top_classes)
                     scores.append(top_scores)
+                    probs.append(top_probs)
                 if progress is not None:
                     progress(done, total)
     finally:
@@ -223,6 +237,7 @@ def _run(
         "labels": labels,
         "classes": classes,
         "scores": scores,
+        "probs": probs,
         "skipped": skipped,
         "seconds": time.perf_counter() - start,
     }
@@ -231,15 +246,16 @@ def _run(
 
 def _top5(
     model: nn.Module, images: torch.Tensor, device: torch.device, channels_last: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k scores and classes of a batch; K crops (a 5-D batch) have their scores summed."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k scores, probabilities and classes of a batch; K crops (a 5-D batch) have their
+    scores summed."""
     with torch.inference_mode():
         return _top5_scores(model, images, device, channels_last)
 
 
 def _top5_scores(
     model: nn.Module, images: torch.Tensor, device: torch.device, channels_last: bool
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     images = model_input(images.to(device, non_blocking=True), channels_last)
     crops = images.shape[1] if images.dim() == 5 else 1
     if images.dim() == 5:
@@ -249,13 +265,19 @@ def _top5_scores(
     out = model(images).float()
     out = out.view(-1, crops, out.shape[-1]).sum(dim=1)
     top_scores, top_classes = out.topk(min(TOP_K, out.shape[-1]), dim=1)
-    return top_scores.cpu().numpy(), top_classes.cpu().numpy().astype(np.int64)
+    top_probs = torch7_softmax(out / crops).gather(1, top_classes)
+    return (
+        top_scores.cpu().numpy(),
+        top_probs.cpu().numpy(),
+        top_classes.cpu().numpy().astype(np.int64),
+    )
 
 
 def _merge(parts: list[dict[str, Any]], renumber: bool) -> EvalResult:
     """Rank parts -> one result sorted by dataset index (rank order when `renumber`)."""
     classes = [c for p in parts for c in p["classes"]]
     scores = [s for p in parts for s in p["scores"]]
+    probs = [s for p in parts for s in p["probs"]]
     width = classes[0].shape[1] if classes else TOP_K
     indices = np.array([i for p in parts for i in p["indices"]], dtype=np.int64)
     if renumber:
@@ -268,6 +290,7 @@ def _merge(parts: list[dict[str, Any]], renumber: bool) -> EvalResult:
             order
         ],
         top5_scores=(np.concatenate(scores) if scores else np.zeros((0, width), np.float32))[order],
+        top5_probs=(np.concatenate(probs) if probs else np.zeros((0, width), np.float32))[order],
         skipped=sorted(s for p in parts for s in p["skipped"]),
         seconds=max(p["seconds"] for p in parts),
     )

@@ -93,7 +93,7 @@ def test_counts_match_the_logits(tmp_path, tiny_pt, photos, logits, labels, crop
     summary = json.loads(out.read_text())
     assert (summary["n_top1_correct"], summary["n_top5_correct"]) == (top1, top5)
     assert summary["n_images"] == 7 and summary["crops"] == crops
-    assert summary["preprocess"] == "torch7"
+    assert summary["preprocess"] == "torch7" and summary["settings"]["preset"] == "irv2"
     assert summary["top1_err"] == pytest.approx(100 * (1 - top1 / 7))
     assert summary["top5_acc"] == pytest.approx(100 * top5 / 7)
     assert summary["skipped"] == [] and summary["settings"]["num_classes"] == N_CLASSES
@@ -375,3 +375,63 @@ def test_authors_figures_only_beside_imagenet_models(tmp_path, tiny_pt, photos):
     assert code == 0, stderr
     assert "top-1 error" in stdout and "authors" not in stdout
     assert json.loads((tmp_path / "r.json").read_text())["authors"] is None
+
+
+@pytest.mark.parametrize("crops", [1, 10])
+def test_predictions_hold_probabilities_and_class_names(
+    tmp_path, tiny_pt, photos, logits, labels, crops
+):
+    """Beside the summed logits: nn.SoftMax's probabilities of the crops' mean logits, and the
+    ImageNet names of the top-5 classes and of every class."""
+    from evaluate.pretrained.classes import imagenet
+    from evaluate.pretrained.softmax import torch7_softmax
+
+    data = class_tree(tmp_path / "val", photos, labels)
+    preds = tmp_path / "preds.h5"
+    code, _, stderr = run(
+        "--data", data, "--weights", tiny_pt, "--crops", crops, "--batch-size", 3,
+        "--workers", 0, "-q", "--predictions", preds,
+    )  # fmt: skip
+    assert code == 0, stderr
+    order = sorted(range(7), key=lambda k: (labels[k], photos[k].name))
+    probs = torch7_softmax(torch.from_numpy(logits[crops][order] / crops)).numpy()
+    with h5py.File(preds) as f:
+        classes, got = f["top5_classes"][:], f["top5_probs"][:]
+        top5_names = [[n.decode() for n in row] for row in f["top5_names"][:]]
+        table = [n.decode() for n in f["class_names"][:]]
+        wnids = [w.decode() for w in f["class_wnids"][:]]
+        assert "ImageNet" in f["class_names"].attrs["source"]
+    ref = np.take_along_axis(probs, classes, axis=1)
+    err = np.abs(got - ref).max() / ref.max()
+    print(f"{crops} crop(s): top-5 probabilities vs one-by-one softmax: {err:.2e} x the largest")
+    assert err < SCORE_TOL
+    assert np.all(np.diff(got, axis=1) <= 0)  # in rank order
+    assert table == list(imagenet().names) and wnids == list(imagenet().wnids)
+    assert top5_names == [[table[c] for c in row] for row in classes]
+
+
+def test_a_fine_tuned_model_is_evaluated_on_its_own_classes(tmp_path, tiny_pt, photos):
+    """irv2-train records the class folders in the model; another dataset is refused."""
+    from converter import load_converted
+    from converter.outputs import mapped as output
+
+    model = load_converted(tiny_pt)
+    model.reset_classifier(2)
+    weights = tmp_path / "two.pt"
+    meta = {"arch": "inception_resnet_v2", "config": model.cfg.to_dict(), "classes": ["cat", "dog"]}
+    output.save(model.state_dict(), meta, weights, "pt")
+    data = tmp_path / "val"
+    for name, photo in zip(("cow", "dog"), photos):
+        (data / name).mkdir(parents=True)
+        shutil.copy(photo, data / name / photo.name)
+    code, _, stderr = run("--data", data, "--weights", weights, "--workers", 0, "-q")
+    assert code == 2 and "not the 2 class folders" in stderr and "Traceback" not in stderr
+    (data / "cow").rename(data / "cat")
+    preds = tmp_path / "p.h5"
+    code, _, stderr = run(
+        "--data", data, "--weights", weights, "--workers", 0, "-q", "--predictions", preds
+    )
+    assert code == 0, stderr
+    with h5py.File(preds) as f:
+        assert [n.decode() for n in f["class_names"][:]] == ["cat", "dog"]
+        assert "own" in f["class_names"].attrs["source"]

@@ -363,6 +363,23 @@ def test_log_lines_are_fb_resnet_torch_format(one_epoch_run):
     load_converted(run / "model_best.pt")
 
 
+def test_the_run_records_its_classes_and_classify_names_outputs_by_them(one_epoch_run, dataset):
+    """The class-folder names go into checkpoint.pt and model_best.pt; irv2-classify reads them
+    (folders named like WNIDs but not ImageNet's keep their own names)."""
+    from evaluate.pretrained.classify import classify
+    from evaluate.pretrained.model import load_pretrained
+
+    for name in ("checkpoint.pt", "model_best.pt"):
+        meta = torch.load(one_epoch_run / name, weights_only=True)["meta"]
+        assert meta["classes"] == ["n00000001", "n00000002"], name
+    model = load_pretrained(one_epoch_run / "model_best.pt")
+    image = sorted((dataset / "val" / "n00000002").iterdir())[0]
+    [result] = classify(model, [str(image)], model.preset, topk=5, workers=0)
+    assert sorted(p.wnid for p in result.predictions) == ["n00000001", "n00000002"]
+    assert sorted(p.name for p in result.predictions) == ["n00000001", "n00000002"]
+    assert model.class_names(2).source.startswith("the model's own")
+
+
 def test_resume_with_save_naming_the_run_itself(one_epoch_run, dataset, tmp_path):
     """--resume R --save R continues R; --save elsewhere holding a run is refused untouched."""
     run = tmp_path / "copy"

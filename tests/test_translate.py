@@ -249,6 +249,14 @@ def test_failed_save_leaves_no_file(fixtures, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_translated_module_holds_no_meta_tensors(bundled):
+    """Every tensor is real, so the module moves to any device or dtype (BatchNorm's
+    num_batches_tracked was once created under the meta device and stopped `.to()`)."""
+    module = translate(bundled / "irv2_tiny.t7")
+    assert not [name for name, t in module.state_dict().items() if t.is_meta]
+    module.to("cpu", torch.float64)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_translated_module_runs_on_cuda(bundled):
     ref = load_t7(bundled / "irv2_tiny_ref.t7")

@@ -3,7 +3,8 @@
 A run directory holds `checkpoint.pt` (the latest state, replaced atomically every epoch and every
 `--save-every` iterations) and `model_best.pt` (the weights with the lowest validation top-1
 error so far). Both are t7convert's `.pt` layout ({"state_dict", "meta"}), so `irv2-eval`,
-`load_converted` and `irv2-train --weights` read them directly; `checkpoint.pt` adds the
+`load_converted` and `irv2-train --weights` read them directly, and their `meta["classes"]` (the
+training class-folder names) names the outputs for irv2-classify; `checkpoint.pt` adds the
 optimizer (momentum), schedule position, data position, RNG states and best-so-far, which is
 everything `--resume` needs to continue as if the run had never stopped. Everything is plain
 tensors and containers, so loading uses `torch.load(weights_only=True)`: no code is unpickled.

@@ -282,6 +282,7 @@ class TrainLoop:
             "batches_done": st.batches_done,
             "best_top1": st.best_top1 if st.best_epoch else None,
             "best_top5": st.best_top5 if st.best_epoch else None,
+            "classes": st.classes,  # the class folders: what irv2-classify names outputs by
         }
         payload = {
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},

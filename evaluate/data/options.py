@@ -1,0 +1,78 @@
+"""The options that name a model and say how images become its input (--weights, --crops,
+--preset, --preprocess, --batch-size, --workers), spelled the same for irv2-eval,
+irv2-classify and irv2-features.
+
+click only: a command's --help must not wait for torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+PRESET_NAMES = ("irv2", "fbresnet")  # evaluate.pretrained.presets.PRESETS
+
+
+def model_input_options(
+    weights_help: str,
+    crops_help: str | None = None,
+    preset: bool = False,
+    batch_size: int = 32,
+) -> Callable[[Callable], Callable]:
+    """Decorate a click command with --weights, --crops (given `crops_help`: what happens to
+    the 10 crops' outputs), --preset (given `preset`), --preprocess, --batch-size, --workers."""
+    import click
+
+    options = [
+        click.option("--weights", required=True, type=click.Path(path_type=Path), help=weights_help)
+    ]
+    if crops_help is not None:
+        options.append(
+            click.option(
+                "--crops",
+                type=click.Choice(["1", "10"]),
+                default="1",
+                show_default=True,
+                help=f"1: centre crop; 10: fb.resnet.torch TenCrop, {crops_help}.",
+            )
+        )
+    if preset:
+        options.append(
+            click.option(
+                "--preset",
+                type=click.Choice(PRESET_NAMES),
+                default=None,
+                help="Preprocessing sizes: irv2 (Scale 328, crop 299) or fbresnet (256, 224)  "
+                "[default: the model's: irv2 for the mapped IRv2, fbresnet for a generic model]",
+            )
+        )
+    options += [
+        click.option(
+            "--preprocess",
+            type=click.Choice(["torch7", "fast"]),
+            default="torch7",
+            show_default=True,
+            help="torch7: the authors' Lua pixels bit for bit; fast: JPEG draft decoding for "
+            "large images, crops rounded to bytes (slightly different).",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=batch_size,
+            show_default=True,
+            help="Images per batch (per process).",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=0),
+            default=None,
+            help="DataLoader worker processes per process  [default: min(8, CPUs)]",
+        ),
+    ]
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
