@@ -22,6 +22,7 @@ import torchfile
 from click.testing import CliRunner
 
 from converter.errors import UserError
+from converter.outputs.export import UnpicklingFormatWarning
 from evaluate.pretrained import classes, formats, presets
 from evaluate.pretrained.classify import ImageResult, Prediction, classify
 from evaluate.pretrained.classify_cli import main
@@ -322,7 +323,8 @@ def test_exported_program_classifies_like_its_translation(tmp_path, weights, mod
         t7convert, [str(weights["resnet18"]), str(pt2), "--generic", "--input-shape", "3,224,224"]
     )
     assert result.exit_code == 0, result.output
-    exported = load_pretrained(pt2)
+    with pytest.warns(UnpicklingFormatWarning, match="unpickles"):
+        exported = load_pretrained(pt2)
     assert exported.preset.name == "fbresnet" and exported.input_size == 224
     files = [str(p) for p in photos[:3]]
     a = list(classify(exported, files, exported.preset, topk=5))
@@ -340,6 +342,25 @@ def test_exported_program_classifies_like_its_translation(tmp_path, weights, mod
         got, want = features(x), translated(x)
     assert got.shape == (2, 512) and torch.allclose(got, want, rtol=TOL, atol=0)
     assert exported.network(x).shape == (2, 1000)  # the copy left the program whole
+
+
+def test_safetensors_artifact_classifies_as_its_translation(tmp_path, weights, models, photos):
+    """What `t7convert --generic` writes by default (.safetensors, rebuilt from data): the
+    generic preset, the same logits as the translation of the .t7, bit for bit."""
+    from converter.cli import main as t7convert
+
+    artifact = tmp_path / "r18.safetensors"
+    result = CliRunner().invoke(t7convert, [str(weights["resnet18"]), str(artifact), "--generic"])
+    assert result.exit_code == 0, result.output
+    rebuilt = load_pretrained(artifact)
+    assert rebuilt.kind == "generic" and rebuilt.preset.name == "fbresnet"
+    files = [str(p) for p in photos[:3]]
+    a = list(classify(rebuilt, files, rebuilt.preset, topk=5))
+    b = list(classify(models["resnet18"], files, rebuilt.preset, topk=5))
+    for x, y in zip(a, b):
+        assert [(p.index, p.logit) for p in x.predictions] == [
+            (p.index, p.logit) for p in y.predictions
+        ]
 
 
 def test_a_file_that_is_no_model_is_one_line(tmp_path, photos):

@@ -80,6 +80,18 @@ def read_artifact(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     return meta, arrays
 
 
+def is_translated(path: str | Path) -> bool:
+    """Whether a .safetensors file is a generic artifact (its header says so), read from the
+    header alone: mapped IRv2 weights are the other kind t7convert writes."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return (f.metadata() or {}).get("format") == FORMAT_TAG
+    except (SafetensorError, OSError, TypeError, ValueError):
+        return False
+
+
 def read_tree(path: str | Path) -> T7Object:
     """The Torch7 tree stored in a generic artifact, validated (see converter.outputs.spec_load)."""
     return _read(Path(path))[0]

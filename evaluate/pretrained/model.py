@@ -4,7 +4,8 @@ logits), the penultimate activation (its features), its class names and its prep
 - t7convert's `.pt`/`.h5` and irv2-train's checkpoints: the mapped Inception-ResNet-v2;
 - a Torch7 `.t7` file or checkpoint directory: the mapped IRv2 where the mapping table fits,
   otherwise the generic translation of its nn tree (fb.resnet.torch's ResNets);
-- a `.pt2` program written by `t7convert --generic`.
+- what `t7convert --generic` writes: a `.safetensors` artifact (rebuilt from data, no pickle)
+  or a `.pt2` program (loading it unpickles: a warning says so).
 
 Features are what the model's classifier reads, as extract-features.lua takes them: for the
 mapped IRv2 the global average pool (before dropout and fc), for a generic model the input of
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from converter import load_translated
 from converter.errors import MappingError, UserError
 from converter.irv2.model import InceptionResNetV2
 from evaluate.pretrained import classes, presets
@@ -133,6 +135,10 @@ def load_pretrained(path: str | Path) -> PretrainedModel:
     if path.suffix.lower() == ".pt2":
         return _load_exported(path)
     from converter import load_model_meta
+    from converter.outputs.translated import is_translated
+
+    if path.suffix.lower() == ".safetensors" and is_translated(path):
+        return _generic_model(load_translated(path), f"{path} (generic translation, .safetensors)")
 
     try:
         network, meta = load_model_meta(path)
@@ -162,13 +168,19 @@ def _load_generic(path: Path, mapping_error: MappingError) -> PretrainedModel:
         raise UserError(
             f"{e} (nor is it an Inception-ResNet-v2 checkpoint: {mapping_error})"
         ) from None
-    return PretrainedModel(
-        network, "generic", presets.PRESETS["fbresnet"], f"{path} (generic translation)"
-    )
+    return _generic_model(network, f"{path} (generic translation)")
+
+
+def _generic_model(network: nn.Module, description: str) -> PretrainedModel:
+    return PretrainedModel(network, "generic", presets.PRESETS["fbresnet"], description)
 
 
 def _load_exported(path: Path) -> PretrainedModel:
-    """A torch.export program: its fixed input size picks the preset it was exported for."""
+    """A torch.export program: its fixed input size picks the preset it was exported for.
+    torch.export.load unpickles, so a file from elsewhere could run code: said on stderr."""
+    from converter.outputs.export import UNPICKLES, UnpicklingFormatWarning
+
+    warnings.warn(f"{path}: {UNPICKLES}", UnpicklingFormatWarning, stacklevel=2)
     try:
         program = torch.export.load(path).module()
     except Exception as e:  # noqa: BLE001 - any failure here means "not a loadable program"
