@@ -9,6 +9,7 @@ paths (`"1.2.1.weight"` is `model:get(1):get(2):get(1).weight`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Union
 
@@ -17,13 +18,14 @@ from torch import nn
 
 from converter.errors import UserError
 from converter.generic import layers  # noqa: F401 - registers the built-in translations
-from converter.generic.registry import TreeTranslation, child_path, lookup, show, supported
+from converter.generic.registry import TreeTranslation, guarded, lookup, supported
 from converter.torch7 import checkpoint
-from converter.torch7.modules import children, unwrap
+from converter.torch7.modules import child_path, children, descend, show, unwrap
 from converter.torch7.objects import T7Object
 from converter.torch7.reader import load_t7
 
-Source = Union[str, Path, T7Object]
+# a path (model file, checkpoint directory, latest.t7) or what load_t7 returned
+Source = Union[str, Path, T7Object, Any]
 
 
 class UnsupportedModuleError(UserError):
@@ -38,33 +40,40 @@ class UnsupportedModuleError(UserError):
         )
 
 
-def _unsupported_reason(m: Any) -> str | None:
+def _unsupported_reason(m: Any, path: str) -> str | None:
     if not isinstance(m, T7Object):
         return f"a {type(m).__name__}, not a module"
     translation = lookup(m.class_name)
     if translation is None:
         return m.class_name
-    return translation.check(m) if translation.check else None
+    if translation.check is None:
+        return None
+    return guarded(f"{m.class_name} at {show(path)}", lambda: translation.check(m))
 
 
-def find_unsupported(root: T7Object, path: str = "") -> list[tuple[str, str]]:
-    """(path, class name) of every module that cannot be translated; none below those."""
-    reason = _unsupported_reason(root)
+def find_unsupported(
+    root: T7Object, path: str = "", above: tuple[int, ...] = ()
+) -> list[tuple[str, str]]:
+    """(path, class name) of every module that cannot be translated; none below those. Also
+    where a damaged tree is refused (a cycle, a `modules` that is not a list of modules),
+    before anything is built."""
+    reason = _unsupported_reason(root, path)
     if reason is not None:
         return [(path, reason)]
+    below = descend(root, path, above)
     found = []
-    for i, child in enumerate(children(root), start=1):
-        found += find_unsupported(child, child_path(path, i))
+    for i, child in enumerate(children(root, path), start=1):
+        found += find_unsupported(child, child_path(path, i), below)
     return found
 
 
 def translate(source: Source) -> nn.Module:
-    """The Torch7 network in `source` (model file, checkpoint directory, latest.t7, or an already
-    loaded module tree) as an ordinary nn.Module in eval mode (checkpoints are saved training).
+    """The Torch7 network in `source` (model file, checkpoint directory, latest.t7, or what
+    `load_t7` returned) as an ordinary nn.Module in eval mode (checkpoints are saved training).
 
     Raises UnsupportedModuleError listing every untranslatable module by class and path.
     """
-    if isinstance(source, T7Object):
+    if not isinstance(source, (str, os.PathLike)):
         name, root = "module tree", unwrap(source, "module tree")
     else:
         path = checkpoint.resolve(source).model_path

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import T7FormatError, UserError
-from converter.torch7.objects import T7Tensor
+from converter.torch7.objects import T7Tensor, kind_of
 from converter.torch7.reader import load_t7
 
 OPTIM_FIELDS = (
@@ -81,21 +81,32 @@ def _from_latest(latest: Path) -> CheckpointSource:
     info = load_t7(latest)
     if not isinstance(info, dict) or "modelFile" not in info:
         raise T7FormatError(f"{latest}: not a fb.resnet.torch latest.t7 (no modelFile entry)")
-    named = [str(info["modelFile"])] + ([str(info["optimFile"])] if info.get("optimFile") else [])
+    for key in ("modelFile", "optimFile"):
+        name = info.get(key)
+        if key in info and name is not None and not _is_file_name(name):
+            raise T7FormatError(f"{latest}: its {key} is {kind_of(name)}, not a file name")
+    epoch = info.get("epoch")
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
+        raise T7FormatError(f"{latest}: its epoch is {kind_of(epoch)}, not an epoch number")
+    named = [info["modelFile"]] + ([info["optimFile"]] if info.get("optimFile") else [])
     paths = [_present(latest.parent / name) for name in named]
     if not paths[0].is_file():
         raise UserError(
             f"{latest} names model file {named[0]}, which is not in {latest.parent} "
             f"(nor {named[0]}.gz)"
         )
-    epoch = info.get("epoch")
     return CheckpointSource(
         model_path=paths[0],
-        epoch=int(epoch) if epoch is not None else None,
+        epoch=epoch,
         optim_path=paths[1] if len(paths) > 1 else None,
         latest_path=latest,
         gz_for=tuple(name for name, path in zip(named, paths) if path.name != Path(name).name),
     )
+
+
+def _is_file_name(name: object) -> bool:
+    """A name latest.t7 may give: a non-empty string a path can hold (no NUL byte)."""
+    return isinstance(name, str) and name.strip() != "" and "\0" not in name
 
 
 def _present(path: Path) -> Path:

@@ -30,11 +30,11 @@ def module_label(m: T7Object) -> str:
         return text + ")" + ("" if isinstance(g("bias"), T7Tensor) else " without bias")
     if "Pooling" in short and g("kW") is not None:
         return f"{name}({g('kW')}x{g('kH')}, {g('dW')},{g('dH')})"
-    if short == "Linear" and isinstance(g("weight"), T7Tensor):
+    if short == "Linear" and isinstance(g("weight"), T7Tensor) and len(g("weight").shape) == 2:
         out_f, in_f = g("weight").shape
         return f"{name}({in_f} -> {out_f})"
     if "BatchNormalization" in short and isinstance(g("running_mean"), T7Tensor):
-        return f"{name} ({g('running_mean').shape[0]})"
+        return f"{name} ({_shape(g('running_mean'))})"
     if short == "Dropout":
         return f"{name}({g('p')})"
     if short == "MulConstant":
@@ -59,18 +59,21 @@ def _value(v: Any) -> str:
     return repr(v)
 
 
-def describe_module(m: T7Object, indent: str = "") -> list[str]:
+def describe_module(
+    m: T7Object, indent: str = "", path: str = "", above: tuple[int, ...] = ()
+) -> list[str]:
     tensors = t7modules.state_tensors(m)
     shapes = (
         "  [" + ", ".join(f"{k} {_shape(t)}" for k, t in tensors.items()) + "]" if tensors else ""
     )
-    kids = t7modules.children(m)
+    below = t7modules.descend(m, path, above)
+    kids = t7modules.children(m, path)
     if not kids:
         return [module_label(m) + shapes]
     lines = [f"{module_label(m)} {{"]
     for i, child in enumerate(kids, start=1):
         sub = (
-            describe_module(child, indent + "  ")
+            describe_module(child, indent + "  ", t7modules.child_path(path, i), below)
             if isinstance(child, T7Object)
             else [_value(child)]
         )

@@ -17,7 +17,7 @@ def _conv(m, ctx):
     weight = conv_weight(m, ctx.where)
     kh, kw = weight.shape[2:]
     dw, dh = ctx.ints("dW", "dH")
-    padh, padw = conv_padding(m)
+    padh, padw = conv_padding(m, ctx.where)
     groups = int(m.get("groups", 1))
     bias = ctx.tensor("bias")
     conv = nn.Conv2d(
