@@ -8,7 +8,8 @@ the converter is structural. Two kinds of mutants, each drawn from a seeded gene
   (a cycle), `modules` itself a number or a table with holes, a module's fields of the wrong
   type or missing, its `fields` not a table, negative/zero/huge/NaN geometry (kW, dW, padW,
   nInputPlane, ...), tensors of the wrong rank, dtype or size (a stride-0 view of 2^40
-  elements), unknown or swapped class names, the network replaced or wrapped;
+  elements), unknown or swapped class names, a child buried under 40-300 containers, the
+  network inside a DataParallelTable-like wrapper whose `modules` is hostile too;
 - byte mutants edit the serialised bytes where the format keeps its numbers, found by a reader
   that records where it read each int, long and double: type ids, object indices (a
   back-reference to another object), string and table lengths, tensor sizes, strides and
@@ -21,12 +22,9 @@ from __future__ import annotations
 import io
 import math
 import random
-import resource
-import signal
 import struct
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -374,31 +372,3 @@ class ByteMutator:
         to = min(to, len(b))
         b[to:to] = chunk
         return f"bytes {start}..{end} moved to {to}", bytes(b)
-
-
-class MutantTimeout(Exception):
-    """A mutant ran past its time bound (not a UserError: a hang is a failure)."""
-
-
-@contextmanager
-def bounded(seconds: float, extra_memory: int) -> Iterator[None]:
-    """Run the block with a wall-clock limit (MutantTimeout) and at most `extra_memory` more
-    bytes of address space than now (allocations beyond it fail with MemoryError)."""
-
-    def expire(signum, frame):  # noqa: ANN001, ANN202
-        raise MutantTimeout(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    with open("/proc/self/statm") as f:
-        in_use = int(f.read().split()[0]) * resource.getpagesize()
-    limit = in_use + extra_memory
-    unlimited = hard == resource.RLIM_INFINITY
-    resource.setrlimit(resource.RLIMIT_AS, (limit if unlimited else min(limit, hard), hard))
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -10,13 +10,17 @@ type and the project line that raised it. The mutant sets are seeded: every run 
 
 from __future__ import annotations
 
+import resource
+import signal
 import traceback
 import zlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from t7fuzz import ByteMutator, MutantTimeout, TreeMutator, bounded
+from t7fuzz import ByteMutator, TreeMutator
 
 from converter.errors import UserError
 from converter.generic.translator import translate
@@ -31,6 +35,34 @@ SECONDS = 20  # per mutant; the slowest, a whole bundled IRv2, takes about a sec
 MEMORY = 2 << 30  # per mutant, above what the process holds when it starts
 MAX_INPUT = 100_000  # elements of a forward's input
 REPO = Path(__file__).resolve().parent.parent
+
+
+class MutantTimeout(Exception):
+    """A mutant ran past its time bound (not a UserError: a hang is a failure)."""
+
+
+@contextmanager
+def bounded(seconds: float, extra_memory: int) -> Iterator[None]:
+    """Run the block with a wall-clock limit (MutantTimeout) and at most `extra_memory` more
+    bytes of address space than now (allocations beyond it fail with MemoryError)."""
+
+    def expire(signum, frame):  # noqa: ANN001, ANN202
+        raise MutantTimeout(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        in_use = int(f.read().split()[0]) * resource.getpagesize()
+    limit = in_use + extra_memory
+    unlimited = hard == resource.RLIM_INFINITY
+    resource.setrlimit(resource.RLIMIT_AS, (limit if unlimited else min(limit, hard), hard))
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 class Campaign:

@@ -24,7 +24,15 @@ from converter.errors import INTERRUPTED_STATUS
 def _interrupt(command: list[str], ready: str, watch: str = "stdout") -> tuple[int, str]:
     """Start `command`, send SIGINT once `ready` appears on its `watch` stream, and return
     (exit status, stderr)."""
-    proc = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # as a shell starts a foreground job: a test run in the background (where SIGINT is
+        # ignored, and so in its children) must not make the child deaf to it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     stream = getattr(proc, watch)
     os.set_blocking(stream.fileno(), False)
     seen = b""
