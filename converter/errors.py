@@ -3,7 +3,9 @@
 Command-line entry points catch `UserError` (and its subclasses), print `str(error)` on stderr
 and exit with status 2. Library callers get an ordinary exception with the same message. An
 error may carry `details`, further lines (e.g. every problem of a mapping) that a command
-prints under its one-line message where they help.
+prints under its one-line message where they help. Ctrl-C ends a command with one line and
+status 130 (128 + SIGINT, what shells report), not click's "Aborted!" and 1: scripts can tell
+an interrupt from a failure.
 """
 
 from collections.abc import Sequence
@@ -31,9 +33,25 @@ class MappingError(UserError):
     """The checkpoint's tensors do not fit the mapping table (missing, unused, wrong shape)."""
 
 
+INTERRUPTED_STATUS = 130
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, carrying the line the command ends with (what was kept, how to go on)."""
+
+
+def exit_interrupted(error: KeyboardInterrupt):  # noqa: ANN201 - never returns
+    """One line on stderr for Ctrl-C and exit status 130."""
+    import click
+
+    note = str(error) if isinstance(error, Interrupted) else ""
+    click.echo(f"interrupted{'; ' + note if note else ''}", err=True)
+    raise SystemExit(INTERRUPTED_STATUS) from None
+
+
 def exit_on_user_error(func):  # noqa: ANN001, ANN201 - a decorator for click commands
     """Run a CLI body; a UserError (or an OS error on a file the user named) becomes one line
-    on stderr and exit status 2, never a traceback."""
+    on stderr and exit status 2, never a traceback; Ctrl-C becomes one line and status 130."""
     import functools
 
     @functools.wraps(func)
@@ -51,5 +69,7 @@ def exit_on_user_error(func):  # noqa: ANN001, ANN201 - a decorator for click co
             where = f"{e.filename}: " if e.filename else ""
             click.echo(f"error: {where}{e.strerror or e}", err=True)
             raise SystemExit(UserError.exit_code) from None
+        except KeyboardInterrupt as e:
+            exit_interrupted(e)
 
     return wrapper

@@ -101,8 +101,8 @@ def evaluate_model(
     `datasets.ImageDataset`, `(image | None, label, error | None)`; images are 3xHxW, or KxCxHxW
     for K crops whose scores are summed, or such crops as uint8 bytes as `ValTransform("fast")`
     ships them (HxWx3, KxHxWx3), normalised on the device by `transforms.model_input`. Under
-    torchrun each rank takes a contiguous shard (no padding duplicates) and rank 0 merges by
-    dataset index. `data` may instead be a ready
+    torchrun each rank takes a contiguous shard of whole batches (no padding duplicates; the
+    batches of a single process) and rank 0 merges by dataset index. `data` may instead be a ready
     DataLoader of `(images, labels)` batches: it is evaluated as given (its sampler decides the
     sharding) and images are numbered in rank order.
 
@@ -116,7 +116,7 @@ def evaluate_model(
     if from_loader:
         loader, total = data, _loader_size(data)
     else:
-        shard = distributed.shard(len(data), dist)
+        shard = distributed.shard(len(data), dist, batch_size)
         total = len(shard)
         loader = indexed_loader(data, shard, batch_size, workers, device)
     part, error = _run(model, loader, device, amp_dtype, channels_last, skip_bad, total, progress)

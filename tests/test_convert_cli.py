@@ -90,6 +90,43 @@ def test_checkpoint_directory_reports_latest(fixtures, tmp_path):
     assert torch.load(tmp_path / "out.pt", weights_only=True)["meta"]["source_epoch"] == 1
 
 
+def _gzipped_checkpoint(fixtures, root):
+    """tiny/ckpt with its model file gzipped (model_1.t7.gz) while latest.t7 names model_1.t7;
+    optimState_1.t7 left out (the trainer then stops at the optimizer, after the model)."""
+    import gzip
+
+    ckpt = root / "ckpt"
+    ckpt.mkdir()
+    shutil.copy(fixtures / "tiny" / "ckpt" / "latest.t7", ckpt / "latest.t7")
+    data = (fixtures / "tiny" / "ckpt" / "model_1.t7").read_bytes()
+    (ckpt / "model_1.t7.gz").write_bytes(gzip.compress(data, compresslevel=1))
+    return ckpt
+
+
+def test_latest_naming_a_gzipped_model_reads_the_gz(fixtures, tmp_path):
+    """t7convert DIR and irv2-train --resume-t7 DIR read model_1.t7.gz and say so."""
+    from evaluate.train.cli import main as train_main
+
+    ckpt = _gzipped_checkpoint(fixtures, tmp_path)
+    result = run(ckpt, tmp_path / "out.pt")
+    print(result.output)
+    assert result.exit_code == 0, result.output
+    assert "model file model_1.t7.gz" in result.output
+    assert "latest.t7 names model_1.t7: reading model_1.t7.gz" in result.output
+    direct = torch.load(tmp_path / "out.pt", weights_only=True)["state_dict"]
+    assert run(fixtures / "tiny" / "ckpt", tmp_path / "plain.pt").exit_code == 0
+    plain = torch.load(tmp_path / "plain.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(direct[k], plain[k]) for k in plain)
+    args = ["--data", str(tmp_path), "--resume-t7", str(ckpt), "--save", str(tmp_path / "r")]
+    result = CliRunner().invoke(train_main, args)
+    print(result.output)
+    assert result.exit_code == 2 and "reading model_1.t7.gz" in result.output
+    assert "optimizer file optimState_1.t7 (MISSING)" in result.output
+    (ckpt / "model_1.t7.gz").unlink()
+    result = run(ckpt, tmp_path / "none.pt")
+    assert result.exit_code == 2 and "names model file model_1.t7, which is not in" in result.output
+
+
 def test_partial_checkpoint_directory_says_the_optimizer_is_missing(
     fixtures, irv2_full_t7, tmp_path
 ):

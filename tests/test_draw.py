@@ -288,3 +288,21 @@ def test_render(tmp_path, suffix, magic):
 def test_seed_parser_reads_the_whole_file(seed_dot):
     nodes, edges = parse_dot(seed_dot)
     assert (len(nodes), len(edges)) == (470, 522)
+
+
+def test_an_existing_figure_is_refused_without_force(tmp_path):
+    """The .dot written beside -o counts too: neither is replaced unless --force is given."""
+    out = tmp_path / "fig.dot"
+    out.write_text("my own graph")
+    args = ["--width-divisor", "8", "-o", str(out)]
+    result = CliRunner().invoke(main, args)
+    print(result.stderr)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert str(out) in result.stderr and "--force" in result.stderr
+    assert out.read_text() == "my own graph"
+    svg = tmp_path / "fig.svg"  # its .dot is the file above
+    result = CliRunner().invoke(main, ["--width-divisor", "8", "-o", str(svg)])
+    assert result.exit_code == 2 and str(out) in result.stderr and not svg.exists()
+    result = CliRunner().invoke(main, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    assert "digraph" in out.read_text()

@@ -87,3 +87,45 @@ def test_a_bad_image_on_another_rank_stops_every_rank_with_one_message(
     ours = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert ours == [line for line in ours if f"rank 1: cannot read image {bad}" in line]
     assert len(ours) == 1
+
+
+def _scores(path: Path):
+    import h5py
+
+    with h5py.File(path) as f:
+        return [p.decode() for p in f["paths"][()]], f["top5_classes"][()], f["top5_scores"][()]
+
+
+def test_two_processes_give_a_one_thread_single_process_scores_bit_for_bit(
+    tmp_path, tiny_pt, photos
+):
+    """--predictions under torchrun: each rank evaluates whole single-process batches, so with
+    the thread count torchrun gives each process (OMP_NUM_THREADS=1) the scores are the single
+    process's bit for bit; at another thread count they differ by float32 rounding (printed)."""
+    data = class_tree(tmp_path / "val", photos, [3, 141, 141, 599, 998, 5, 7])
+    common = ["--data", data, "--weights", tiny_pt, "--batch-size", 2, "--workers", 0, "-q"]
+    proc = torchrun(*common, "--predictions", tmp_path / "double.h5")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    double = _scores(tmp_path / "double.h5")
+    for threads in ("1", "2"):
+        out = tmp_path / f"single{threads}.h5"
+        single = subprocess.run(
+            [sys.executable, "-m", "evaluate.cli", *map(str, common), "--predictions", str(out)],
+            env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": threads},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert single.returncode == 0, single.stderr[-2000:]
+        paths, classes, scores = _scores(out)
+        assert paths == double[0] and (classes == double[1]).all()
+        diff = abs(scores - double[2]).max()
+        worst = diff / abs(scores).max()
+        print(
+            f"single process, {threads} thread(s): max |Δ score| {diff:.1e}, "
+            f"relative to max |score| {worst:.1e}"
+        )
+        if threads == "1":
+            assert (scores == double[2]).all()
+        else:
+            assert worst < 1e-5

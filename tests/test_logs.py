@@ -367,15 +367,15 @@ def test_plot_refuses_best_lines_only(realworld, tmp_path):
 
 def test_cli_outputs_get_the_umask_permissions_and_overwrite(tmp_path):
     """csv and plot outputs are 0644 under umask 022 (like every other tool's), not mkstemp's
-    private 0600, and writing over last time's output still works."""
+    private 0600, and writing over last time's output works with --force."""
     pytest.importorskip("matplotlib")
     parts = [str(p) for p in _write_classic_parts(tmp_path)]
     old = os.umask(0o022)
     try:
         for name, command in (("x.csv", "csv"), ("x.png", "plot"), ("x.svg", "plot")):
             out = tmp_path / name
-            for _ in range(2):  # the second run overwrites the first one's file
-                r = CliRunner().invoke(main, [command, *parts, "-o", str(out)])
+            for force in ([], ["--force"]):  # the second run overwrites the first one's file
+                r = CliRunner().invoke(main, [command, *parts, "-o", str(out), *force])
                 assert r.exit_code == 0, r.output
             mode = stat.S_IMODE(out.stat().st_mode)
             print(f"{name}: {oct(mode)}")

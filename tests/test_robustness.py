@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 import tracemalloc
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from converter.errors import UserError
 from converter.irv2.convert import convert_checkpoint
@@ -151,3 +153,126 @@ def test_fuzzed_checkpoints_convert_or_fail_cleanly(bundled, tmp_path):
             outcomes["clean error"] += 1
     print(f"\nfuzzed tiny checkpoint: {outcomes}")
     assert outcomes["clean error"] > 0
+
+
+# ---- damaged module trees: what every walk must check (the fuzz tests' crash classes) -----
+
+
+def _tiny_with(bundled, tmp_path, edit) -> Path:  # noqa: ANN001
+    """The bundled IRv2 with `edit(root)` applied, written back as a Torch7 file."""
+    tree = load_t7(bundled / "irv2_tiny.t7")
+    edit(t7modules.unwrap(tree))
+    save_t7(tree, tmp_path / "damaged.t7")
+    return tmp_path / "damaged.t7"
+
+
+@pytest.mark.parametrize(
+    "edit, says",
+    [
+        # the issue's case: a container's modules holding a number
+        (lambda r: r["modules"][0]["modules"].__setitem__(1, 7), "a int, not a module"),
+        (lambda r: r["modules"][0].fields.__setitem__("modules", "x"), "its 'modules' is"),
+        (lambda r: r["modules"][2]["modules"].append(r), "contains itself"),
+        (lambda r: r["modules"][0]["modules"][0].__setattr__("fields", 3), "not a table"),
+    ],
+)
+def test_damaged_trees_fail_with_one_line(bundled, tmp_path, edit, says):
+    """t7convert (the IRv2 mapping) and --generic refuse the file in one line (a mapping
+    failure lists its problems under it), --inspect shows it or refuses it: never a traceback."""
+    from click.testing import CliRunner
+
+    from converter.cli import main
+
+    path = _tiny_with(bundled, tmp_path, edit)
+    generic = [path, tmp_path / "out.pt2", "--generic", "--input-shape", "3,299,299"]
+    for args in ([path, tmp_path / "out.pt"], generic, ["--inspect", path]):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        print(args[-1], result.exit_code, result.output[:300])
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "Traceback" not in result.output
+        if args[0] != "--inspect":
+            assert result.exit_code == 2 and result.output.startswith("error: ")
+    assert says in translate_error(path)
+    assert not list(tmp_path.glob("out.*"))
+
+
+def translate_error(path) -> str:  # noqa: ANN001
+    from converter.generic.translator import translate
+
+    with pytest.raises(UserError) as caught:
+        translate(path)
+    return str(caught.value)
+
+
+def test_nesting_deeper_than_any_network_is_refused(bundled, tmp_path):
+    from converter.generic.translator import translate
+
+    def bury(root):  # noqa: ANN001, ANN202
+        child = root["modules"][0]
+        for _ in range(t7modules.MAX_TREE_DEPTH + 5):
+            child = T7Object("nn.Sequential", 1, {"modules": [child]})
+        root["modules"][0] = child
+
+    path = _tiny_with(bundled, tmp_path, bury)
+    for work in (lambda: convert_checkpoint(path), lambda: translate(path)):
+        with pytest.raises(UserError, match="nested more than 100 deep"):
+            work()
+
+
+def test_a_builder_failing_on_hostile_fields_names_the_module(tmp_path):
+    """The translator's class-level guard: any registered builder (a user's too) that raises
+    on a field's value gives one T7FormatError naming the class and the path."""
+    from converter.errors import T7FormatError
+    from converter.generic.registry import _REGISTRY, register_translation
+    from converter.generic.translator import translate
+
+    @register_translation("nn.FuzzProbe")
+    def probe(m, ctx):  # noqa: ANN001, ANN202
+        return torch.nn.Dropout(float(m.get("p")))  # p = "x": ValueError; p = 3: ValueError
+
+    try:
+        for p in ("x", 3.0, None, [1]):
+            inner = T7Object("nn.FuzzProbe", 1, {"p": p})
+            tree = T7Object(
+                "nn.Sequential", 1, {"modules": [T7Object("nn.Identity", 1, {}), inner]}
+            )
+            with pytest.raises(T7FormatError) as caught:
+                translate(tree)
+            print(caught.value)
+            assert "nn.FuzzProbe at 2: its fields do not make a valid module" in str(caught.value)
+            assert "\n" not in str(caught.value)
+    finally:
+        del _REGISTRY["nn.FuzzProbe"]
+
+
+def test_tensors_a_builder_hands_over_must_fit_its_module():
+    """A Linear whose bias has the wrong length: refused at the module, not by load_state_dict."""
+    from converter.errors import T7FormatError
+    from converter.generic.translator import translate
+    from converter.torch7.writer import _as_t7_tensor
+
+    linear = T7Object(
+        "nn.Linear",
+        1,
+        {
+            "weight": _as_t7_tensor(np.ones((3, 4), np.float32)),
+            "bias": _as_t7_tensor(np.ones(5, np.float32)),
+        },
+    )
+    with pytest.raises(
+        T7FormatError, match=r"nn.Linear at \(root\): its tensors do not fit .* bias"
+    ):
+        translate(linear)
+
+
+def test_a_broadcast_view_of_terabytes_is_refused():
+    from converter.errors import T7FormatError
+    from converter.torch7.objects import STORAGE_DTYPES, T7Storage
+
+    storage = T7Storage("torch.FloatStorage", STORAGE_DTYPES["torch.FloatStorage"], 1,
+                        data=np.ones(1, np.float32))  # fmt: skip
+    view = T7Tensor("torch.FloatTensor", storage.dtype, (2**20, 2**20), (0, 0), 0, storage)
+    with pytest.raises(T7FormatError, match="holds 1,099,511,627,776 elements but views 1"):
+        view.numpy()
+    small = T7Tensor("torch.FloatTensor", storage.dtype, (4, 3), (0, 0), 0, storage)
+    assert small.numpy().shape == (4, 3)  # stride 0 as Torch allows, within reason

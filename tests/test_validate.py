@@ -172,3 +172,12 @@ def test_shards_cover_every_index_once_without_padding(n, world):
     shards = [distributed.shard(n, DistInfo(rank=r, world_size=world)) for r in range(world)]
     assert [i for s in shards for i in s] == list(range(n))
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+@pytest.mark.parametrize("world", [2, 3, 8])
+@pytest.mark.parametrize("n, batch", [(7, 2), (50, 4), (50, 32), (3, 8)])
+def test_shards_are_whole_single_process_batches(n, batch, world):
+    shards = [distributed.shard(n, DistInfo(rank=r, world_size=world), batch) for r in range(world)]
+    assert [i for s in shards for i in s] == list(range(n))
+    assert all(s.start % batch == 0 for s in shards if len(s))
+    assert max(map(len, shards)) - min(map(len, shards)) <= batch

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from converter.errors import T7FormatError
-from converter.torch7.modules import children
+from converter.torch7.modules import child_path, children, show
 from converter.torch7.objects import T7Object, T7Tensor
 
 # same math, different kernels: a cudnn.X is translated by nn.X's builder unless one is registered
@@ -88,13 +88,18 @@ def supported() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def show(path: str) -> str:
-    return path or "(root)"
-
-
-def child_path(path: str, key: int | str) -> str:
-    """A child's path: its 1-based index in `modules`, or the field name holding it."""
-    return f"{path}.{key}" if path else str(key)
+# What a builder raises when a damaged file's fields are not what its class stores (a string
+# for a kernel size, NaN for a probability, a table for a tensor): each becomes one T7FormatError
+# naming the module, whichever builder it is, the project's or a user's.
+BUILDER_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,
+    RuntimeError,
+)
 
 
 class TreeTranslation:
@@ -119,9 +124,48 @@ class TreeTranslation:
         if translation is None:  # translate() checks first; a builder may reach further
             what = m.class_name if isinstance(m, T7Object) else type(m).__name__
             raise T7FormatError(f"{self.source}: {what} at {show(path)} has no translation")
-        built = translation.build(m, ModuleContext(self, m, path))
+        ctx = ModuleContext(self, m, path)
+        built = guarded(ctx.where, lambda: translation.build(m, ctx))
+        _check_tensors(ctx, built)
         self._built[id(m)] = (m, built, path)
         return built
+
+
+def guarded(where: str, work: Callable[[], Any]) -> Any:
+    """`work()`, its BUILDER_ERRORS turned into one T7FormatError that names `where`."""
+    try:
+        return work()
+    except RecursionError:
+        raise
+    except BUILDER_ERRORS as e:
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise T7FormatError(
+            f"{where}: its fields do not make a valid module ({reason}); the file is damaged "
+            "or was not written by this module class"
+        ) from None
+
+
+def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:
+    """The tensors a builder handed over must be exactly the module's own, shape for shape,
+    and floating point where they become parameters: what assigning them all at once needs."""
+    if next(built.children(), None) is None:  # a leaf: its state_dict is its own, and cheap
+        own = built.state_dict(keep_vars=True)
+    else:  # a container's state_dict would walk its whole subtree once per level
+        own = dict(built.named_parameters(recurse=False)) | dict(built.named_buffers(recurse=False))
+    given = ctx.given
+    problems = [f"no {k} tensor" for k in own if k not in given]
+    problems += [f"a {k} tensor it has no place for" for k in given if k not in own]
+    for k in own.keys() & given.keys():
+        if tuple(own[k].shape) != tuple(given[k].shape):
+            shape = "x".join(map(str, given[k].shape)) or "scalar"
+            problems.append(f"{k} of size {shape} where {tuple(own[k].shape)} is needed")
+        elif isinstance(own[k], nn.Parameter) and not given[k].is_floating_point():
+            problems.append(f"{k} of {given[k].dtype}, not floating point")
+    if problems:
+        raise T7FormatError(
+            f"{ctx.where}: its tensors do not fit the {type(built).__name__} its fields "
+            f"describe: {', '.join(problems)}"
+        )
 
 
 class ModuleContext:
@@ -130,6 +174,7 @@ class ModuleContext:
 
     def __init__(self, tree: TreeTranslation, m: T7Object, path: str):
         self.tree, self.m, self.path = tree, m, path
+        self.given: dict[str, torch.Tensor] = {}  # what `put` handed over, by field name
 
     @property
     def where(self) -> str:
@@ -139,7 +184,7 @@ class ModuleContext:
     def children(self) -> list[nn.Module]:
         return [
             self.tree.module(c, child_path(self.path, i))
-            for i, c in enumerate(children(self.m), start=1)
+            for i, c in enumerate(children(self.m, self.path), start=1)
         ]
 
     def submodule(self, name: str) -> nn.Module:
@@ -155,7 +200,10 @@ class ModuleContext:
         return self.m[name]
 
     def ints(self, *names: str) -> tuple[int, ...]:
-        return tuple(int(self.field(n)) for n in names)
+        """Integral fields that must be there (kernel sizes, strides, dimensions)."""
+        for n in names:
+            self.field(n)
+        return tuple(self.m.integer(n, where=self.where) for n in names)
 
     def tensor(self, name: str) -> np.ndarray | None:
         """The field's values, or None where Torch has no tensor (bias=false, affine=false)."""
@@ -164,4 +212,5 @@ class ModuleContext:
 
     def put(self, name: str, value: np.ndarray | torch.Tensor) -> None:
         tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
+        self.given[name] = tensor
         self.tree.state[f"{self.path}.{name}" if self.path else name] = tensor

@@ -10,6 +10,7 @@ Lua's 1-based indices, so state_dict keys are the Torch7 paths (`"1.2.1.weight"`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Union
@@ -19,13 +20,14 @@ from torch import nn
 
 from converter.errors import UserError
 from converter.generic import layers  # noqa: F401 - registers the built-in translations
-from converter.generic.registry import TreeTranslation, child_path, lookup, show
+from converter.generic.registry import TreeTranslation, guarded, lookup
 from converter.torch7 import checkpoint
-from converter.torch7.modules import children, unwrap
+from converter.torch7.modules import child_path, children, descend, show, unwrap
 from converter.torch7.objects import T7Object, T7Storage, T7Tensor
 from converter.torch7.reader import load_t7
 
-Source = Union[str, Path, T7Object]
+# a path (model file, checkpoint directory, latest.t7) or what load_t7 returned
+Source = Union[str, Path, T7Object, Any]
 
 # Classes of 2011-era Torch (torch5 and the first nn/nnx) that Torch7's nn never defined: no
 # Torch7 can run a file holding one, so there is no behaviour to reproduce.
@@ -86,36 +88,43 @@ def _field_kind(value: Any) -> str:
     return f" (table of {len(value)})" if isinstance(value, (list, dict)) else ""
 
 
-def _unsupported_reason(m: Any) -> str | None:
+def _unsupported_reason(m: Any, path: str) -> str | None:
     if not isinstance(m, T7Object):
         return f"a {type(m).__name__}, not a module"
     translation = lookup(m.class_name)
     if translation is None:
         return m.class_name
-    return translation.check(m) if translation.check else None
+    if translation.check is None:
+        return None
+    return guarded(f"{m.class_name} at {show(path)}", lambda: translation.check(m))
 
 
-def _unsupported(root: Any, path: str) -> Iterator[tuple[str, str, Any]]:
-    reason = _unsupported_reason(root)
+def _unsupported(
+    root: Any, path: str, above: tuple[int, ...] = ()
+) -> Iterator[tuple[str, str, Any]]:
+    reason = _unsupported_reason(root, path)
     if reason is not None:
         yield path, reason, root
         return
-    for i, child in enumerate(children(root), start=1):
-        yield from _unsupported(child, child_path(path, i))
+    below = descend(root, path, above)
+    for i, child in enumerate(children(root, path), start=1):
+        yield from _unsupported(child, child_path(path, i), below)
     for name in lookup(root.class_name).inner:
-        yield from _unsupported(root.get(name), child_path(path, name))
+        yield from _unsupported(root.get(name), child_path(path, name), below)
 
 
 def find_unsupported(root: T7Object, path: str = "") -> list[tuple[str, str]]:
-    """(path, class name) of every module that cannot be translated; none below those."""
+    """(path, class name) of every module that cannot be translated; none below those. Also
+    where a damaged tree is refused (a cycle, a `modules` that is not a list of modules),
+    before anything is built."""
     return [(p, reason) for p, reason, _ in _unsupported(root, path)]
 
 
 def load_tree(source: Source, name: str | None = None) -> tuple[str, T7Object]:
     """(what messages call it, the network's root module) of a model file, checkpoint
-    directory, latest.t7, checkpoint table or already loaded tree (called `name`, default
-    "module tree")."""
-    if isinstance(source, T7Object):
+    directory, latest.t7, or what `load_t7` returned: a tree or a checkpoint table (called
+    `name`, default "module tree")."""
+    if not isinstance(source, (str, os.PathLike)):
         name = name or "module tree"
         return name, unwrap(source, name)
     path = checkpoint.resolve(source).model_path

@@ -14,11 +14,11 @@ from typing import Any
 import torch
 
 from converter.irv2 import mapping
-from converter.irv2.model import InceptionResNetV2, IRV2Config
+from converter.irv2.model import WIDTH_DIVISORS, InceptionResNetV2, IRV2Config
 from converter.torch7 import checkpoint
 from converter.torch7 import modules as t7modules
 from converter.torch7.digest import BackgroundSha256
-from converter.torch7.objects import T7Object
+from converter.torch7.objects import T7Object, T7Tensor
 from converter.torch7.reader import load_t7
 from mappings import table_path
 
@@ -49,18 +49,20 @@ def _converter_version() -> str:
 
 
 def infer_config(root: T7Object) -> IRV2Config:
-    """Width and class count read off the tensors; what cannot be read stays at the default."""
-    convs = [m for _, m in t7modules.walk(root) if "Convolution" in m.class_name]
-    linears = [
-        m for _, m in t7modules.walk(root) if t7modules.short_class(m.class_name) == "Linear"
-    ]
+    """Width and class count read off the tensors; what cannot be read stays at the default
+    (the mapping then says what does not fit)."""
+    modules = [m for _, m in t7modules.walk(root)]
+    convs = [m for m in modules if "Convolution" in m.class_name]
+    linears = [m for m in modules if t7modules.short_class(m.class_name) == "Linear"]
     kwargs: dict[str, Any] = {}
-    if convs and "weight" in convs[0] and convs[0]["weight"].numel:
-        stem = convs[0]["weight"].shape[0]
-        if stem and _STEM_WIDTH % stem == 0:
-            kwargs["width_divisor"] = _STEM_WIDTH // stem
-    if linears and "weight" in linears[-1]:
-        kwargs["num_classes"] = int(linears[-1]["weight"].shape[0])
+    stem = convs[0].get("weight") if convs else None
+    if isinstance(stem, T7Tensor) and stem.numel:
+        width = stem.shape[0]
+        if _STEM_WIDTH % width == 0 and _STEM_WIDTH // width in WIDTH_DIVISORS:
+            kwargs["width_divisor"] = _STEM_WIDTH // width
+    classifier = linears[-1].get("weight") if linears else None
+    if isinstance(classifier, T7Tensor) and classifier.shape and classifier.shape[0] > 0:
+        kwargs["num_classes"] = int(classifier.shape[0])
     return IRV2Config(**kwargs)
 
 
@@ -74,16 +76,30 @@ def convert_checkpoint(
     source = checkpoint.resolve(path)
     if digest is None or digest.path != source.model_path:
         digest = BackgroundSha256(source.model_path)
-    root = t7modules.unwrap(load_t7(source.model_path), str(source.model_path))
+    return convert_tree(load_t7(source.model_path), source, table, digest)
+
+
+def convert_tree(
+    obj: Any,
+    source: checkpoint.CheckpointSource,
+    table: str = "irv2",
+    digest: BackgroundSha256 | None = None,
+) -> Conversion:
+    """Convert what a Torch7 file holds (`obj` as `load_t7` returns it, wrappers included), read
+    from `source`; without `digest` the meta has no sha256 (a tree built or altered in memory).
+    """
+    root = t7modules.unwrap(obj, str(source.model_path))
+    rows = mapping.read_table(table_path(table))
+    mapping.check_architecture(root, rows)  # before a model is built for it
     config = infer_config(root)
     with torch.device("meta"):  # shapes and geometry only: no memory, no weight init
         target = InceptionResNetV2(config)
-    state = mapping.apply_table(root, mapping.read_table(table_path(table)), target)
+    state = mapping.apply_table(root, rows, target)
     meta = {
         "arch": ARCH,
         "config": config.to_dict(),
         "source_file": source.model_path.name,
-        "source_sha256": digest.result(),
+        "source_sha256": digest.result() if digest is not None else None,
         "source_epoch": source.epoch,
         "mapping": table,
         "converter_version": _converter_version(),

@@ -113,9 +113,9 @@ def geometry_problem(t7m: T7Object, ptm: nn.Module, where: str) -> str | None:
     """Kernel orientation, stride and padding come from the saved fields, never assumptions."""
     if isinstance(ptm, nn.Conv2d):
         saved = (
-            (int(t7m.get("kH", 0)), int(t7m.get("kW", 0))),
-            (int(t7m.get("dH", 1)), int(t7m.get("dW", 1))),
-            legacy.conv_padding(t7m),
+            (t7m.integer("kH", 0, where), t7m.integer("kW", 0, where)),
+            (t7m.integer("dH", 1, where), t7m.integer("dW", 1, where)),
+            legacy.conv_padding(t7m, where),
         )
         wanted = (tuple(ptm.kernel_size), tuple(ptm.stride), tuple(ptm.padding))
         if saved != wanted:
@@ -124,10 +124,44 @@ def geometry_problem(t7m: T7Object, ptm: nn.Module, where: str) -> str | None:
                 "(Torch7 prints kernels as kW x kH)"
             )
     if isinstance(ptm, (nn.BatchNorm2d, nn.BatchNorm1d)):
-        eps = float(t7m.get("eps", 1e-5))
+        eps = t7m.number("eps", 1e-5, where)
         if not np.isclose(eps, ptm.eps, rtol=1e-6, atol=0):
             return f"{where}: BN eps {eps:g} but the model uses {ptm.eps:g}"
     return None
+
+
+def _locate(t7_root: T7Object, row: MappingRow, where: str) -> T7Object | tuple[str, str]:
+    """The module a row names, or the (kind, detail) problem of not finding it there."""
+    try:
+        t7m = t7modules.get(t7_root, row.t7_path)
+    except KeyError:
+        return ("missing", f"{where}: the checkpoint has no module at {row.t7_path}")
+    if not isinstance(t7m, T7Object) or _family(t7m.class_name) != _family(row.t7_class):
+        found = t7m.class_name if isinstance(t7m, T7Object) else type(t7m).__name__
+        return ("wrong module", f"{where}: found a {found} there")
+    return t7m
+
+
+def _where(row: MappingRow) -> str:
+    return f"{row.t7_path} ({row.t7_class}).{row.t7_field} -> {row.torch_key}"
+
+
+def check_architecture(t7_root: T7Object, rows: list[MappingRow]) -> None:
+    """MappingError when not one row finds its module: another architecture, refused before a
+    model is built for it (what `apply_table` would say, sooner)."""
+    problems = [_locate(t7_root, row, _where(row)) for row in rows]
+    if rows and all(isinstance(p, tuple) for p in problems):
+        problems += _unused(t7_root, set())
+        raise _summarise(problems, len(rows))
+
+
+def _unused(t7_root: T7Object, used: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [
+        ("unused", f"{path} ({t7m.class_name}).{field}: tensor not used")
+        for path, t7m in t7modules.walk(t7_root)
+        for field in t7modules.state_tensors(t7m)
+        if (path, field) not in used
+    ]
 
 
 def apply_table(
@@ -139,15 +173,10 @@ def apply_table(
     used: set[tuple[str, str]] = set()
     problems: list[tuple[str, str]] = []  # (kind, detail)
     for row in rows:
-        where = f"{row.t7_path} ({row.t7_class}).{row.t7_field} -> {row.torch_key}"
-        try:
-            t7m = t7modules.get(t7_root, row.t7_path)
-        except KeyError:
-            problems.append(("missing", f"{where}: the checkpoint has no module at {row.t7_path}"))
-            continue
-        if not isinstance(t7m, T7Object) or _family(t7m.class_name) != _family(row.t7_class):
-            found = t7m.class_name if isinstance(t7m, T7Object) else type(t7m).__name__
-            problems.append(("wrong module", f"{where}: found a {found} there"))
+        where = _where(row)
+        t7m = _locate(t7_root, row, where)
+        if isinstance(t7m, tuple):
+            problems.append(t7m)
             continue
         value = read_field(t7m, row.t7_field, where)
         if value is None:
@@ -175,10 +204,7 @@ def apply_table(
             problems.append(("wrong geometry", geometry))
             continue
         state[row.torch_key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
-    for path, t7m in t7modules.walk(t7_root):
-        for field in t7modules.state_tensors(t7m):
-            if (path, field) not in used:
-                problems.append(("unused", f"{path} ({t7m.class_name}).{field}: tensor not used"))
+    problems += _unused(t7_root, used)
     for key, value in expected.items():
         if key.endswith("num_batches_tracked"):
             state.setdefault(key, torch.zeros((), dtype=value.dtype))  # Torch7 keeps no counter

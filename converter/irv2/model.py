@@ -17,6 +17,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+# Channel divisors every layer of the network allows (the tiny test model is width/8).
+WIDTH_DIVISORS = (1, 2, 4, 8, 16)
+
 
 @dataclass(frozen=True)
 class IRV2Config:

@@ -2,7 +2,9 @@
 
 A training directory holds model_N.t7, optimState_N.t7 and latest.t7 = {epoch, modelFile,
 optimFile} (checkpoints.lua). Users also hand over single files; both resolve to a
-`CheckpointSource` so the converter and the trainer read them the same way.
+`CheckpointSource` so the converter and the trainer read them the same way. Directories are
+often gzipped file by file for storage: where latest.t7 names X.t7 and only X.t7.gz is there,
+the compressed copy is read (the reader takes gzip as is) and the description says so.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import T7FormatError, UserError
-from converter.torch7.objects import T7Tensor
+from converter.torch7.objects import T7Tensor, kind_of
 from converter.torch7.reader import load_t7
 
 OPTIM_FIELDS = (
@@ -32,6 +34,7 @@ class CheckpointSource:
     epoch: int | None = None  # from latest.t7, when a directory was given
     optim_path: Path | None = None
     latest_path: Path | None = None
+    gz_for: tuple[str, ...] = ()  # names latest.t7 gives whose .gz copy is read instead
 
     @property
     def optim_present(self) -> bool:
@@ -42,9 +45,10 @@ class CheckpointSource:
             return f"model file {self.model_path}"
         optim = self.optim_path.name if self.optim_path else "none"
         state = "present" if self.optim_present else "MISSING"
+        gz = "".join(f"; latest.t7 names {name}: reading {name}.gz" for name in self.gz_for)
         return (
             f"{self.latest_path}: epoch {self.epoch}, model file {self.model_path.name}, "
-            f"optimizer file {optim} ({state})"
+            f"optimizer file {optim} ({state}){gz}"
         )
 
 
@@ -77,17 +81,38 @@ def _from_latest(latest: Path) -> CheckpointSource:
     info = load_t7(latest)
     if not isinstance(info, dict) or "modelFile" not in info:
         raise T7FormatError(f"{latest}: not a fb.resnet.torch latest.t7 (no modelFile entry)")
-    model = latest.parent / str(info["modelFile"])
-    if not model.is_file():
-        raise UserError(f"{latest} names model file {model.name}, which is not in {latest.parent}")
-    optim = info.get("optimFile")
+    for key in ("modelFile", "optimFile"):
+        name = info.get(key)
+        if key in info and name is not None and not _is_file_name(name):
+            raise T7FormatError(f"{latest}: its {key} is {kind_of(name)}, not a file name")
     epoch = info.get("epoch")
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
+        raise T7FormatError(f"{latest}: its epoch is {kind_of(epoch)}, not an epoch number")
+    named = [info["modelFile"]] + ([info["optimFile"]] if info.get("optimFile") else [])
+    paths = [_present(latest.parent / name) for name in named]
+    if not paths[0].is_file():
+        raise UserError(
+            f"{latest} names model file {named[0]}, which is not in {latest.parent} "
+            f"(nor {named[0]}.gz)"
+        )
     return CheckpointSource(
-        model_path=model,
-        epoch=int(epoch) if epoch is not None else None,
-        optim_path=latest.parent / str(optim) if optim else None,
+        model_path=paths[0],
+        epoch=epoch,
+        optim_path=paths[1] if len(paths) > 1 else None,
         latest_path=latest,
+        gz_for=tuple(name for name, path in zip(named, paths) if path.name != Path(name).name),
     )
+
+
+def _is_file_name(name: object) -> bool:
+    """A name latest.t7 may give: a non-empty string a path can hold (no NUL byte)."""
+    return isinstance(name, str) and name.strip() != "" and "\0" not in name
+
+
+def _present(path: Path) -> Path:
+    """`path`, or its gzipped sibling `path.gz` when only that one is there."""
+    gz = path.with_name(path.name + ".gz")
+    return gz if not path.is_file() and gz.is_file() else path
 
 
 def read_optim_state(path: str | Path) -> dict[str, Any]:

@@ -31,11 +31,11 @@ def module_label(m: T7Object) -> str:
         return text + ")" + ("" if isinstance(g("bias"), T7Tensor) else " without bias")
     if "Pooling" in short and g("kW") is not None:
         return f"{name}({g('kW')}x{g('kH')}, {g('dW')},{g('dH')})"
-    if short == "Linear" and isinstance(g("weight"), T7Tensor):
+    if short == "Linear" and isinstance(g("weight"), T7Tensor) and len(g("weight").shape) == 2:
         out_f, in_f = g("weight").shape
         return f"{name}({in_f} -> {out_f})"
     if "BatchNormalization" in short and isinstance(g("running_mean"), T7Tensor):
-        return f"{name} ({g('running_mean').shape[0]})"
+        return f"{name} ({_shape(g('running_mean'))})"
     if short == "Dropout":
         return f"{name}({g('p')})"
     if short == "MulConstant":
@@ -67,33 +67,45 @@ def _shapes(m: T7Object) -> str:
     )
 
 
-def describe_module(m: T7Object, indent: str = "") -> list[str]:
+def describe_module(
+    m: T7Object, indent: str = "", path: str = "", above: tuple[int, ...] = ()
+) -> list[str]:
+    below = t7modules.descend(m, path, above)
     if m.class_name == "nn.gModule":
-        return describe_graph(m, indent)
-    kids = t7modules.children(m)
+        return describe_graph(m, indent, path, below)
+    kids = t7modules.children(m, path)
     if not kids:
         return [module_label(m) + _shapes(m)]
     lines = [f"{module_label(m)} {{"]
     for i, child in enumerate(kids, start=1):
-        lines += _nested(f"{indent}  ({i}): ", child, indent + "  ")
+        lines += _nested(
+            f"{indent}  ({i}): ", child, indent + "  ", t7modules.child_path(path, i), below
+        )
     lines.append(f"{indent}}}")
     return lines
 
 
-def _nested(head: str, child: Any, indent: str) -> list[str]:
-    sub = describe_module(child, indent) if isinstance(child, T7Object) else [_value(child)]
+def _nested(head: str, child: Any, indent: str, path: str, above: tuple[int, ...]) -> list[str]:
+    sub = (
+        describe_module(child, indent, path, above)
+        if isinstance(child, T7Object)
+        else [_value(child)]
+    )
     return [head + sub[0], *sub[1:]]
 
 
-def describe_graph(m: T7Object, indent: str = "") -> list[str]:
+def describe_graph(
+    m: T7Object, indent: str = "", path: str = "", above: tuple[int, ...] = ()
+) -> list[str]:
     """An nngraph gModule as its graph: one line per node in run order, `[id]` being nngraph's
     node number, `(i)` the module's index in `modules` (its path), `<- ids` its inputs in the
     order the module receives them (`id[k]`: element k of that node's table output)."""
-    kids = t7modules.children(m)
+    kids = t7modules.children(m, path)
     try:
         graph = nngraph.read_graph(m, kids, "gModule")
     except T7FormatError as e:
-        return [f"nn.gModule (graph not readable: {e}) {{", *_flat(kids, indent), f"{indent}}}"]
+        flat = _flat(kids, indent, path, above)
+        return [f"nn.gModule (graph not readable: {e}) {{", *flat, f"{indent}}}"]
     nodes = graph.nodes
     ins = f"{graph.n_inputs} inputs" if graph.n_inputs > 1 else "1 input"
     outs = f"{len(graph.outputs)} outputs" if len(graph.outputs) > 1 else "1 output"
@@ -114,17 +126,19 @@ def describe_graph(m: T7Object, indent: str = "") -> list[str]:
         elif node.module is None:
             lines.append(f"{head}{node.kind()}{tail}")
         else:
-            sub = _nested(f"{head}({node.slot}) ", node.module, indent + "  ")
+            slot = t7modules.child_path(path, node.slot)
+            sub = _nested(f"{head}({node.slot}) ", node.module, indent + "  ", slot, above)
             first = sub[0][:-2] + tail + " {" if sub[0].endswith(" {") else sub[0] + tail
             lines += [first, *sub[1:]]
     lines.append(f"{indent}}}")
     return lines
 
 
-def _flat(kids: list[Any], indent: str) -> list[str]:
+def _flat(kids: list[Any], indent: str, path: str, above: tuple[int, ...]) -> list[str]:
     lines = []
     for i, child in enumerate(kids, start=1):
-        lines += _nested(f"{indent}  ({i}): ", child, indent + "  ")
+        child_path = t7modules.child_path(path, i)
+        lines += _nested(f"{indent}  ({i}): ", child, indent + "  ", child_path, above)
     return lines
 
 

@@ -1,7 +1,12 @@
-"""Walking a Torch7 `nn` module tree as the reader returns it.
+"""Walking a Torch7 `nn` module tree as the reader returns it, checking it on the way.
 
 Paths are Lua's 1-based child indices joined by dots ("1.4.2.1" is
 `model:get(1):get(4):get(2):get(1)`), the same names `model:parameters()` listings use.
+
+A damaged file can hold anything where a module or its `modules` table should be: a number, a
+string, a table, a module containing itself, nesting without end. Every walk goes through
+`children` and `descend` here, which refuse such trees with one T7FormatError naming the path,
+so no caller meets a cycle, a runaway recursion or an `int` where it expected a module.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Any
 
 from converter.errors import T7FormatError
 from converter.torch7 import nngraph
-from converter.torch7.objects import T7Object, T7Tensor
+from converter.torch7.objects import T7Object, T7Tensor, kind_of
 
 # Containers whose first child is the real network (what fb.resnet.torch unwraps before saving).
 WRAPPERS = ("nn.DataParallelTable", "nn.DataParallel", "nn.GPU")
@@ -19,14 +24,63 @@ WRAPPERS = ("nn.DataParallelTable", "nn.DataParallel", "nn.GPU")
 # Fields that hold learned parameters or statistics, per module; everything else is bookkeeping.
 STATE_FIELDS = ("weight", "bias", "running_mean", "running_var", "running_std")
 
+# Modules nested deeper than this are a corrupt file (real networks nest a few levels): it
+# also keeps every recursive walk far from Python's recursion limit.
+MAX_TREE_DEPTH = 100
 
-def children(module: T7Object) -> list[Any]:
-    mods = module.get("modules")
+
+def show(path: str) -> str:
+    return path or "(root)"
+
+
+def child_path(path: str, key: int | str) -> str:
+    """A child's path: its 1-based index in `modules`, or the field name holding it."""
+    return f"{path}.{key}" if path else str(key)
+
+
+def children(module: Any, path: str = "") -> list[Any]:
+    """The entries of `module`'s `modules` table in Lua's ipairs order (empty without one).
+
+    `module` must be a module whose fields are a table, and `modules`, where present, a list
+    or a table indexed by positive integers; anything else is a T7FormatError. The entries
+    themselves are not checked here: a caller decides what a non-module child means.
+    """
+    if not isinstance(module, T7Object):
+        raise T7FormatError(f"{show(path)}: {kind_of(module)} where a module should be")
+    if not isinstance(module.fields, dict):
+        raise T7FormatError(
+            f"{module.class_name} at {show(path)}: its fields are {kind_of(module.fields)}, "
+            "not a table"
+        )
+    mods = module.fields.get("modules")
     if mods is None and module.class_name == "nn.gModule":  # nngraph before gModule kept them
         return nngraph.node_modules(module)
-    if isinstance(mods, dict):  # a table with holes; Lua's ipairs order is by index
-        return [mods[k] for k in sorted(k for k in mods if isinstance(k, int))]
-    return list(mods) if isinstance(mods, list) else []
+    if mods is None:
+        return []
+    if isinstance(mods, list):
+        return list(mods)
+    if isinstance(mods, dict) and all(type(k) is int and k >= 1 for k in mods):
+        return [mods[k] for k in sorted(mods)]  # a table with holes; ipairs order is by index
+    raise T7FormatError(
+        f"{module.class_name} at {show(path)}: its 'modules' is {kind_of(mods)}"
+        + (" with keys other than 1..n" if isinstance(mods, dict) else "")
+        + ", not a list of modules"
+    )
+
+
+def descend(child: Any, path: str, above: tuple[int, ...]) -> tuple[int, ...]:
+    """The ids of the modules above `child`'s children: `above` plus `child`. Refuses a module
+    inside itself (a cycle: a walk would never end) and nesting deeper than MAX_TREE_DEPTH."""
+    if id(child) in above:
+        raise T7FormatError(
+            f"{getattr(child, 'class_name', 'module')} at {show(path)} contains itself "
+            "(a cycle in the module tree); the file is corrupt"
+        )
+    if len(above) >= MAX_TREE_DEPTH:
+        raise T7FormatError(
+            f"{show(path)}: modules nested more than {MAX_TREE_DEPTH} deep; the file is corrupt"
+        )
+    return (*above, id(child))
 
 
 def _is_model(value: Any) -> bool:
@@ -64,15 +118,17 @@ def unwrap(obj: Any, source: str = "checkpoint") -> T7Object:
     in a checkpoint table (torch-rnn's `model`, char-rnn's `protos`)."""
     if isinstance(obj, dict) and "modelFile" not in obj and "dfdx" not in obj:
         obj = _model_in_table(obj, source)
+    above: tuple[int, ...] = ()
     while isinstance(obj, T7Object) and obj.class_name in WRAPPERS:
+        above = descend(obj, "", above)
         kids = children(obj)
         if not kids:
             raise T7FormatError(f"{source}: {obj.class_name} holds no module")
         obj = kids[0]
     if isinstance(obj, dict) and "modelFile" in obj:
         raise T7FormatError(
-            f"{source}: is a fb.resnet.torch latest.t7 (epoch {obj.get('epoch')}, model file "
-            f"{obj['modelFile']}); give the checkpoint directory, with that file in it"
+            f"{source}: is a fb.resnet.torch latest.t7 (epoch {obj.get('epoch')!r}, model file "
+            f"{obj['modelFile']!r}); give the checkpoint directory, with that file in it"
         )
     if isinstance(obj, dict) and "dfdx" in obj:
         raise T7FormatError(
@@ -88,23 +144,31 @@ def unwrap(obj: Any, source: str = "checkpoint") -> T7Object:
     return obj
 
 
-def walk(module: T7Object, path: str = "") -> Iterator[tuple[str, T7Object]]:
-    """(path, module) depth-first in `model:modules()` / `model:parameters()` order."""
+def walk(
+    module: T7Object, path: str = "", above: tuple[int, ...] = ()
+) -> Iterator[tuple[str, T7Object]]:
+    """(path, module) depth-first in `model:modules()` / `model:parameters()` order; children
+    that are not modules are passed over (the mapping and the translator report them)."""
+    below = descend(module, path, above)
     yield path, module
-    for i, child in enumerate(children(module), start=1):
+    for i, child in enumerate(children(module, path), start=1):
         if isinstance(child, T7Object):
-            yield from walk(child, f"{path}.{i}" if path else str(i))
+            yield from walk(child, child_path(path, i), below)
 
 
-def get(root: T7Object, path: str) -> T7Object:
-    module = root
-    for part in path.split(".") if path else []:
-        kids = children(module)
+def get(root: T7Object, path: str) -> Any:
+    """What sits at `path` (a module, or whatever a damaged file holds there); KeyError when
+    the path leads nowhere."""
+    entry: Any = root
+    for depth, part in enumerate(path.split(".") if path else []):
+        if not isinstance(entry, T7Object):
+            raise KeyError(path)
+        kids = children(entry, ".".join(path.split(".")[:depth]))
         idx = int(part)
         if not 1 <= idx <= len(kids):
             raise KeyError(path)
-        module = kids[idx - 1]
-    return module
+        entry = kids[idx - 1]
+    return entry
 
 
 def state_tensors(module: T7Object) -> dict[str, T7Tensor]:

@@ -38,8 +38,21 @@ def _class_dtypes(kind: str) -> dict[str, np.dtype]:
     return names
 
 
+MAX_REPEATED_ELEMENTS = 1 << 24
+
 STORAGE_DTYPES = _class_dtypes("Storage")
 TENSOR_DTYPES = _class_dtypes("Tensor")
+
+
+def kind_of(value: Any) -> str:
+    """A few words naming what a value is, for messages about fields holding the wrong thing."""
+    if value is None:
+        return "missing"
+    if isinstance(value, (T7Object, T7Tensor, T7Storage)):
+        return f"a {value.class_name}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    return f"a {type(value).__name__}" if not isinstance(value, bool) else f"the boolean {value}"
 
 
 @dataclass(eq=False)
@@ -54,7 +67,30 @@ class T7Object:
         return self.fields.get(key, default) if isinstance(self.fields, dict) else default
 
     def __getitem__(self, key: str) -> Any:
+        if key not in self:
+            raise T7FormatError(
+                f"{self.class_name} has no field {key!r}; the file is not a complete Torch7 module"
+            )
         return self.fields[key]
+
+    def number(self, key: str, default: float | None = None, where: str = "") -> float:
+        """A numeric field (Lua numbers are doubles), or `default` where it is absent; anything
+        else (a table, a string, a boolean) is refused naming the module and the field."""
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise T7FormatError(
+                f"{where or self.class_name}: field {key!r} is {kind_of(value)}, not a number"
+            )
+        return float(value)
+
+    def integer(self, key: str, default: int | None = None, where: str = "") -> int:
+        """An integral numeric field (sizes, strides, paddings, dimensions)."""
+        value = self.number(key, default, where)
+        if not math.isfinite(value) or value != int(value):
+            raise T7FormatError(
+                f"{where or self.class_name}: field {key!r} is {value!r}, not an integer"
+            )
+        return int(value)
 
     def __contains__(self, key: str) -> bool:
         return isinstance(self.fields, dict) and key in self.fields
@@ -114,10 +150,21 @@ class T7Tensor:
         return self.offset, last + 1
 
     def numpy(self) -> np.ndarray:
-        """The tensor's values as a new contiguous array (reads only the bytes the view covers)."""
+        """The tensor's values as a new contiguous array (reads only the bytes the view covers).
+
+        A view may repeat its storage's elements (stride 0), as Torch allows; one that would
+        copy more than MAX_REPEATED_ELEMENTS that way is refused: no parameter is stored so,
+        and a corrupt size would otherwise ask for terabytes.
+        """
         if self.numel == 0:
             return np.zeros(self.shape or (0,), dtype=self.dtype.newbyteorder("="))
         first, end = self.span()
+        if self.numel > max(end - first, MAX_REPEATED_ELEMENTS):
+            raise T7FormatError(
+                f"{getattr(self.storage, 'path', None) or 'tensor'}: a {self.class_name} of "
+                f"size {'x'.join(map(str, self.shape))} holds {self.numel:,} elements but views "
+                f"{end - first:,} stored ones (stride {self.stride}); corrupt sizes?"
+            )
         flat = self.storage.read(first, end - first).astype(
             self.dtype.newbyteorder("="), copy=False
         )

@@ -11,12 +11,13 @@ torch.File:writeObject does, so shared storages stay shared.
 from __future__ import annotations
 
 import struct
+import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from converter.torch7.binary import _IdentityKey
+from converter.torch7.binary import MAX_DEPTH, _IdentityKey
 from converter.torch7.objects import (
     STORAGE_DTYPES,
     LuaBool,
@@ -135,6 +136,12 @@ def _as_t7_tensor(a: np.ndarray) -> T7Tensor:
 
 
 def save_t7(obj: Any, path: str | Path) -> None:
-    """Write `obj` (as t7reader returns it, or built from dicts/lists/numpy arrays) in binary."""
-    with open(path, "wb") as f:
-        _Writer(f).obj(obj)
+    """Write `obj` (as t7reader returns it, or built from dicts/lists/numpy arrays) in binary;
+    as deeply nested as the reader reads (it recurses as deep)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 4 * MAX_DEPTH + 200))
+    try:
+        with open(path, "wb") as f:
+            _Writer(f).obj(obj)
+    finally:
+        sys.setrecursionlimit(limit)

@@ -46,10 +46,12 @@ class ImageList:
     def check_num_classes(self, num_classes: int) -> None:
         """Refuse labels the model cannot predict, before any image is read."""
         if self.classes is not None and len(self.classes) != num_classes:
+            n = len(self.classes)
             raise UserError(
-                f"{self.root}: {len(self.classes)} classes (from {self.source}) but the model "
-                f"has {num_classes} outputs; point --data at the full validation set "
-                f"({num_classes} class folders) or pass the model trained on these classes"
+                f"{self.root}: the data has {n} classes (from {self.source}) but the model "
+                f"has {num_classes} outputs, one per class it was trained on; give --data a "
+                f"validation set of the model's {num_classes} classes, or --weights of a model "
+                f"trained on these {n}"
             )
         bad = [i for i, label in enumerate(self.labels) if not 0 <= label < num_classes]
         if bad:

@@ -5,9 +5,10 @@
     irv2-draw -o irv2.dot                        # the full-width architecture, no weights needed
     irv2-draw --width-divisor 8 --detail -o tiny.png
 
-The .dot is always written (beside OUTPUT, same name). Rendering .svg/.png/.pdf needs
-Graphviz's `dot`: without it the .dot is still written, one line says how to install Graphviz
-and the exit status is 1 (render skipped). Exit status 2: a mistake in the options or the
+The .dot is always written (beside OUTPUT, same name); an existing OUTPUT or .dot is refused
+unless --force is given. Rendering .svg/.png/.pdf needs Graphviz's `dot`: without it the .dot
+is still written, one line says how to install Graphviz and the exit status is 1 (render
+skipped). Exit status 2: a mistake in the options or the
 weights file. Convolutions are labelled as Torch7 prints them, kW x kH (see the figure's legend).
 """
 
@@ -60,6 +61,7 @@ from converter.errors import UserError, exit_on_user_error
     is_flag=True,
     help="One node per op (conv, BatchNorm, ReLU apart) instead of one per unit.",
 )
+@click.option("--force", is_flag=True, help="Overwrite an existing OUTPUT and its .dot.")
 @exit_on_user_error
 def main(
     weights: Path | None,
@@ -68,14 +70,18 @@ def main(
     num_classes: int | None,
     input_size: int,
     detail: bool,
+    force: bool,
 ) -> None:
+    from converter.outputs.atomic import check_writable
     from evaluate.figure import draw
 
     fmt = draw.figure_format(output)  # before the slow part: a typo costs nothing
+    for path in dict.fromkeys((output, output.with_suffix(".dot"))):  # nor an old figure
+        check_writable(path, force)
     model, what = _model(weights, width_divisor, num_classes)
     title = f"Inception-ResNet-v2 ({what}), input 1x3x{input_size}x{input_size}"
     fig = draw.model_figure(model, input_size, detail=detail, title=title)
-    dot_file = _guard_os(lambda: draw.write_dot(fig, output.with_suffix(".dot")))
+    dot_file = _guard_os(lambda: draw.write_dot(fig, output.with_suffix(".dot"), force))
     click.echo(f"wrote {dot_file} ({len(fig.nodes)} nodes)")
     if fmt == "dot":
         return
@@ -88,7 +94,7 @@ def main(
         )
         sys.exit(1)
     try:
-        click.echo(f"wrote {_guard_os(lambda: draw.render(dot_file, output, dot))}")
+        click.echo(f"wrote {_guard_os(lambda: draw.render(dot_file, output, dot, force))}")
     except draw.RenderError as e:
         click.echo(f"irv2-draw: {e}", err=True)
         sys.exit(1)

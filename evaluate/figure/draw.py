@@ -310,9 +310,10 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def write_dot(fig: Figure, path: Path) -> Path:
-    """Write the graphviz source atomically; returns `path`."""
-    with atomic_path(path, force=True) as tmp:
+def write_dot(fig: Figure, path: Path, force: bool = False) -> Path:
+    """Write the graphviz source atomically (over an existing file only with `force`); returns
+    `path`."""
+    with atomic_path(path, force) as tmp:
         tmp.write_text(to_dot(fig), encoding="utf-8")
     return path
 
@@ -333,10 +334,11 @@ def figure_format(output: Path) -> str:
     return fmt
 
 
-def render(dot_file: Path, output: Path, dot: str) -> Path:
-    """Lay out `dot_file` with Graphviz into `output` (.svg/.png/.pdf), atomically."""
+def render(dot_file: Path, output: Path, dot: str, force: bool = False) -> Path:
+    """Lay out `dot_file` with Graphviz into `output` (.svg/.png/.pdf), atomically (over an
+    existing file only with `force`)."""
     fmt = figure_format(output)
-    with atomic_path(output, force=True) as tmp:
+    with atomic_path(output, force) as tmp:
         done = subprocess.run(
             [dot, f"-T{fmt}", str(dot_file), "-o", str(tmp)], capture_output=True, text=True
         )

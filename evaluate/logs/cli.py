@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from converter.errors import UserError, exit_on_user_error
-from converter.outputs.atomic import atomic_path
+from converter.outputs.atomic import atomic_path, check_writable
 from evaluate.logs.parse import read_records
 from evaluate.logs.runs import Run, group_parts, run_names
 
@@ -47,11 +47,12 @@ def summary(logs: tuple[Path, ...], as_json: bool) -> None:
     default=None,
     help="CSV file to write; - or none: standard output.",
 )
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @exit_on_user_error
-def csv_command(logs: tuple[Path, ...], output: Path | None) -> None:
+def csv_command(logs: tuple[Path, ...], output: Path | None, force: bool) -> None:
     """One row per record: kind, epoch, iter, iters, then every named number (raw log order;
     a `run` column comes first when several runs are given)."""
-    write_csv(group_parts(logs), output)
+    write_csv(group_parts(logs), output, force)
 
 
 @main.command()
@@ -61,7 +62,8 @@ def csv_command(logs: tuple[Path, ...], output: Path | None) -> None:
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="Image to write; .png or .svg.",
+    help="Image to write; its suffix picks the format (.png, .svg, .pdf, ...: any that "
+    "matplotlib writes).",
 )
 @click.option(
     "--smooth/--no-smooth",
@@ -71,17 +73,24 @@ def csv_command(logs: tuple[Path, ...], output: Path | None) -> None:
 )
 @click.option("--loss", "loss_panel", is_flag=True, help="Add a log-scale train-loss panel.")
 @click.option("--title", default=None, help="Figure title.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @exit_on_user_error
 def plot(
-    logs: tuple[Path, ...], output: Path, smooth: bool, loss_panel: bool, title: str | None
+    logs: tuple[Path, ...],
+    output: Path,
+    smooth: bool,
+    loss_panel: bool,
+    title: str | None,
+    force: bool,
 ) -> None:
-    """Train/val top-1/top-5 error per epoch; several runs are overlaid."""
-    from evaluate.logs.plot import plot_runs
+    """Train/val top-1/top-5 error per epoch (a log with train loss only: its loss); several
+    runs are overlaid."""
+    from evaluate.logs.plot import check_plot_output, plot_runs
 
+    check_plot_output(output, force)  # a typo or an old figure costs no parsing
     runs = _runs(logs)
-    click.echo(
-        f"wrote {plot_runs(runs, output, smooth=smooth, loss_panel=loss_panel, title=title)}"
-    )
+    out = plot_runs(runs, output, smooth=smooth, loss_panel=loss_panel, title=title, force=force)
+    click.echo(f"wrote {out}")
 
 
 def _runs(logs: Sequence[Path]) -> list[Run]:
@@ -135,8 +144,12 @@ def format_summaries(data: Sequence[dict]) -> str:
     return "\n".join(lines + notes)
 
 
-def write_csv(runs: Sequence[Sequence[Path]], output: Path | None) -> None:
-    """Two streaming passes: the first finds every column name, the second writes rows."""
+def write_csv(runs: Sequence[Sequence[Path]], output: Path | None, force: bool = False) -> None:
+    """Two streaming passes: the first finds every column name, the second writes rows. An
+    existing `output` is refused without `force`, before the logs are read."""
+    to_stdout = output is None or str(output) == "-"
+    if not to_stdout:
+        check_writable(output, force)
     names: dict = {}  # an ordered set
     count = 0
     for parts in runs:
@@ -151,10 +164,10 @@ def write_csv(runs: Sequence[Sequence[Path]], output: Path | None) -> None:
         c for c in names if c not in _FIRST_COLUMNS
     ]
     lead = ["run"] if len(runs) > 1 else []
-    if output is None or str(output) == "-":
+    if to_stdout:
         _write_rows(sys.stdout, runs, lead, columns)
         return
-    with atomic_path(output, force=True) as tmp:  # rewriting last time's CSV is the norm
+    with atomic_path(output, force) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             _write_rows(f, runs, lead, columns)
 

@@ -2,8 +2,10 @@
 
 One run is drawn as the authors drew theirs (the seed's training-curves.png): train error in red,
 validation error in blue, top-1 solid, top-5 dashed, error % from 0 to 100 over epochs. Several
-runs get one colour each; validation is the thick line, training the thin faded one. matplotlib
-is an optional extra, imported only when a plot is asked for.
+runs get one colour each; validation is the thick line, training the thin faded one. A curve of
+one point is drawn as a marker, so a first one-epoch trial shows up; a log with train loss only
+(no top-1/top-5 columns) is drawn as its loss. matplotlib is an optional extra, imported only
+when a plot is asked for.
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from converter.errors import UserError
-from converter.outputs.atomic import atomic_path
+from converter.outputs.atomic import atomic_path, check_writable
 from evaluate.logs.runs import Run
 
-FORMATS = (".png", ".svg")
 _SEED_COLOURS = ("red", "blue")  # train, val: the seed figure's choice
 
 
@@ -25,51 +26,95 @@ def plot_runs(
     smooth: bool = True,
     loss_panel: bool = False,
     title: str | None = None,
+    force: bool = False,
 ) -> Path:
-    """Draw `runs` into `out` (.png or .svg, written atomically) and return the path.
-
-    smooth: one train point per epoch (its mean, at the epoch's middle); otherwise one point per
-    tenth of an epoch. Validation points sit at the end of their epoch, where they were measured.
-    """
+    """Draw `runs` into `out` (any format matplotlib writes, by its suffix; written atomically,
+    an existing file only with `force`) and return the path."""
     out = Path(out)
-    if out.suffix.lower() not in FORMATS:
-        raise UserError(
-            f"{out}: unsupported plot format {out.suffix or '(none)'!r}; "
-            "name the output .png or .svg"
-        )
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: folder {out.parent} does not exist; create it first")
-    curves = [(run, _curves(run, smooth)) for run in runs]
-    if not any(c["series"] for _, c in curves):
-        names = ", ".join(r.name for r in runs)
-        raise UserError(
-            f"{names}: no per-epoch train or validation results to plot "
-            "(only 'Best model' lines?); try 'irv2-logs summary'"
-        )
-    figure_cls = _matplotlib_figure()
-    fig = figure_cls(figsize=(8, 8.5 if loss_panel else 6), dpi=100)
-    if loss_panel:
-        ax, ax_loss = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
-    else:
-        ax, ax_loss = fig.subplots(1, 1), None
-    single = len(runs) == 1
-    palette = _palette(len(runs))
-    for k, (run, c) in enumerate(curves):
-        _draw_errors(ax, run, c, single, palette[k])
-        if ax_loss is not None and c["loss"][0]:
-            ax_loss.plot(
-                *c["loss"], color=_SEED_COLOURS[0] if single else palette[k], lw=1.2, label=run.name
-            )
-    train_drawn = any(split == "train" for _, c in curves for split, _ in c["series"])
-    _decorate(ax, ax_loss, single, title, train_drawn)
-    fig.tight_layout()
-    with atomic_path(out, force=True) as tmp:  # plotting again over an old figure is the norm
-        fig.savefig(tmp, format=out.suffix[1:].lower())
+    fmt = check_plot_output(out, force)
+    fig = runs_figure(runs, smooth=smooth, loss_panel=loss_panel, title=title)
+    with atomic_path(out, force=force) as tmp:
+        try:
+            fig.savefig(tmp, format=fmt)
+        except (RuntimeError, ValueError) as e:  # e.g. pgf without a LaTeX installation
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise UserError(f"{out}: matplotlib cannot write {fmt} here ({reason})") from None
     return out
 
 
+def plot_formats() -> dict[str, str]:
+    """Suffix (without the dot) -> description, for every format the installed matplotlib
+    writes."""
+    return dict(_matplotlib_figure()().canvas.get_supported_filetypes())
+
+
+def check_plot_output(out: Path, force: bool) -> str:
+    """The format named by `out`'s suffix; a UserError listing the formats when it is unknown,
+    or when `out` exists without `force` (checked before any log is read)."""
+    formats = plot_formats()
+    fmt = out.suffix[1:].lower()
+    if fmt not in formats:
+        raise UserError(
+            f"{out}: unknown plot format {out.suffix or '(no suffix)'!r}; name the output "
+            f"with one of: {', '.join('.' + k for k in sorted(formats))}"
+        )
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: folder {out.parent} does not exist; create it first")
+    check_writable(out, force)
+    return fmt
+
+
+def runs_figure(
+    runs: Sequence[Run], smooth: bool = True, loss_panel: bool = False, title: str | None = None
+):  # noqa: ANN201 - a matplotlib Figure; matplotlib is imported only here
+    """The figure `plot_runs` writes. Each run's curves carry the gid `run<k>-<split>-<metric>`
+    (`run<k>-loss` for the loss), so that tests find every run's lines in an SVG."""
+    curves = [_curves(run, smooth) for run in runs]
+    empty = [run.name for run, c in zip(runs, curves) if not c["series"] and not c["loss"][0]]
+    if empty:
+        raise UserError(
+            f"{', '.join(empty)}: no per-epoch train or validation results and no train loss "
+            "to plot (only 'Best model' lines?); try 'irv2-logs summary'"
+        )
+    errors_panel = any(c["series"] for c in curves)
+    # a run with loss only would be invisible without its loss: the panel is then drawn anyway
+    loss_panel = loss_panel or any(not c["series"] for c in curves)
+    fig = _matplotlib_figure()(figsize=(8, 8.5 if loss_panel and errors_panel else 6), dpi=100)
+    if loss_panel and errors_panel:
+        ax, ax_loss = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
+    elif errors_panel:
+        ax, ax_loss = fig.subplots(1, 1), None
+    else:
+        ax, ax_loss = None, fig.subplots(1, 1)
+    single = len(runs) == 1
+    palette = _palette(len(runs))
+    for k, (run, c) in enumerate(zip(runs, curves)):
+        if ax is not None:
+            _draw_errors(ax, run, c, single, palette[k], f"run{k}")
+        if ax_loss is not None and c["loss"][0]:
+            colour = _SEED_COLOURS[0] if single else palette[k]
+            _line(ax_loss, *c["loss"], "-", f"run{k}-loss", color=colour, lw=1.2, label=run.name)
+    train_drawn = any(split == "train" for c in curves for split, _ in c["series"])
+    if ax is not None:
+        _decorate_errors(ax, single, train_drawn)
+    if ax_loss is not None:
+        _decorate_loss(ax_loss, single)
+    # from epoch 0 as the seed figure, but a resumed log (epochs 61-63) is not squeezed right
+    first = min(run.epochs()[0] for run in runs)
+    (ax if ax is not None else ax_loss).set_xlim(left=first - 1)
+    if title:
+        (ax if ax is not None else ax_loss).set_title(title)
+    (ax_loss if ax_loss is not None else ax).set_xlabel("epochs", fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
 def _curves(run: Run, smooth: bool) -> dict:
-    """x/y lists per (split, metric); missing metrics (a log without top5) are left out."""
+    """x/y lists per (split, metric); missing metrics (a log without top5) are left out.
+
+    An epoch still in progress (the last one, with no validation yet) is drawn from its
+    sub-epoch train values even when smoothing: its mean so far would be one misleading point.
+    """
     series: dict = {}
     loss_x: list = []
     loss_y: list = []
@@ -79,11 +124,13 @@ def _curves(run: Run, smooth: bool) -> dict:
         xs.append(x)
         ys.append(y)
 
-    for e in run.epochs():
+    epochs = run.epochs()
+    for e in epochs:
         train = run.train_means(e)
+        in_progress = e == epochs[-1] and not run.val(e)
         if not train:
             points = []
-        elif smooth:
+        elif smooth and not in_progress:
             points = [(e - 0.5, train)]
         else:
             points = [(e - 1 + frac, means) for frac, means in run.train_bins(e)]
@@ -102,26 +149,41 @@ def _curves(run: Run, smooth: bool) -> dict:
     return {"series": series, "loss": (loss_x, loss_y)}
 
 
-def _draw_errors(ax, run: Run, c: dict, single: bool, colour) -> None:
+def _line(ax, xs: list, ys: list, style: str, gid: str, **kw) -> None:  # noqa: ANN001
+    """One curve; a single point gets a marker, since a line through one point draws nothing."""
+    if len(xs) == 1:
+        kw.setdefault("marker", "o")
+        kw.setdefault("markersize", 5)
+    ax.plot(xs, ys, style, gid=gid, **kw)
+
+
+def _draw_errors(ax, run: Run, c: dict, single: bool, colour, gid: str) -> None:  # noqa: ANN001
     best = run.best()
     for (split, metric), (xs, ys) in sorted(c["series"].items()):
         style = "-" if metric == "top1" else "--"
+        here = f"{gid}-{split}-{metric}"
         if single:
-            colour_here = _SEED_COLOURS[split == "val"]
             label = f"{split} ({metric})"
             if split == "val" and best is not None and best.get(metric) is not None:
                 label += f", best {best[metric]:.2f}"
-            ax.plot(xs, ys, style, color=colour_here, lw=1.3, label=label)
+            _line(ax, xs, ys, style, here, color=_SEED_COLOURS[split == "val"], lw=1.3, label=label)
         else:
             faded = split == "train"
-            ax.plot(
-                xs, ys, style, color=colour, lw=0.9 if faded else 1.6, alpha=0.45 if faded else 1.0
+            _line(
+                ax,
+                xs,
+                ys,
+                style,
+                here,
+                color=colour,
+                lw=0.9 if faded else 1.6,
+                alpha=0.45 if faded else 1.0,
             )
     if not single:
-        ax.plot([], [], "-", color=colour, lw=1.6, label=_run_label(run, best, c))
+        ax.plot([], [], "-", color=colour, lw=1.6, label=_run_label(run, best))
 
 
-def _run_label(run: Run, best: dict | None, c: dict) -> str:
+def _run_label(run: Run, best: dict | None) -> str:
     if best is None:
         return f"{run.name} (no validation)"
     where = f" @ {best['epoch']}" if best.get("epoch") is not None else ""
@@ -129,52 +191,62 @@ def _run_label(run: Run, best: dict | None, c: dict) -> str:
     return f"{run.name}: best {best['top1']:.2f}{top5}{where}"
 
 
-def _decorate(ax, ax_loss, single: bool, title: str | None, train_drawn: bool) -> None:
+def _decorate_errors(ax, single: bool, train_drawn: bool) -> None:  # noqa: ANN001
     ax.set_ylim(0, 100)
     ax.set_ylabel("error (%)", fontsize=13)
     ax.grid(True, linestyle=":", color="0.5")
-    ax.set_xlim(left=0)
     if single:
         ax.legend(loc="upper right", fancybox=True, shadow=True)
-    else:
-        # Line styles are the same for every run: explain them once, below the run legend.
-        first = ax.legend(
-            loc="upper right",
-            fancybox=True,
-            shadow=True,
-            fontsize=9,
-            title="val top-1 / top-5 @ epoch",
+        return
+    # Line styles are the same for every run: explain them once, below the run legend.
+    first = ax.legend(
+        loc="upper right", fancybox=True, shadow=True, fontsize=9, title="val top-1 / top-5 @ epoch"
+    )
+    ax.add_artist(first)
+    keys = [
+        ax.plot([], [], "-", color="0.2", lw=1.6)[0],
+        ax.plot([], [], "--", color="0.2", lw=1.6)[0],
+    ]
+    names = ["top-1 (val)", "top-5 (val)"]
+    if train_drawn:  # a key for a line that is not there would send readers looking for it
+        keys.append(ax.plot([], [], "-", color="0.2", lw=0.9, alpha=0.45)[0])
+        names.append("train (thin)")
+    ax.legend(keys, names, loc="center right", fontsize=8)
+
+
+def _decorate_loss(ax_loss, single: bool) -> None:  # noqa: ANN001
+    ax_loss.set_yscale("log")
+    ax_loss.yaxis.set_major_formatter(_plain_log_formatter())
+    ax_loss.yaxis.set_minor_formatter(_plain_log_formatter(labelOnlyBase=False))
+    ax_loss.set_ylabel("train loss")
+    ax_loss.grid(True, which="both", linestyle=":", color="0.7")
+    if not ax_loss.lines:
+        ax_loss.text(
+            0.5,
+            0.5,
+            "no train loss in this log",
+            transform=ax_loss.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
         )
-        ax.add_artist(first)
-        keys = [
-            ax.plot([], [], "-", color="0.2", lw=1.6)[0],
-            ax.plot([], [], "--", color="0.2", lw=1.6)[0],
-        ]
-        names = ["top-1 (val)", "top-5 (val)"]
-        if train_drawn:  # a key for a line that is not there would send readers looking for it
-            keys.append(ax.plot([], [], "-", color="0.2", lw=0.9, alpha=0.45)[0])
-            names.append("train (thin)")
-        ax.legend(keys, names, loc="center right", fontsize=8)
-    if title:
-        ax.set_title(title)
-    bottom = ax_loss if ax_loss is not None else ax
-    bottom.set_xlabel("epochs", fontsize=13)
-    if ax_loss is not None:
-        ax_loss.set_yscale("log")
-        ax_loss.set_ylabel("train loss")
-        ax_loss.grid(True, which="both", linestyle=":", color="0.7")
-        if not ax_loss.lines:
-            ax_loss.text(
-                0.5,
-                0.5,
-                "no train loss in this log",
-                transform=ax_loss.transAxes,
-                ha="center",
-                va="center",
-                color="0.4",
-            )
-        elif not single:
-            ax_loss.legend(fontsize=8, loc="upper right")
+    elif not single:
+        ax_loss.legend(fontsize=8, loc="upper right")
+
+
+def _plain_log_formatter(**kw):  # noqa: ANN003, ANN202 - a matplotlib Formatter
+    """Log-axis labels as plain numbers (6, 0.004) where matplotlib writes 6x10^0; which ticks
+    get a label stays matplotlib's LogFormatter's choice."""
+    import numpy as np
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def __call__(self, x, pos=None):  # noqa: ANN001, ANN204
+            if not super().__call__(x, pos):
+                return ""
+            return np.format_float_positional(float(f"{x:.3g}"), trim="-")
+
+    return PlainLogFormatter(**kw)
 
 
 def _palette(n: int) -> list:

@@ -41,7 +41,10 @@ def device_options(command: Callable) -> Callable:
             help="Autocast dtype; fp16 adds loss scaling in training.",
         ),
         click.option(
-            "--channels-last", is_flag=True, help="channels-last memory format (CUDA speed)."
+            "--channels-last",
+            is_flag=True,
+            help="channels-last memory format: faster convolutions on CUDA; accepted on CPU "
+            "too (same results, rarely faster there).",
         ),
     ]
     for option in reversed(options):

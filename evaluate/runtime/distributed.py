@@ -55,13 +55,17 @@ def init_from_env(use_cuda: bool) -> DistInfo:
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, backend=backend)
 
 
-def shard(n: int, info: DistInfo) -> range:
+def shard(n: int, info: DistInfo, batch: int = 1) -> range:
     """This rank's contiguous slice of range(n): every index exactly once, no padding.
 
     DistributedSampler pads the last shard with duplicates, which would count some images twice;
-    contiguous slices whose sizes differ by at most one avoid that.
+    contiguous slices avoid that. Slices hold whole `batch`es of a single process's batching
+    (sizes differ by at most one batch), so every batch a rank evaluates holds the very images
+    of a single-process batch: a model's output for an image depends on what shares its batch.
     """
-    return range(n * info.rank // info.world_size, n * (info.rank + 1) // info.world_size)
+    units = -(-n // batch)
+    start, end = units * info.rank // info.world_size, units * (info.rank + 1) // info.world_size
+    return range(min(n, start * batch), min(n, end * batch))
 
 
 def gather_to_main(obj: Any, info: DistInfo) -> list[Any] | None:

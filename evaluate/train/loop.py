@@ -13,9 +13,7 @@ What makes resuming exact:
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,6 +29,7 @@ from evaluate.logs import format as logformat
 from evaluate.runtime.distributed import DistInfo, all_reduce_sum, unwrap
 from evaluate.train import checkpoint
 from evaluate.train.loader import ResumableSampler
+from evaluate.train.log import TrainLog, epoch_status
 from evaluate.train.trainer import Trainer
 
 
@@ -61,47 +60,6 @@ class LoopState:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class TrainLog:
-    """fb.resnet.torch text lines (stdout and train.log) plus the same numbers as JSONL.
-
-    On a terminal the per-iteration lines become one progress line; files always get all lines.
-    Only rank 0 writes.
-    """
-
-    def __init__(self, run_dir: Path | None, enabled: bool, tty: bool | None = None):
-        self.enabled = enabled
-        self.tty = sys.stdout.isatty() if tty is None else tty
-        self.text = self.jsonl = None
-        if enabled and run_dir is not None:
-            self.text = open(run_dir / "train.log", "a", buffering=1)  # noqa: SIM115
-            self.jsonl = open(run_dir / "train.jsonl", "a", buffering=1)  # noqa: SIM115
-
-    def line(self, text: str, record: dict[str, Any] | None = None, progress: bool = False):
-        if not self.enabled:
-            return
-        if progress and self.tty:
-            sys.stdout.write("\r" + text.strip()[:160].ljust(160))
-            sys.stdout.flush()
-        else:
-            if self.tty:
-                sys.stdout.write("\r" + " " * 160 + "\r")
-            print(text, flush=True)
-        if self.text is not None:
-            self.text.write(text + "\n")
-        if self.jsonl is not None and record is not None:
-            self.jsonl.write(json.dumps(record) + "\n")
-
-    def record(self, record: dict[str, Any]) -> None:
-        """A JSONL-only record (the epoch summary has no Lua line of its own)."""
-        if self.jsonl is not None:
-            self.jsonl.write(json.dumps(record) + "\n")
-
-    def close(self) -> None:
-        for f in (self.text, self.jsonl):
-            if f is not None:
-                f.close()
 
 
 def topk_errors(output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -135,7 +93,8 @@ class TrainLoop:
         self.info, self.log, self.run_dir = info, log, run_dir
         self.validate = validate
         self.meta = meta or {}
-        self.saved: tuple[Path, int] | None = None  # the last checkpoint written, its epoch
+        # the last checkpoint written: its path, epoch and batches of that epoch done
+        self.saved: tuple[Path, int, int] | None = None
 
     def run(self) -> LoopState:
         while self.state.epoch <= self.cfg.epochs:
@@ -144,7 +103,7 @@ class TrainLoop:
         if self.state.best_epoch:
             self.log.line(logformat.format_final_line(self.state.best_top1, self.state.best_top5))
         if self.saved is not None:  # without validation nothing else says where the run went
-            path, epoch = self.saved
+            path, epoch, _ = self.saved
             self.log.line(f"=> wrote {path} (epoch {epoch}); go on with --resume {path.parent}")
         return self.state
 
@@ -162,7 +121,8 @@ class TrainLoop:
         sums = torch.tensor(st.sums[:3], dtype=torch.float64)
         count = st.sums[3]
         batch_stats = []
-        timer = data_start = time.perf_counter()
+        timer = data_start = started = time.perf_counter()
+        first = st.batches_done
         for images, targets, errors in self.loader:
             if errors:
                 raise UserError(f"{errors[0]} ({len(errors)} unreadable image(s) in this batch)")
@@ -178,7 +138,12 @@ class TrainLoop:
                     count += size
                 last = self._reduced(batch_stats[-1][0], batch_stats[-1][1])
                 batch_stats.clear()
-                self._log_train(last, time.perf_counter() - timer, data_time)
+                now = time.perf_counter()
+                per_iter = (now - started) / (st.batches_done - first)
+                status = epoch_status(
+                    self.cfg.batch_size / per_iter, ipe - st.batches_done, per_iter
+                )
+                self._log_train(last, now - timer, data_time, status)
             if self.cfg.save_every and trainer.global_iteration % self.cfg.save_every == 0:
                 st.sums = [*self._flush(batch_stats, sums, count)]
                 self._save(best=False)
@@ -203,7 +168,9 @@ class TrainLoop:
     def _comm_device(self) -> torch.device:
         return self.trainer.device if self.info.backend == "nccl" else torch.device("cpu")
 
-    def _log_train(self, last: tuple[float, float, float], elapsed: float, data_time: float):
+    def _log_train(
+        self, last: tuple[float, float, float], elapsed: float, data_time: float, status: str
+    ) -> None:
         st, t = self.state, self.trainer
         loss, top1, top5 = last
         text = logformat.format_train_line(
@@ -229,7 +196,7 @@ class TrainLoop:
             "time": elapsed,
             "data_time": data_time,
         }
-        self.log.line(text, record, progress=True)
+        self.log.line(text, record, progress=True, status=status)
 
     def _end_epoch(self) -> None:
         st = self.state
@@ -291,7 +258,7 @@ class TrainLoop:
             "loop": {"state": st.to_dict(), "config": asdict(self.cfg)},
             "rng": checkpoint.rng_states(),
         }
-        self.saved = checkpoint.save(self.run_dir, payload, best), completed
+        self.saved = checkpoint.save(self.run_dir, payload, best), completed, st.batches_done
 
 
 def make_validator(

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from converter.errors import UserError
+from converter.errors import Interrupted, UserError
 
 # Options a resumed run takes from its checkpoint unless they are given again.
 _TRAIN_OPTIONS = {
@@ -39,16 +39,16 @@ def train(o: dict[str, Any], given: set[str]) -> None:
 
     from evaluate.runtime import devices, distributed
     from evaluate.train import checkpoint
-    from evaluate.train.loop import TrainLog, TrainLoop
+    from evaluate.train.log import TrainLog
+    from evaluate.train.loop import TrainLoop
     from evaluate.train.trainer import Trainer
 
     info = distributed.init_from_env(use_cuda=_wants_cuda(o["device"]))
+    resumed = loop = None
     try:
         device = devices.resolve_device(o["device"], info.local_rank)
         amp_dtype = devices.resolve_amp_dtype(o["amp"], o["amp_dtype"], device)
         amp = o["amp_dtype"] if amp_dtype is not None else None
-        if o["channels_last"] and device.type != "cuda":
-            raise UserError(f"--channels-last needs a CUDA device (running on {device})")
         resumed = checkpoint.load(o["resume"]) if o["resume"] else None
         loop_cfg, state = _loop_setup(o, given, resumed)
         run_dir = _run_dir(o, given, resumed)
@@ -99,8 +99,28 @@ def train(o: dict[str, Any], given: set[str]) -> None:
         finally:
             log.close()
         distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
+    except KeyboardInterrupt:
+        raise _interrupted(o, resumed, loop) from None
     finally:
         distributed.cleanup(info)
+
+
+def _interrupted(o: dict[str, Any], resumed: dict | None, loop: Any) -> Interrupted:
+    """Ctrl-C: the line the session ends with, naming the checkpoint to go on from (or that
+    there is none)."""
+    from evaluate.train import checkpoint
+
+    if loop is not None and loop.saved is not None:
+        path, epoch, batches = loop.saved
+        upto = f"epoch {epoch}, iteration {batches}" if batches else f"the end of epoch {epoch}"
+        return Interrupted(f"{path} holds the run up to {upto}; go on with --resume {path.parent}")
+    if resumed is not None:
+        path = checkpoint.find(o["resume"])
+        return Interrupted(
+            f"no new checkpoint in this session; {path} is unchanged: go on with --resume "
+            f"{path.parent}"
+        )
+    return Interrupted("no checkpoint was written yet, so there is nothing to resume")
 
 
 def _wants_cuda(spec: str) -> bool:

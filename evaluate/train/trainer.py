@@ -43,7 +43,7 @@ class TrainConfig:
     gamma: float = 0.96
     iters_per_epoch: int = 1
     amp: str | None = None  # "fp16" (autocast + loss scaling) or "bf16"; CUDA only
-    channels_last: bool = False  # NHWC activations (CUDA only)
+    channels_last: bool = False  # NHWC activations (a CUDA speed-up; CPU works too)
 
     def __post_init__(self) -> None:
         if self.iters_per_epoch < 1:

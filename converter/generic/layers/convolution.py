@@ -60,7 +60,7 @@ def _conv(m, ctx):
         weight.shape[0],
         (kh, kw),
         stride,
-        conv_padding(m),
+        conv_padding(m, ctx.where),
         groups=groups,
         bias=bias is not None,
     )
