@@ -1,7 +1,7 @@
 """irv2-eval: top-1/top-5 error of a converted (or Torch7) Inception-ResNet-v2 on ImageNet val.
 
 \b
-    irv2-eval --data /imagenet/val --weights irv2.pt              # .pt/.h5/.t7/checkpoint dir
+    irv2-eval --data /imagenet/val --weights irv2.pt              # .safetensors/.pt/.h5/.t7/dir
     irv2-eval --data /imagenet/val --weights irv2.pt --crops 10   # fb.resnet.torch ten-crop
     irv2-eval --data /imagenet/val_flat --labels LOC_val_solution.csv --weights irv2.pt
     torchrun --nproc_per_node 8 -m evaluate.cli --data /imagenet/val --weights irv2.pt

@@ -181,8 +181,17 @@ def _mutate(campaign, label, tree, data, tmp, n_tree, n_bytes, x, file_every=4):
 
 def test_zoo_modules(fixtures, tmp_path):
     """Each single-module case of zoo/ (the module mutated, its own input for the forward)."""
+    _module_cases(fixtures / "zoo", tmp_path, n_tree=50, n_bytes=30, at_least=2800)
+
+
+def test_zoo2_modules(fixtures, tmp_path):
+    """Each case of zoo2/: every further layer family, the nngraph graphs and small models."""
+    _module_cases(fixtures / "zoo2", tmp_path, n_tree=16, n_bytes=8, at_least=2700)
+
+
+def _module_cases(folder, tmp_path, n_tree: int, n_bytes: int, at_least: int) -> None:  # noqa: ANN001
     campaign = Campaign()
-    for path in sorted((fixtures / "zoo").glob("*.t7")):
+    for path in sorted(folder.glob("*.t7")):
         case = load_t7(path)
         module = case.get("module") if isinstance(case, dict) else None
         if module is None:  # a file of tensors, not a module case: its bytes only
@@ -191,8 +200,8 @@ def test_zoo_modules(fixtures, tmp_path):
         save_t7(module, tmp_path / "base.t7")  # the module alone, in binary
         data = (tmp_path / "base.t7").read_bytes()
         x = _input(case.get("input"))
-        _mutate(campaign, path.name, module, data, tmp_path, 50, 30, x)
-    campaign.check(at_least=2800)
+        _mutate(campaign, path.name, module, data, tmp_path, n_tree, n_bytes, x)
+    campaign.check(at_least=at_least)
 
 
 def test_bundled_irv2(bundled, tmp_path):

@@ -27,7 +27,7 @@ from converter.errors import UserError, exit_on_user_error
     "--weights",
     type=click.Path(path_type=Path),
     default=None,
-    help="Model to draw: .pt/.h5 from t7convert, a .t7 file or a checkpoint "
+    help="Model to draw: .safetensors/.pt/.h5 from t7convert, a .t7 file or a checkpoint "
     "directory. Without it: the architecture for --width-divisor/--num-classes.",
 )
 @click.option(

@@ -26,8 +26,8 @@ from evaluate.data.options import model_input_options
 from evaluate.runtime.devices import device_options
 
 PRETRAINED_WEIGHTS = (
-    "Model: .pt/.h5 from t7convert or irv2-train, a Torch7 .t7 or checkpoint directory, "
-    "or a .pt2 from t7convert --generic."
+    "Model: .safetensors/.pt/.h5 from t7convert or irv2-train, a Torch7 .t7 or checkpoint "
+    "directory, or a .safetensors/.pt2 from t7convert --generic."
 )
 
 

@@ -64,7 +64,7 @@ from evaluate.train.session import train
 @click.option(
     "--weights",
     type=click.Path(path_type=Path),
-    help="Start from these weights with a fresh optimizer (.pt/.h5 from t7convert, "
+    help="Start from these weights with a fresh optimizer (.safetensors/.pt/.h5 from t7convert, "
     "a model .t7, a Lua checkpoint directory, or our model_best.pt).",
 )
 @click.option(
