@@ -381,3 +381,14 @@ def test_help_answers_without_importing_torch():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_mapped_safetensors_is_named_as_t7converts_weights(tmp_path, weights):
+    from converter.cli import main as t7convert
+
+    out = tmp_path / "irv2.safetensors"
+    result = CliRunner().invoke(t7convert, [str(weights["irv2_tiny"]), str(out)])
+    assert result.exit_code == 0, result.output
+    model = load_pretrained(out)
+    assert model.kind == "mapped" and model.preset.name == "irv2"
+    assert "t7convert's mapped weights" in model.description

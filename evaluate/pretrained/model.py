@@ -30,7 +30,7 @@ from evaluate.pretrained import classes, presets
 from evaluate.pretrained.classes import ClassNames
 from evaluate.pretrained.presets import Preset
 
-_CONVERTED = (".pt", ".pth", ".h5", ".hdf5")
+_CONVERTED = (".safetensors", ".pt", ".pth", ".h5", ".hdf5")
 
 
 @dataclass
