@@ -140,16 +140,14 @@ def load_pretrained(path: str | Path) -> PretrainedModel:
     if path.suffix.lower() == ".safetensors" and is_translated(path):
         return _generic_model(load_translated(path), f"{path} (generic translation, .safetensors)")
 
-    try:
-        network, meta = load_model_meta(path)
-    except MappingError as e:
-        return _load_generic(path, e)
-    if meta.get("format"):
-        what = "irv2-train checkpoint"
-    elif path.suffix.lower() in _CONVERTED:
-        what = "t7convert's mapped weights"
-    else:
-        what = "Torch7, mapped"
+    if path.suffix.lower() not in _CONVERTED:
+        return _load_torch7(path)
+    network, meta = load_model_meta(path)
+    what = "irv2-train checkpoint" if meta.get("format") else "t7convert's mapped weights"
+    return _mapped_model(network, meta, path, what)
+
+
+def _mapped_model(network: nn.Module, meta: dict, path: Path, what: str) -> PretrainedModel:
     return PretrainedModel(
         network.eval(),
         "mapped",
@@ -159,16 +157,27 @@ def load_pretrained(path: str | Path) -> PretrainedModel:
     )
 
 
-def _load_generic(path: Path, mapping_error: MappingError) -> PretrainedModel:
+def _load_torch7(path: Path) -> PretrainedModel:
+    """A Torch7 file or checkpoint directory, read once: the mapped IRv2 where the mapping
+    table fits the tree, otherwise the generic translation of the same tree."""
     from converter.generic.translator import translate
+    from converter.irv2.convert import convert_tree
+    from converter.torch7 import checkpoint
+    from converter.torch7.reader import load_t7
 
+    source = checkpoint.resolve(path)
+    tree = load_t7(source.model_path)
     try:
-        network = translate(path)
-    except UserError as e:
-        raise UserError(
-            f"{e} (nor is it an Inception-ResNet-v2 checkpoint: {mapping_error})"
-        ) from None
-    return _generic_model(network, f"{path} (generic translation)")
+        conversion = convert_tree(tree, source)
+    except MappingError as mapping_error:
+        try:
+            network = translate(tree, name=str(source.model_path))
+        except UserError as e:
+            raise UserError(
+                f"{e} (nor is it an Inception-ResNet-v2 checkpoint: {mapping_error})"
+            ) from None
+        return _generic_model(network, f"{path} (generic translation)")
+    return _mapped_model(conversion.build_model(), conversion.meta, path, "Torch7, mapped")
 
 
 def _generic_model(network: nn.Module, description: str) -> PretrainedModel:
