@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from t7compare import assert_close, tensor
-from zoo2cases import check_case, forward, load_case, with_fields
+from zoo2cases import check_case, check_one_sample, forward, load_case, with_fields
 
 from converter.generic.translator import translate
 
@@ -46,9 +46,7 @@ def test_inplace_cudnn_pointwise_overwrites_its_input(fixtures, name):
 @pytest.mark.parametrize("name", ["spatialsoftmax", "spatiallogsoftmax", "softmin"])
 def test_softmax_family_normalises_the_same_dim_of_a_single_sample(fixtures, name):
     """§16: dim 2 of a batch, dim 1 of one sample; so sample 1 alone gives output[1]."""
-    case = load_case(fixtures, name)
-    got = forward(translate(case["module"]), tensor(case["input"])[0])
-    assert_close(got, tensor(case["output"])[0], f"{name} first sample alone")
+    check_one_sample(fixtures, name)
 
 
 @pytest.mark.parametrize("name", ["cudnn_softmax", "cudnn_logsoftmax"])

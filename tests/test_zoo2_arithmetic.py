@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 from t7compare import assert_close, tensor
-from zoo2cases import check_case, forward, load_case, with_fields
+from zoo2cases import check_case, check_one_sample, forward, load_case, with_fields
 
 from converter.generic.translator import translate
 
@@ -29,9 +29,7 @@ def test_arithmetic_module_reproduces_torch7(fixtures, name):
 def test_single_sample_gives_the_batch_row(fixtures, name):
     """A sample without its batch dim gives the batch output's row (CAdd's 3x4 sample is its
     bias's size, added element by element; Add's 5-vector; 1-D indices; a 1-D Euclidean)."""
-    case = load_case(fixtures, name)
-    got = forward(translate(case["module"]), tensor(case["input"])[0])
-    assert_close(got, tensor(case["output"])[0], f"{name} first sample alone")
+    check_one_sample(fixtures, name)
 
 
 def test_lookuptable_reads_the_weight_rows_of_1_based_indices(fixtures):

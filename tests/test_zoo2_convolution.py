@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from t7compare import assert_close, tensor
-from zoo2cases import check_case, forward, load_case, with_fields
+from zoo2cases import check_case, check_one_sample, forward, load_case, with_fields
 
 from converter.generic.translator import translate
 from converter.torch7.objects import T7Object
@@ -34,9 +34,7 @@ def test_convolution_reproduces_torch7(fixtures, name):
 @pytest.mark.parametrize("name", CONVOLUTION_CASES)
 def test_one_unbatched_sample_is_the_batch_entry(fixtures, name):
     """Torch7 takes these modules' inputs without the batch dim too (C x H x W, T x F, ...)."""
-    case = load_case(fixtures, name)
-    got = forward(translate(case["module"]), tensor(case["input"])[0])
-    assert_close(got, tensor(case["output"])[0], f"{name} sample 1 alone")
+    check_one_sample(fixtures, name)
 
 
 def test_full_convolution_weight_is_nin_nout_and_adj_is_output_padding(fixtures):

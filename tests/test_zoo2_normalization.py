@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 from t7compare import assert_close, tensor
-from zoo2cases import check_case, forward, load_case, with_fields
+from zoo2cases import check_case, check_one_sample, forward, load_case, with_fields
 
 from converter.generic.layers.normalization import InstanceNormalization, use_instance_statistics
 from converter.generic.translator import UnsupportedModuleError, translate
@@ -36,9 +36,7 @@ def test_normalization_reproduces_torch7(fixtures, name):
 def test_one_unbatched_sample_is_the_batch_entry(fixtures, name):
     """These take a C x H x W sample too (BN at evaluation through makeBatch); the border
     correction of the spatial normalisations is per sample, so sample 1 alone is output[1]."""
-    case = load_case(fixtures, name)
-    got = forward(translate(case["module"]), tensor(case["input"])[0])
-    assert_close(got, tensor(case["output"])[0], f"{name} sample 1 alone")
+    check_one_sample(fixtures, name)
 
 
 def test_lrn_k_is_added_before_the_power(fixtures):
@@ -79,9 +77,7 @@ def test_divisive_threshold_replaces_small_stds_by_thresval(fixtures):
 
 @pytest.mark.parametrize("name", ["normalize_l2", "normalize_p", "normalize_linf"])
 def test_normalize_takes_one_vector(fixtures, name):
-    case = load_case(fixtures, name)
-    got = forward(translate(case["module"]), tensor(case["input"])[1])
-    assert_close(got, tensor(case["output"])[1], f"{name} row 2 alone")
+    check_one_sample(fixtures, name, 1)
 
 
 def test_normalize_eps_is_inside_the_root(fixtures):

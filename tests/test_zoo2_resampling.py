@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from t7compare import assert_close, tensor
-from zoo2cases import check_case, forward, load_case, with_fields
+from zoo2cases import check_case, check_one_sample, forward, load_case, with_fields
 
 from converter.generic.translator import UnsupportedModuleError, translate
 from converter.torch7.modules import children
@@ -36,16 +36,12 @@ def test_resampling_reproduces_torch7(fixtures, name):
 @pytest.mark.parametrize("name", SPATIAL + ["upbilinear_size", "maxunpool_seq"])
 def test_one_unbatched_sample_is_the_batch_entry(fixtures, name):
     """Torch7 takes a C x H x W sample as well as a batch."""
-    case = load_case(fixtures, name)
-    got = forward(translate(case["module"]), tensor(case["input"])[0])
-    assert_close(got, tensor(case["output"])[0], f"{name} sample 1 alone")
+    check_one_sample(fixtures, name)
 
 
 def test_padding_without_batch_dim_pads_the_stored_dim(fixtures):
     """§19: nInputDim 2 on a 2-D input: dim is not shifted (2 is the columns here)."""
-    case = load_case(fixtures, "padding_after")
-    got = forward(translate(case["module"]), tensor(case["input"])[0])
-    assert_close(got, tensor(case["output"])[0], "padding_after on one 4x5 sample")
+    check_one_sample(fixtures, "padding_after")
 
 
 @pytest.mark.parametrize(

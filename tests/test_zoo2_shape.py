@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 from t7compare import assert_close, tensor
-from zoo2cases import check_case, forward, load_case, with_fields
+from zoo2cases import check_case, check_one_sample, forward, load_case, with_fields
 
 from converter.generic.translator import UnsupportedModuleError, translate
 
@@ -34,9 +34,7 @@ def test_shape_module_reproduces_torch7(fixtures, name):
 
 @pytest.mark.parametrize("name", SINGLE_SAMPLE_CASES)
 def test_dimension_is_resolved_per_input(fixtures, name):
-    case = load_case(fixtures, name)
-    got = forward(translate(case["module"]), tensor(case["input"])[0])
-    assert_close(got, tensor(case["output"])[0], f"{name} first sample alone")
+    check_one_sample(fixtures, name)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 from t7compare import assert_close, tensor
-from zoo2cases import check_case, compare, forward, load_case, with_fields
+from zoo2cases import check_case, check_one_sample, compare, forward, load_case, with_fields
 
 from converter.generic.translator import UnsupportedModuleError, translate
 from converter.torch7.reader import load_t7
@@ -81,9 +81,7 @@ def test_depthconcat_centres_smaller_maps_in_zeros(fixtures):
 
 def test_bottle_passes_an_unfolded_input_through(fixtures):
     """nInputDim=2: a 4x5 input needs no folding and is the Linear's own batch."""
-    case = load_case(fixtures, "bottle")
-    got = forward(translate(case["module"]), tensor(case["input"])[0])
-    assert_close(got, tensor(case["output"])[0], "bottle first sample alone")
+    check_one_sample(fixtures, "bottle")
 
 
 def test_selecttable_of_a_string_key_is_refused_in_one_line(fixtures):

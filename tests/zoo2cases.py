@@ -50,6 +50,14 @@ def check_case(fixtures: Path, name: str) -> tuple[dict, torch.nn.Module, Any, A
     return case, module, x, got
 
 
+def check_one_sample(fixtures: Path, name: str, index: int = 0) -> None:
+    """Sample `index` of the case's input alone, without its batch dim, must give entry `index`
+    of Torch7's batch output: for modules Torch7 runs on one unbatched sample too."""
+    case = load_case(fixtures, name)
+    got = forward(translate(case["module"]), tensor(case["input"])[index])
+    assert_close(got, tensor(case["output"])[index], f"{name} sample {index + 1} alone")
+
+
 def with_fields(m: T7Object, **fields: Any) -> T7Object:
     """The Torch7 module with some fields changed (another constructor argument)."""
     return T7Object(m.class_name, m.version, {**m.fields, **fields})
