@@ -19,6 +19,8 @@ from converter.generic.layers import (  # noqa: F401 - imported for their regist
     products,
     reduction,
     resampling,
+    rnn_layers,
+    rnn_recurrent,
     shape,
     tables,
 )

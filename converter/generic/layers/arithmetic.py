@@ -117,9 +117,14 @@ def _learned(m, ctx):
     return Learned(op, name, put_tensor(ctx, name).shape)
 
 
-@register_translation("nn.LookupTable")
-def _lookup_table(m, ctx):
+def lookup_table_args(m, ctx) -> tuple[int, int, float | None, float]:
+    """(nIndex, nOutput, maxNorm, normType) of a LookupTable (or subclass), its weight put."""
     weight = put_tensor(ctx, "weight")
     max_norm = m.get("maxNorm")
     norm_type = float(m.get("normType") or 2)
-    return LookupTable(*weight.shape, None if max_norm is None else float(max_norm), norm_type)
+    return (*weight.shape, None if max_norm is None else float(max_norm), norm_type)
+
+
+@register_translation("nn.LookupTable")
+def _lookup_table(m, ctx):
+    return LookupTable(*lookup_table_args(m, ctx))

@@ -1,0 +1,112 @@
+"""Translations of Element-Research rnn's recurrent classes into the step modules of
+converter.generic.layers.rnn_steps.
+
+Every AbstractRecurrent keeps the module it runs at each step (its `recurrentModule`, wrapped by
+`maskZero()`/`trimZero()` where the file was built so) as the only entry of `modules`: that is
+translated like any other module tree and stepped with the state rules of its class. rnn's
+`nn.LSTM` shares its class name with torch-rnn's; `build_rnn_lstm` is rnn's, told apart by what
+the object holds (a `modules` entry, not a `weight`).
+"""
+
+from __future__ import annotations
+
+from converter.errors import T7FormatError
+from converter.generic.layers.containers import one_child
+from converter.generic.layers.rnn_steps import (
+    BiSequencerLM,
+    Recurrent,
+    Recursor,
+    Repeater,
+    Sequencer,
+    StepRecurrence,
+)
+from converter.generic.registry import register_translation
+from converter.torch7.objects import T7Storage, T7Tensor
+
+
+def _no_user_state(m) -> str | None:  # noqa: ANN001
+    """An initial state handed in from outside (setHiddenState, encoder-decoder coupling)
+    is not part of what the translation reproduces."""
+    for name in ("userPrevOutput", "userPrevCell"):
+        value = m.get(name) if hasattr(m, "get") else None
+        if value is not None and not (isinstance(value, T7Tensor) and value.numel == 0):
+            return f"{m.class_name} with {name} set (an initial state from another network)"
+    return None
+
+
+def build_rnn_lstm(m, ctx):  # noqa: ANN001, ANN201
+    """rnn's nn.LSTM and nn.FastLSTM: {x, h, c} -> {h, c} per step, h and c start as zeros."""
+    return StepRecurrence(one_child(ctx), list(ctx.ints("outputSize")), 1, cell=True)
+
+
+register_translation("nn.LSTM", "nn.FastLSTM", check=_no_user_state)(build_rnn_lstm)
+
+
+@register_translation("nn.GRU", "nn.MuFuRu", check=_no_user_state)
+def _gru(m, ctx):
+    return StepRecurrence(one_child(ctx), list(ctx.ints("outputSize")), 1, cell=False)
+
+
+def _sizes(value) -> list[int] | None:  # noqa: ANN001
+    """Recurrence's outputSize as a flat list of sizes; None for a table of tables (a table
+    output, which is not translated)."""
+    if isinstance(value, (int, float)):
+        return [int(value)]
+    if isinstance(value, T7Storage):
+        return [int(v) for v in value.numpy()]
+    if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
+        return [int(v) for v in value]
+    return None
+
+
+def _flat_output_size(m) -> str | None:  # noqa: ANN001
+    if hasattr(m, "get") and _sizes(m.get("outputSize")) is None:
+        return f"{m.class_name} whose outputSize is not a list of sizes (a table output)"
+    return _no_user_state(m)
+
+
+@register_translation("nn.Recurrence", check=_flat_output_size)
+def _recurrence(m, ctx):
+    return StepRecurrence(one_child(ctx), _sizes(m["outputSize"]), *ctx.ints("nInputDim"), False)
+
+
+# nn.Recurrent's fields, in the order Recurrent.lua puts them in `modules`
+RECURRENT_PARTS = ("startModule", "inputModule", "feedbackModule", "transferModule", "mergeModule")
+
+
+@register_translation("nn.Recurrent", check=_no_user_state)
+def _recurrent(m, ctx):
+    parts = [ctx.field(name) for name in RECURRENT_PARTS]
+    if len(ctx.field("modules")) != len(parts) or any(
+        a is not b for a, b in zip(m["modules"], parts)
+    ):
+        raise T7FormatError(
+            f"{ctx.where}: its modules are not {', '.join(RECURRENT_PARTS)} in this order, "
+            "as nn.Recurrent keeps them"
+        )
+    return Recurrent(ctx.children())
+
+
+@register_translation("nn.Recursor", "nn.NormStabilizer", "nn.BiSequencer")
+def _recursor(m, ctx):
+    # NormStabilizer's step is CopyGrad (identity); BiSequencer runs its wiring, `modules`[1]
+    return Recursor(one_child(ctx))
+
+
+@register_translation("nn.Sequencer")
+def _sequencer(m, ctx):
+    return Sequencer(one_child(ctx), m.get("_remember", "neither"))
+
+
+@register_translation("nn.Repeater")
+def _repeater(m, ctx):
+    # rnn names the number of repetitions `seqlen` since 2017, `rho` before
+    return Repeater(one_child(ctx), *ctx.ints("seqlen" if "seqlen" in m else "rho"))
+
+
+@register_translation("nn.BiSequencerLM")
+def _bisequencer_lm(m, ctx):
+    parts = ctx.children()
+    if len(parts) != 3:
+        raise T7FormatError(f"{ctx.where} holds {len(parts)} modules, not its fwd, bwd and merge")
+    return BiSequencerLM(*parts)

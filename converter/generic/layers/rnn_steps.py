@@ -1,0 +1,199 @@
+"""Element-Research rnn's time-step modules as PyTorch modules that keep Torch7's state.
+
+rnn's AbstractRecurrent modules (LSTM, FastLSTM, GRU, MuFuRu, Recurrence, Recurrent, Recursor)
+run ONE time step per call and carry their state (h, and c for the LSTMs) from one call to the
+next until `forget()`; Sequencer, Repeater and BiSequencerLM run whole sequences through them.
+Each class here is that behaviour around the translated `recurrentModule` (the nn modules rnn
+built the step from, in the file), so every wiring the file holds (nn containers, an nngraph
+gModule, batch normalisation, MaskZero) steps exactly as it did in Torch7. The state is plain
+attributes, not buffers: it is not part of a state_dict, as it is not part of a checkpoint.
+
+Children keep Lua's 1-based index in the module's `modules` as their name, so state_dict keys
+are the Torch7 paths. The classes depend on torch and this file only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def forget(module: nn.Module) -> None:
+    """Torch7's `forget()` on `module` and everything inside it: each step module starts again
+    at step 1 from zero state at its next call."""
+    for m in module.modules():
+        restart = getattr(m, "restart", None)
+        if callable(restart):
+            restart()
+
+
+class Stateful(nn.Module):
+    """A module with Torch7's `forget()`: every step module inside it restarts."""
+
+    def forget(self) -> None:
+        forget(self)
+
+
+def _first_tensor(x):  # noqa: ANN001, ANN202 - a tensor or nested lists of them
+    """The first tensor, depth first (rnn's recursiveGetFirst)."""
+    while isinstance(x, (list, tuple)):
+        x = x[0]
+    return x
+
+
+class StepRecurrence(Stateful):
+    """rnn's LSTM, FastLSTM (cell=True: the step maps {x, h, c} to {h, c}), GRU, MuFuRu and
+    Recurrence (cell=False: {x, h} to h). Each call is one step and returns h_t; h_0 (and c_0)
+    are zeros of `output_size`, with a batch dim when the input (its first tensor) has one more
+    dim than `n_input_dim`. `forget()` goes back to step 1."""
+
+    def __init__(self, step: nn.Module, output_size: list[int], n_input_dim: int, cell: bool):
+        super().__init__()
+        self.add_module("1", step)
+        self.output_size, self.n_input_dim, self.cell = list(output_size), n_input_dim, cell
+        self.state: list[torch.Tensor] | None = None
+
+    def restart(self) -> None:
+        self.state = None
+
+    def zero_state(self, x) -> torch.Tensor:  # noqa: ANN001 - a tensor or a table of them
+        first = _first_tensor(x)
+        if first.dim() == self.n_input_dim + 1:
+            size = [first.shape[0], *self.output_size]
+        elif first.dim() == self.n_input_dim:
+            size = self.output_size
+        else:
+            raise ValueError(
+                f"a {first.dim()}-D input for a step of {self.n_input_dim}-D samples (or a batch)"
+            )
+        weights = next(self.parameters(), None)
+        dtype = weights.dtype if weights is not None else torch.get_default_dtype()
+        return first.new_zeros(size, dtype=dtype)
+
+    def forward(self, x):  # noqa: ANN001, ANN201
+        if self.state is None:
+            zeros = self.zero_state(x)
+            self.state = [zeros, zeros] if self.cell else [zeros]
+        out = self._modules["1"]([x, *self.state])
+        if self.cell:
+            self.state = [out[0], out[1]]
+            return out[0]
+        self.state = [out]
+        return out
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}, n_input_dim={self.n_input_dim}, cell={self.cell}"
+
+
+class Recurrent(Stateful):
+    """rnn's nn.Recurrent(start, input, feedback, transfer, rho, merge): step 1 is
+    transfer(start(input(x_1))) (its initialModule, which shares input's and transfer's
+    weights), every later step transfer(merge({input(x_t), feedback(h_{t-1})})). Children as
+    Torch7's `modules`: 1 start, 2 input, 3 feedback, 4 transfer, 5 merge."""
+
+    def __init__(self, parts: list[nn.Module]):
+        super().__init__()
+        for i, part in enumerate(parts, start=1):
+            self.add_module(str(i), part)
+        self.state: torch.Tensor | None = None
+
+    def restart(self) -> None:
+        self.state = None
+
+    def forward(self, x):  # noqa: ANN001, ANN201
+        start, inputs, feedback, transfer, merge = self._modules.values()
+        if self.state is None:
+            h = transfer(start(inputs(x)))
+        else:
+            h = transfer(merge([inputs(x), feedback(self.state)]))
+        self.state = h
+        return h
+
+
+class Recursor(Stateful):
+    """rnn's nn.Recursor(m) (and NormStabilizer, whose step is the identity): each call is one
+    step of m; the state is in the step modules inside m, which `forget()` restarts."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.add_module("1", module)
+
+    def forward(self, x):  # noqa: ANN001, ANN201
+        return self._modules["1"](x)
+
+
+# Sequencer `_remember` -> (keeps the state in training, keeps it in evaluation)
+REMEMBER = {
+    "neither": (False, False),
+    "train": (True, False),
+    "eval": (False, True),
+    "both": (True, True),
+}
+
+
+class Sequencer(Stateful):
+    """rnn's nn.Sequencer(m): m on each time step of a sequence, given as a list of steps (a Lua
+    table; a list comes back) or as a T x B x ... tensor (a T x ... tensor comes back).
+    `remember` ('neither', 'train', 'eval' or 'both', Torch7's `_remember`) says in which mode
+    a call continues from the state the previous call left; otherwise it starts with
+    `forget()`, from zero state."""
+
+    def __init__(self, module: nn.Module, remember: str = "neither"):
+        super().__init__()
+        if remember not in REMEMBER:
+            raise ValueError(f"remember {remember!r}: not one of {', '.join(REMEMBER)}")
+        self.add_module("1", module)
+        self.remember = remember
+
+    def forward(self, xs):  # noqa: ANN001, ANN201 - a list of steps or a T x ... tensor
+        in_training, in_evaluation = REMEMBER[self.remember]
+        if not (in_training if self.training else in_evaluation):
+            self.forget()
+        step = self._modules["1"]
+        if isinstance(xs, torch.Tensor):
+            return torch.stack([step(x) for x in xs.unbind(0)])
+        return [step(x) for x in xs]
+
+    def extra_repr(self) -> str:
+        return f"remember={self.remember!r}"
+
+
+class Repeater(Stateful):
+    """rnn's nn.Repeater(m, rho): `forget()`, then the same input `rho` times through m; the
+    list of the rho outputs."""
+
+    def __init__(self, module: nn.Module, rho: int):
+        super().__init__()
+        self.add_module("1", module)
+        self.rho = rho
+
+    def forward(self, x):  # noqa: ANN001, ANN201
+        self.forget()
+        return [self._modules["1"](x) for _ in range(self.rho)]
+
+    def extra_repr(self) -> str:
+        return f"rho={self.rho}"
+
+
+def _zeros_like(x):  # noqa: ANN001, ANN202 - a tensor or nested lists of them
+    if isinstance(x, (list, tuple)):
+        return [_zeros_like(v) for v in x]
+    return torch.zeros_like(x)
+
+
+class BiSequencerLM(Stateful):
+    """rnn's nn.BiSequencerLM: children 1 (fwd) reads steps 1..T-1 and 2 (bwd, reversing
+    around its Sequencer) steps 2..T; 3 (merge) joins, for each t, {fwd_{t-1}, bwd_{t+1}} with
+    zeros for fwd_0 and bwd_{T+1}, so output t never sees step t."""
+
+    def __init__(self, fwd: nn.Module, bwd: nn.Module, merge: nn.Module):
+        super().__init__()
+        for i, part in enumerate((fwd, bwd, merge), start=1):
+            self.add_module(str(i), part)
+
+    def forward(self, xs: list) -> list:
+        if len(xs) < 2:
+            raise ValueError(f"BiSequencerLM takes a sequence of at least 2 steps, not {len(xs)}")
+        fwd, bwd, merge = self._modules.values()
+        before, after = fwd(list(xs[:-1])), bwd(list(xs[1:]))
+        return merge([[_zeros_like(before[0]), *before], [*after, _zeros_like(after[0])]])
