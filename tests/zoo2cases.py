@@ -1,6 +1,7 @@
-"""One zoo2 case (MANIFEST-zoo2 §1: a Lua table {module, input, output, mode, doc}) through the
-generic translator, compared with the output Torch7 wrote; shared by the tests/test_zoo2_*.py
-files. Tables (Lua) are lists on both sides and are compared entry by entry.
+"""One zoo2 or zoo3 case (MANIFEST-zoo2 §1: a Lua table {module, input, output, mode, doc}, and
+in zoo3 input2/output2... for consecutive forwards) through the generic translator, compared
+with the output Torch7 wrote; shared by the tests/test_zoo2_*.py and test_zoo3_*.py files.
+Tables (Lua) are lists on both sides and are compared entry by entry.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from converter.torch7.objects import T7Object
 from converter.torch7.reader import load_t7
 
 
-def load_case(fixtures: Path, name: str) -> dict:
-    case = load_t7(fixtures / "zoo2" / f"{name}.t7")
+def load_case(fixtures: Path, name: str, folder: str = "zoo2") -> dict:
+    case = load_t7(fixtures / folder / f"{name}.t7")
     assert case["mode"] == "evaluate", f"{name}: not an evaluate-mode case"
     return case
 
@@ -48,6 +49,20 @@ def check_case(fixtures: Path, name: str) -> tuple[dict, torch.nn.Module, Any, A
     got = forward(module, x)
     compare(got, tensor(case["output"]), name)
     return case, module, x, got
+
+
+def check_forwards(fixtures: Path, name: str, folder: str = "zoo3") -> tuple[dict, torch.nn.Module]:
+    """Every forward the case stores (input -> output, then input2 -> output2, ...), in that
+    order on one translated module: the state carried from one to the next is part of the case
+    (MANIFEST-zoo3 §2). Returns (case, the module after the last forward)."""
+    case = load_case(fixtures, name, folder)
+    module = translate(case["module"])
+    assert not module.training
+    for k in ("", "2", "3"):
+        if f"input{k}" in case:
+            got = forward(module, tensor(case[f"input{k}"]))
+            compare(got, tensor(case[f"output{k}"]), f"{name} output{k or 1}")
+    return case, module
 
 
 def check_one_sample(fixtures: Path, name: str, index: int = 0) -> None:
