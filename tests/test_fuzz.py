@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from t7fuzz import ByteMutator, TreeMutator
+from test_zoo3_rnn import RNN_CASES
 
 from converter.errors import UserError
 from converter.generic.translator import translate
@@ -189,9 +190,17 @@ def test_zoo2_modules(fixtures, tmp_path):
     _module_cases(fixtures / "zoo2", tmp_path, n_tree=16, n_bytes=8, at_least=2700)
 
 
+def test_zoo3_rnn_modules(fixtures, tmp_path):
+    """Each rnn step-wise case of zoo3/ (Sequencer, Recursor, the LSTMs and GRUs, masks...)."""
+    paths = [fixtures / "zoo3" / f"{name}.t7" for name in RNN_CASES]
+    _module_cases(paths, tmp_path, n_tree=6, n_bytes=3, at_least=270)
+
+
 def _module_cases(folder, tmp_path, n_tree: int, n_bytes: int, at_least: int) -> None:  # noqa: ANN001
+    """The cases in `folder` (a directory, or a list of case files)."""
     campaign = Campaign()
-    for path in sorted(folder.glob("*.t7")):
+    paths = folder if isinstance(folder, list) else sorted(folder.glob("*.t7"))
+    for path in paths:
         case = load_t7(path)
         module = case.get("module") if isinstance(case, dict) else None
         if module is None:  # a file of tensors, not a module case: its bytes only
