@@ -14,7 +14,7 @@ from t7compare import assert_close, tensor
 from zoo2cases import check_forwards, compare, forward, load_case, with_fields
 
 from converter.errors import T7FormatError
-from converter.generic.layers.rnn_steps import forget
+from converter.generic.layers.rnn_steps import StepRecurrence, forget
 from converter.generic.translator import UnsupportedModuleError, translate
 
 RNN_CASES = [
@@ -77,15 +77,42 @@ def test_remember_mode_applies_in_its_own_mode(fixtures, remember, keeps):
     compare(second, ref, f"remember '{remember}' in training mode")
 
 
-@pytest.mark.parametrize("name", ["lstm_steps", "gru_steps"])
+@pytest.mark.parametrize("name", ["lstm_steps", "gru_steps", "recursor_steps"])
 def test_a_step_module_takes_one_unbatched_sample(fixtures, name):
     """§5.1 1: a 1-D input gets a 1-D zero state; the steps of sample 1 alone give Torch7's
-    row 1 of each batched output."""
+    row 1 of each batched output (FastLSTM's fused cell takes batches only: not used here)."""
     case = load_case(fixtures, name, "zoo3")
     module = translate(case["module"])
-    for k in ("", "2"):
+    for k in ("", "2", "3")[: 3 if "input3" in case else 2]:
         got = forward(module, tensor(case[f"input{k}"])[0])
         assert_close(got, tensor(case[f"output{k}"])[0], f"{name} sample 1, step {k or 1}")
+
+
+@pytest.mark.parametrize(
+    "name, fused",
+    [
+        ("seq_fastlstm", True),
+        ("seq_fastlstm_nngraph", True),
+        ("recursor_steps", True),
+        ("seq_fastlstm_bn", False),
+        ("trimzero_fastlstm", False),
+        ("lm_maskzero", False),
+    ],
+)
+def test_fastlstm_runs_fused_only_for_its_standard_cell_and_both_paths_match(fixtures, name, fused):
+    """FastLSTM's standard cell (nn or nngraph wiring) runs as torch's fused LSTM; batch
+    normalisation or a mask keep the stepped wiring. With the fused path switched off, the
+    stepped wiring of the standard cell reproduces Torch7 too."""
+    case = load_case(fixtures, name, "zoo3")
+    module = translate(case["module"])
+    steps = [m for m in module.modules() if isinstance(m, StepRecurrence)]
+    assert steps and all((m.gates is not None) == fused for m in steps)
+    for m in steps:
+        m.gates = None
+    for k in ("", "2", "3"):
+        if f"input{k}" in case:
+            got = forward(module, tensor(case[f"input{k}"]))
+            compare(got, tensor(case[f"output{k}"]), f"{name} output{k or 1}, stepped")
 
 
 def test_sequencer_takes_the_steps_as_a_tensor_or_a_table(fixtures):

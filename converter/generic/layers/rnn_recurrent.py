@@ -10,6 +10,8 @@ the object holds (a `modules` entry, not a `weight`).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from converter.errors import T7FormatError
 from converter.generic.layers.containers import one_child
 from converter.generic.layers.rnn_steps import (
@@ -21,7 +23,8 @@ from converter.generic.layers.rnn_steps import (
     StepRecurrence,
 )
 from converter.generic.registry import register_translation
-from converter.torch7.objects import T7Storage, T7Tensor
+from converter.torch7.modules import child_path, children
+from converter.torch7.objects import T7Object, T7Storage, T7Tensor
 
 
 def _no_user_state(m) -> str | None:  # noqa: ANN001
@@ -34,9 +37,56 @@ def _no_user_state(m) -> str | None:  # noqa: ANN001
     return None
 
 
+# The classes of FastLSTM:buildModel's step in its nn wiring and its nngraph one (rnn ba937a0;
+# the batch-normalised, masked and dropout variants add others): a step of exactly these around
+# the FastLSTM's own i2g and o2g is the standard LSTM cell that torch's fused LSTM computes.
+STANDARD_FASTLSTM = (
+    Counter({
+        "nn.Sequential": 7, "nn.ConcatTable": 6, "nn.SelectTable": 7, "nn.CMulTable": 3,
+        "nn.Sigmoid": 3, "nn.CAddTable": 2, "nn.FlattenTable": 2, "nn.NarrowTable": 2,
+        "nn.ParallelTable": 2, "nn.Tanh": 2, "nn.Linear": 1, "nn.LinearNoBias": 1,
+        "nn.Reshape": 1, "nn.SplitTable": 1,
+    }),
+    Counter({
+        "nn.gModule": 1, "nn.CMulTable": 3, "nn.Identity": 3, "nn.Sigmoid": 3,
+        "nn.CAddTable": 2, "nn.Tanh": 2, "nn.Linear": 1, "nn.LinearNoBias": 1, "nn.Reshape": 1,
+        "nn.SplitTable": 1,
+    }),
+)  # fmt: skip
+
+
+def _fused_gates(m) -> list[str] | None:  # noqa: ANN001
+    """Where i2g and o2g sit in a FastLSTM's step when it is the standard cell, else None."""
+    found, paths = Counter(), {}
+
+    def walk(o, path: str) -> None:  # noqa: ANN001
+        found[o.class_name] += 1
+        paths[id(o)] = path
+        for i, child in enumerate(children(o, path), start=1):
+            walk(child, child_path(path, i))
+
+    walk(m["modules"][0], "")
+    h = m.integer("outputSize")
+    i2g, o2g = m.get("i2g"), m.get("o2g")
+    shapes_fit = (
+        isinstance(i2g, T7Object)
+        and isinstance(o2g, T7Object)
+        and isinstance(i2g.get("weight"), T7Tensor)
+        and isinstance(o2g.get("weight"), T7Tensor)
+        and i2g["weight"].shape[:1] == (4 * h,)
+        and o2g["weight"].shape == (4 * h, h)
+    )
+    if found not in STANDARD_FASTLSTM or not shapes_fit or id(i2g) not in paths:
+        return None
+    return [paths[id(i2g)], paths.get(id(o2g))] if id(o2g) in paths else None
+
+
 def build_rnn_lstm(m, ctx):  # noqa: ANN001, ANN201
-    """rnn's nn.LSTM and nn.FastLSTM: {x, h, c} -> {h, c} per step, h and c start as zeros."""
-    return StepRecurrence(one_child(ctx), list(ctx.ints("outputSize")), 1, cell=True)
+    """rnn's nn.LSTM and nn.FastLSTM: {x, h, c} -> {h, c} per step, h and c start as zeros;
+    FastLSTM's standard cell runs fused."""
+    step = one_child(ctx)
+    gates = _fused_gates(m) if m.class_name.endswith("FastLSTM") else None
+    return StepRecurrence(step, list(ctx.ints("outputSize")), 1, cell=True, gates=gates)
 
 
 register_translation("nn.LSTM", "nn.FastLSTM", check=_no_user_state)(build_rnn_lstm)

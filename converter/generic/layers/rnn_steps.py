@@ -45,12 +45,25 @@ class StepRecurrence(Stateful):
     """rnn's LSTM, FastLSTM (cell=True: the step maps {x, h, c} to {h, c}), GRU, MuFuRu and
     Recurrence (cell=False: {x, h} to h). Each call is one step and returns h_t; h_0 (and c_0)
     are zeros of `output_size`, with a batch dim when the input (its first tensor) has one more
-    dim than `n_input_dim`. `forget()` goes back to step 1."""
+    dim than `n_input_dim`. `forget()` goes back to step 1.
 
-    def __init__(self, step: nn.Module, output_size: list[int], n_input_dim: int, cell: bool):
+    `gates` names, inside the step, FastLSTM's i2g and o2g Linear modules when the step is its
+    standard cell (a = i2g(x) + o2g(h), gates i, g, f, o): batched steps then run as torch's
+    fused LSTM with those weights, their gate rows put in its order (i, f, g, o); the numbers
+    are the step's to float rounding, and a whole sequence (`sequence`) is one call."""
+
+    def __init__(
+        self,
+        step: nn.Module,
+        output_size: list[int],
+        n_input_dim: int,
+        cell: bool,
+        gates: list[str] | None = None,
+    ):
         super().__init__()
         self.add_module("1", step)
         self.output_size, self.n_input_dim, self.cell = list(output_size), n_input_dim, cell
+        self.gates = None if gates is None else list(gates)
         self.state: list[torch.Tensor] | None = None
 
     def restart(self) -> None:
@@ -70,7 +83,34 @@ class StepRecurrence(Stateful):
         dtype = weights.dtype if weights is not None else torch.get_default_dtype()
         return first.new_zeros(size, dtype=dtype)
 
+    def fused_weights(self) -> list[torch.Tensor]:
+        """torch.lstm's [w_ih, w_hh, b_ih, b_hh] from i2g and o2g: rows i, g, f, o -> i, f, g, o."""
+        i2g, o2g = (self._modules["1"].get_submodule(name) for name in self.gates)
+        h = self.output_size[0]
+
+        def reordered(w: torch.Tensor) -> torch.Tensor:
+            return w.reshape(4, h, -1)[[0, 2, 1, 3]].reshape(w.shape)
+
+        bias = i2g.bias if i2g.bias is not None else i2g.weight.new_zeros(4 * h)
+        w_ih, w_hh, b_ih = (reordered(w) for w in (i2g.weight, o2g.weight, bias))
+        return [w_ih, w_hh, b_ih, bias.new_zeros(4 * h)]
+
+    def sequence(self, xs: torch.Tensor) -> torch.Tensor:
+        """The steps of a T x B x D sequence, T x B x H: one fused call where the step allows."""
+        if self.gates is None or xs.dim() != 3:
+            return torch.stack([self(x) for x in xs.unbind(0)])
+        if self.state is None:
+            zeros = self.zero_state(xs[0])
+            self.state = [zeros, zeros]
+        h0, c0 = (s.unsqueeze(0) for s in self.state)
+        weights = self.fused_weights()
+        out, h, c = torch.lstm(xs, (h0, c0), weights, True, 1, 0.0, False, False, False)
+        self.state = [h[0], c[0]]
+        return out
+
     def forward(self, x):  # noqa: ANN001, ANN201
+        if self.gates is not None and isinstance(x, torch.Tensor) and x.dim() == 2:
+            return self.sequence(x.unsqueeze(0))[0]
         if self.state is None:
             zeros = self.zero_state(x)
             self.state = [zeros, zeros] if self.cell else [zeros]
@@ -82,7 +122,9 @@ class StepRecurrence(Stateful):
         return out
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}, n_input_dim={self.n_input_dim}, cell={self.cell}"
+        fused = f", gates={self.gates}" if self.gates else ""
+        sizes = f"output_size={self.output_size}, n_input_dim={self.n_input_dim}"
+        return f"{sizes}, cell={self.cell}{fused}"
 
 
 class Recurrent(Stateful):
@@ -150,8 +192,11 @@ class Sequencer(Stateful):
         if not (in_training if self.training else in_evaluation):
             self.forget()
         step = self._modules["1"]
+        fused = getattr(step, "gates", None) is not None
         if isinstance(xs, torch.Tensor):
-            return torch.stack([step(x) for x in xs.unbind(0)])
+            return step.sequence(xs) if fused else torch.stack([step(x) for x in xs.unbind(0)])
+        if fused and len({tuple(x.shape) for x in xs}) == 1:
+            return list(step.sequence(torch.stack(xs)).unbind(0))  # one fused call
         return [step(x) for x in xs]
 
     def extra_repr(self) -> str:
