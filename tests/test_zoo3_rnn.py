@@ -16,6 +16,7 @@ from zoo2cases import check_forwards, compare, forward, load_case, with_fields
 from converter.errors import T7FormatError
 from converter.generic.layers.rnn_steps import StepRecurrence, forget
 from converter.generic.translator import UnsupportedModuleError, translate
+from converter.outputs.translated import load_translated, save_translated
 
 RNN_CASES = [
     "seq_linear", "seq_linear_tensor", "seq_fastlstm", "seq_fastlstm_nngraph", "seq_fastlstm_bn",
@@ -184,3 +185,16 @@ def test_an_unknown_remember_mode_is_one_clear_error(fixtures):
     case = load_case(fixtures, "seq_linear", "zoo3")
     with pytest.raises(T7FormatError, match="nn.Sequencer at \\(root\\).*remember 'sometimes'"):
         translate(with_fields(case["module"], _remember="sometimes"))
+
+
+@pytest.mark.parametrize("name", ["seq_fastlstm_remember", "lm_maskzero"])
+def test_the_safe_artifact_keeps_the_recurrent_semantics(fixtures, tmp_path, name):
+    """t7convert --generic's .safetensors (the tree as data) loads back into modules that
+    carry the state across forwards (remember) and mask as the file did."""
+    case = load_case(fixtures, name, "zoo3")
+    save_translated(case["module"], tmp_path / "rnn.safetensors", False, f"{name}.t7")
+    module = load_translated(tmp_path / "rnn.safetensors")
+    for k in ("", "2"):
+        if f"input{k}" in case:
+            got = forward(module, tensor(case[f"input{k}"]))
+            compare(got, tensor(case[f"output{k}"]), f"{name} output{k or 1} from .safetensors")
