@@ -84,8 +84,14 @@ class StepRecurrence(Stateful):
         return first.new_zeros(size, dtype=dtype)
 
     def fused_weights(self) -> list[torch.Tensor]:
-        """torch.lstm's [w_ih, w_hh, b_ih, b_hh] from i2g and o2g: rows i, g, f, o -> i, f, g, o."""
+        """torch.lstm's [w_ih, w_hh, b_ih, b_hh] from i2g and o2g: rows i, g, f, o -> i, f, g, o.
+        Kept between calls while the parameters are unchanged and no gradient flows to them."""
         i2g, o2g = (self._modules["1"].get_submodule(name) for name in self.gates)
+        sources = [i2g.weight, o2g.weight] + ([] if i2g.bias is None else [i2g.bias])
+        key = [(p.data_ptr(), p._version, p.dtype, p.device, p.shape) for p in sources]
+        cached = getattr(self, "_fused", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         h = self.output_size[0]
 
         def reordered(w: torch.Tensor) -> torch.Tensor:
@@ -93,7 +99,14 @@ class StepRecurrence(Stateful):
 
         bias = i2g.bias if i2g.bias is not None else i2g.weight.new_zeros(4 * h)
         w_ih, w_hh, b_ih = (reordered(w) for w in (i2g.weight, o2g.weight, bias))
-        return [w_ih, w_hh, b_ih, bias.new_zeros(4 * h)]
+        weights = [w_ih, w_hh, b_ih, bias.new_zeros(4 * h)]
+        if not (torch.is_grad_enabled() and any(p.requires_grad for p in sources)):
+            self._fused = (key, weights)
+        return weights
+
+    @property
+    def fused(self) -> bool:
+        return self.gates is not None
 
     def sequence(self, xs: torch.Tensor) -> torch.Tensor:
         """The steps of a T x B x D sequence, T x B x H: one fused call where the step allows."""
@@ -154,11 +167,22 @@ class Recurrent(Stateful):
 
 class Recursor(Stateful):
     """rnn's nn.Recursor(m) (and NormStabilizer, whose step is the identity): each call is one
-    step of m; the state is in the step modules inside m, which `forget()` restarts."""
+    step of m; the state is in the step modules inside m, which `forget()` restarts. A
+    Recursor of one Linear (rnn's decoder after the LSTMs) is `fused`: a Sequencer hands it the
+    whole T x B x D sequence at once, row for row the same products."""
 
     def __init__(self, module: nn.Module):
         super().__init__()
         self.add_module("1", module)
+
+    @property
+    def fused(self) -> bool:
+        return type(self._modules["1"]) is nn.Linear
+
+    def sequence(self, xs: torch.Tensor) -> torch.Tensor:
+        if self.fused:
+            return self._modules["1"](xs)
+        return torch.stack([self(x) for x in xs.unbind(0)])
 
     def forward(self, x):  # noqa: ANN001, ANN201
         return self._modules["1"](x)
@@ -192,11 +216,11 @@ class Sequencer(Stateful):
         if not (in_training if self.training else in_evaluation):
             self.forget()
         step = self._modules["1"]
-        fused = getattr(step, "gates", None) is not None
+        fused = getattr(step, "fused", False)
         if isinstance(xs, torch.Tensor):
             return step.sequence(xs) if fused else torch.stack([step(x) for x in xs.unbind(0)])
         if fused and len({tuple(x.shape) for x in xs}) == 1:
-            return list(step.sequence(torch.stack(xs)).unbind(0))  # one fused call
+            return list(step.sequence(torch.stack(xs)).unbind(0))  # one call for all steps
         return [step(x) for x in xs]
 
     def extra_repr(self) -> str:
