@@ -116,6 +116,20 @@ def test_fastlstm_runs_fused_only_for_its_standard_cell_and_both_paths_match(fix
             compare(got, tensor(case[f"output{k}"]), f"{name} output{k or 1}, stepped")
 
 
+def test_the_fused_cell_follows_weights_changed_in_place(fixtures):
+    """The reordered weights kept between calls are dropped when i2g's weight changes."""
+    case = load_case(fixtures, "seq_fastlstm", "zoo3")
+    module, x = translate(case["module"]), tensor(case["input"])
+    first = forward(module, x)
+    lstm = module.get_submodule("1")
+    with torch.no_grad():
+        lstm.get_submodule("1").get_submodule(lstm.gates[0]).weight.mul_(0.5)
+    fused = forward(module, x)
+    assert max_difference(fused, first) > 1e-3
+    lstm.gates = None
+    compare(fused, forward(module, x), "fused after the change vs the stepped wiring")
+
+
 def test_sequencer_takes_the_steps_as_a_tensor_or_a_table(fixtures):
     """§5.1 3: a T x B x D tensor gives a tensor, the same steps as a list give a list."""
     case, module = check_forwards(fixtures, "seq_linear_tensor")

@@ -85,12 +85,15 @@ class StepRecurrence(Stateful):
 
     def fused_weights(self) -> list[torch.Tensor]:
         """torch.lstm's [w_ih, w_hh, b_ih, b_hh] from i2g and o2g: rows i, g, f, o -> i, f, g, o.
-        Kept between calls while the parameters are unchanged and no gradient flows to them."""
+        Kept between calls without gradients while the parameters are the same tensors,
+        unmodified (their version counters), on the same device and dtype."""
         i2g, o2g = (self._modules["1"].get_submodule(name) for name in self.gates)
         sources = [i2g.weight, o2g.weight] + ([] if i2g.bias is None else [i2g.bias])
-        key = [(p.data_ptr(), p._version, p.dtype, p.device, p.shape) for p in sources]
+        keep = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        # the tensors themselves are held with the key, so no new tensor can take their id
+        key = [(id(p), p._version, p.device, p.dtype) for p in sources] if keep else None
         cached = getattr(self, "_fused", None)
-        if cached is not None and cached[0] == key:
+        if keep and cached is not None and cached[0] == key:
             return cached[1]
         h = self.output_size[0]
 
@@ -100,8 +103,7 @@ class StepRecurrence(Stateful):
         bias = i2g.bias if i2g.bias is not None else i2g.weight.new_zeros(4 * h)
         w_ih, w_hh, b_ih = (reordered(w) for w in (i2g.weight, o2g.weight, bias))
         weights = [w_ih, w_hh, b_ih, bias.new_zeros(4 * h)]
-        if not (torch.is_grad_enabled() and any(p.requires_grad for p in sources)):
-            self._fused = (key, weights)
+        self._fused = (key, weights, sources) if keep else None
         return weights
 
     @property
