@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import bench_translate
 import numpy as np
 import torch
-from bench_translate import _module, compare, per_call
+from bench_translate import _module, compare, per_call, timing_options, use_clock
 from torch import nn
 
 from converter.generic.layers.rnn_steps import StepRecurrence
@@ -161,20 +160,10 @@ def stepped_forward(path: Path, x: torch.Tensor, args) -> float:  # noqa: ANN001
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5, help="rounds of builds")
-    ap.add_argument("--forwards", type=int, default=15, help="rounds of forwards")
-    ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
-    ap.add_argument(
-        "--clock",
-        choices=["wall", "cpu"],
-        default="wall",
-        help="cpu: this process's CPU time on one thread, steadier where others share the CPUs",
-    )
+    timing_options(ap)
     args = ap.parse_args()
     bench_translate.FORWARD_LIMIT = FORWARD_LIMIT
-    if args.clock == "cpu":
-        bench_translate.CLOCK = time.process_time
-        torch.set_num_threads(1)
+    use_clock(args.clock)
     x = torch.randint(1, VOCAB + 1, (SEQ, BATCH), generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rnn_language_model.t7"

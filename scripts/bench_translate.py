@@ -163,26 +163,36 @@ def compare(title: str, path: Path, builds: dict[str, Callable], x, args) -> boo
     return ok_build and ok_fwd
 
 
-def main() -> None:
-    default = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "torch7"
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fixture", type=Path, default=default)
-    ap.add_argument("--batch", type=int, default=2)
+def timing_options(ap: argparse.ArgumentParser) -> None:
+    """The options of `compare`'s rounds and clock (this script's and bench_recurrent.py's)."""
     ap.add_argument("--repeat", type=int, default=5, help="rounds of builds")
     ap.add_argument("--forwards", type=int, default=15, help="rounds of forwards")
     ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
-    ap.add_argument("--skip-irv2", action="store_true", help="only the gModule comparison")
     ap.add_argument(
         "--clock",
         choices=["wall", "cpu"],
         default="wall",
         help="cpu: this process's CPU time on one thread, steadier where others share the CPUs",
     )
-    args = ap.parse_args()
-    if args.clock == "cpu":
+
+
+def use_clock(clock: str) -> None:
+    """--clock cpu: time with this process's CPU seconds, on one thread."""
+    if clock == "cpu":
         global CLOCK
         CLOCK = time.process_time
         torch.set_num_threads(1)
+
+
+def main() -> None:
+    default = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "torch7"
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fixture", type=Path, default=default)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--skip-irv2", action="store_true", help="only the gModule comparison")
+    timing_options(ap)
+    args = ap.parse_args()
+    use_clock(args.clock)
     src_gz = args.fixture / "full" / "irv2_full.t7.gz"
     if not args.skip_irv2 and not src_gz.is_file():
         sys.exit(f"{src_gz}: not found (pass --fixture, or --skip-irv2)")

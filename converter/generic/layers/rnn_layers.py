@@ -1,19 +1,19 @@
 """The stateless modules of Element-Research rnn and the table modules its wirings use:
-MaskZero/TrimZero, LookupTableMaskZero, LinearNoBias, SAdd, CopyGrad, and dpnn's ReverseTable
-and ZipTable (BiSequencer and BiSequencerLM hold them between their Sequencers).
+MaskZero/TrimZero, LinearNoBias, SAdd, CopyGrad, and dpnn's ReverseTable and ZipTable
+(BiSequencer and BiSequencerLM hold them between their Sequencers). LookupTableMaskZero is
+translated with nn.LookupTable (converter.generic.layers.arithmetic).
 
 rnn's masking is its padding convention: a sample whose input is an all-zero vector gives an
-all-zero output (index 0 of LookupTableMaskZero is that zero vector), and inside a recurrent
+all-zero output (index 0 of LookupTableMaskZero gives that zero vector), and inside a recurrent
 step the zeroed h and c restart that sequence from zero state.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from converter.generic.layers.arithmetic import lookup_table_args, put_tensor
+from converter.generic.layers.arithmetic import put_tensor
 from converter.generic.layers.containers import one_child
 from converter.generic.registry import register_translation
 
@@ -56,26 +56,6 @@ class MaskZero(nn.Module):
         return f"n_input_dim={self.n_input_dim}"
 
 
-class LookupTableMaskZero(nn.Module):
-    """rnn's nn.LookupTableMaskZero(V, D): weight (V+1) x D, index i in 0..V selects row i+1
-    (1-based) and index 0 (padding) a zero vector (Torch zeroes row 1 at every forward)."""
-
-    def __init__(self, n_index: int, n_output: int, max_norm: float | None, norm_type: float):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_index, n_output))
-        self.max_norm, self.norm_type = max_norm, norm_type
-
-    def forward(self, indices: torch.Tensor) -> torch.Tensor:
-        if indices.dim() not in (1, 2):
-            raise ValueError(f"LookupTable input must be a vector or matrix, not {indices.dim()}D")
-        rows = indices.long()
-        out = F.embedding(rows, self.weight, max_norm=self.max_norm, norm_type=self.norm_type)
-        return torch.where((rows != 0).unsqueeze(-1), out, 0)
-
-    def extra_repr(self) -> str:
-        return f"max_norm={self.max_norm}, norm_type={self.norm_type}"
-
-
 class SAdd(nn.Module):
     """rnn's nn.SAdd(addend, negate): x + addend, negated when `negate` (GRU's 1 - z)."""
 
@@ -115,11 +95,6 @@ class ZipTable(nn.Module):
 @register_translation("nn.MaskZero", "nn.TrimZero")
 def _mask_zero(m, ctx):
     return MaskZero(one_child(ctx), *ctx.ints("nInputDim"))
-
-
-@register_translation("nn.LookupTableMaskZero")
-def _lookup_table_mask_zero(m, ctx):
-    return LookupTableMaskZero(*lookup_table_args(m, ctx))
 
 
 @register_translation("nn.LinearNoBias")
