@@ -1,11 +1,8 @@
 """The stateless modules of Element-Research rnn and the table modules its wirings use:
-MaskZero/TrimZero, LinearNoBias, SAdd, CopyGrad, and dpnn's ReverseTable and ZipTable
-(BiSequencer and BiSequencerLM hold them between their Sequencers). LookupTableMaskZero is
-translated with nn.LookupTable (converter.generic.layers.arithmetic).
-
-rnn's masking is its padding convention: a sample whose input is an all-zero vector gives an
-all-zero output (index 0 of LookupTableMaskZero gives that zero vector), and inside a recurrent
-step the zeroed h and c restart that sequence from zero state.
+MaskZero/TrimZero (the module is in rnn_steps, beside the steps it wraps), LinearNoBias, SAdd,
+CopyGrad, and dpnn's ReverseTable and ZipTable (BiSequencer and BiSequencerLM hold them between
+their Sequencers). LookupTableMaskZero is translated with nn.LookupTable
+(converter.generic.layers.arithmetic).
 """
 
 from __future__ import annotations
@@ -15,45 +12,8 @@ from torch import nn
 
 from converter.generic.layers.arithmetic import put_tensor
 from converter.generic.layers.containers import one_child
+from converter.generic.layers.rnn_steps import MaskZero
 from converter.generic.registry import register_translation
-
-
-def _first_tensor(x):  # noqa: ANN001, ANN202 - a tensor or nested lists of them
-    """The first tensor, depth first (rnn's recursiveGetFirst)."""
-    while isinstance(x, (list, tuple)):
-        x = x[0]
-    return x
-
-
-def _masked(out, keep: torch.Tensor):  # noqa: ANN001, ANN202 - a tensor or nested lists
-    """`out` with the samples where `keep` is False set to 0 (every tensor of a table)."""
-    if isinstance(out, (list, tuple)):
-        return [_masked(o, keep) for o in out]
-    return torch.where(keep.view(keep.shape + (1,) * (out.dim() - keep.dim())), out, 0)
-
-
-class MaskZero(nn.Module):
-    """rnn's nn.MaskZero(m, nInputDim) and nn.TrimZero (same numbers): m's outputs, zeroed for
-    the samples whose input (its first tensor, depth first) is all zeros. An input of
-    nInputDim+1 dims is a batch (one mask value per sample), of nInputDim dims one sample."""
-
-    def __init__(self, module: nn.Module, n_input_dim: int):
-        super().__init__()
-        self.add_module("1", module)
-        self.n_input_dim = n_input_dim
-
-    def forward(self, x):  # noqa: ANN001, ANN201
-        first = _first_tensor(x)
-        if first.dim() == self.n_input_dim + 1:
-            keep = (first.reshape(first.shape[0], -1) != 0).any(1)
-        elif first.dim() == self.n_input_dim:
-            keep = (first != 0).any()
-        else:
-            raise ValueError(f"MaskZero({self.n_input_dim}) got a {first.dim()}-D input")
-        return _masked(self._modules["1"](x), keep)
-
-    def extra_repr(self) -> str:
-        return f"n_input_dim={self.n_input_dim}"
 
 
 class SAdd(nn.Module):

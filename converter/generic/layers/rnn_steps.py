@@ -8,6 +8,10 @@ built the step from, in the file), so every wiring the file holds (nn containers
 gModule, batch normalisation, MaskZero) steps exactly as it did in Torch7. The state is plain
 attributes, not buffers: it is not part of a state_dict, as it is not part of a checkpoint.
 
+MaskZero is rnn's padding convention around a step: a sample whose input is an all-zero vector
+gives an all-zero output, and inside an LSTM step the zeroed h and c restart that sequence from
+zero state.
+
 Children keep Lua's 1-based index in the module's `modules` as their name, so state_dict keys
 are the Torch7 paths. The classes depend on torch and this file only.
 """
@@ -39,6 +43,37 @@ def _first_tensor(x):  # noqa: ANN001, ANN202 - a tensor or nested lists of them
     while isinstance(x, (list, tuple)):
         x = x[0]
     return x
+
+
+def _masked(out, keep: torch.Tensor):  # noqa: ANN001, ANN202 - a tensor or nested lists
+    """`out` with the samples where `keep` is False set to 0 (every tensor of a table)."""
+    if isinstance(out, (list, tuple)):
+        return [_masked(o, keep) for o in out]
+    return torch.where(keep.view(keep.shape + (1,) * (out.dim() - keep.dim())), out, 0)
+
+
+class MaskZero(nn.Module):
+    """rnn's nn.MaskZero(m, nInputDim) and nn.TrimZero (same numbers): m's outputs, zeroed for
+    the samples whose input (its first tensor, depth first) is all zeros. An input of
+    nInputDim+1 dims is a batch (one mask value per sample), of nInputDim dims one sample."""
+
+    def __init__(self, module: nn.Module, n_input_dim: int):
+        super().__init__()
+        self.add_module("1", module)
+        self.n_input_dim = n_input_dim
+
+    def forward(self, x):  # noqa: ANN001, ANN201
+        first = _first_tensor(x)
+        if first.dim() == self.n_input_dim + 1:
+            keep = (first.reshape(first.shape[0], -1) != 0).any(1)
+        elif first.dim() == self.n_input_dim:
+            keep = (first != 0).any()
+        else:
+            raise ValueError(f"MaskZero({self.n_input_dim}) got a {first.dim()}-D input")
+        return _masked(self._modules["1"](x), keep)
+
+    def extra_repr(self) -> str:
+        return f"n_input_dim={self.n_input_dim}"
 
 
 class StepRecurrence(Stateful):
