@@ -38,6 +38,12 @@ class Stateful(nn.Module):
         forget(self)
 
 
+def _tracing() -> bool:
+    """Inside torch.compile/torch.export (torch >= 2.3 tells; earlier ones trace with grads)."""
+    is_compiling = getattr(torch.compiler, "is_compiling", None)
+    return bool(is_compiling is not None and is_compiling())
+
+
 def _first_tensor(x):  # noqa: ANN001, ANN202 - a tensor or nested lists of them
     """The first tensor, depth first (rnn's recursiveGetFirst)."""
     while isinstance(x, (list, tuple)):
@@ -124,7 +130,7 @@ class StepRecurrence(Stateful):
         unmodified (their version counters), on the same device and dtype."""
         i2g, o2g = (self._modules["1"].get_submodule(name) for name in self.gates)
         sources = [i2g.weight, o2g.weight] + ([] if i2g.bias is None else [i2g.bias])
-        keep = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        keep = not torch.is_grad_enabled() and not _tracing()
         # the tensors themselves are held with the key, so no new tensor can take their id
         key = [(id(p), p._version, p.device, p.dtype) for p in sources] if keep else None
         cached = getattr(self, "_fused", None)
