@@ -4,8 +4,8 @@ converter.generic.layers.rnn_steps.
 Every AbstractRecurrent keeps the module it runs at each step (its `recurrentModule`, wrapped by
 `maskZero()`/`trimZero()` where the file was built so) as the only entry of `modules`: that is
 translated like any other module tree and stepped with the state rules of its class. rnn's
-`nn.LSTM` shares its class name with torch-rnn's; `build_rnn_lstm` is rnn's, told apart by what
-the object holds (a `modules` entry, not a `weight`).
+`nn.LSTM` shares its class name with torch-rnn's: `build_rnn_lstm` is rnn's (its objects hold
+that `modules` entry; torch-rnn's hold a `weight`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _fused_gates(m) -> list[str] | None:  # noqa: ANN001
         for i, child in enumerate(children(o, path), start=1):
             walk(child, child_path(path, i))
 
-    walk(m["modules"][0], "")
+    walk(children(m)[0], "")
     h = m.integer("outputSize")
     i2g, o2g = m.get("i2g"), m.get("o2g")
     shapes_fit = (
