@@ -212,3 +212,13 @@ def test_the_safe_artifact_keeps_the_recurrent_semantics(fixtures, tmp_path, nam
         if f"input{k}" in case:
             got = forward(module, tensor(case[f"input{k}"]))
             compare(got, tensor(case[f"output{k}"]), f"{name} output{k or 1} from .safetensors")
+
+
+def test_a_recurrent_whose_modules_are_not_its_parts_is_refused(fixtures):
+    """nn.Recurrent's `modules` are start, input, feedback, transfer, merge (the step rule
+    reads them by position): another order is a damaged file, refused with the path."""
+    case = load_case(fixtures, "recurrent_seq", "zoo3")
+    inner = case["module"]["modules"][0]
+    swapped = with_fields(inner, modules=[inner["modules"][i] for i in (1, 0, 2, 3, 4)])
+    with pytest.raises(T7FormatError, match="nn.Recurrent at 1: its modules are not startModule"):
+        translate(with_fields(case["module"], modules=[swapped], module=swapped))
