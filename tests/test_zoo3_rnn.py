@@ -8,6 +8,7 @@ Tolerance: max |Δ| <= 1e-5 * max |reference| (float32); every comparison prints
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from t7compare import assert_close, tensor
@@ -17,6 +18,7 @@ from converter.errors import T7FormatError
 from converter.generic.layers.rnn_steps import StepRecurrence, forget
 from converter.generic.translator import UnsupportedModuleError, translate
 from converter.outputs.translated import load_translated, save_translated
+from converter.torch7.objects import T7Storage
 
 RNN_CASES = [
     "seq_linear", "seq_linear_tensor", "seq_fastlstm", "seq_fastlstm_nngraph", "seq_fastlstm_bn",
@@ -178,6 +180,17 @@ def test_bisequencerlm_output_never_sees_its_own_step(fixtures):
     before, after = forward(module, xs), forward(module, changed)
     assert torch.equal(before[1], after[1])
     assert all(not torch.equal(before[t], after[t]) for t in (0, 2, 3))
+
+
+@pytest.mark.parametrize("size", [3, "storage"])
+def test_recurrence_takes_its_output_size_in_every_form_rnn_allows(fixtures, size):
+    """outputSize: a table {3} in the file; a number or a LongStorage (Recurrence.lua) too."""
+    case = load_case(fixtures, "recurrence", "zoo3")
+    if size == "storage":
+        size = T7Storage("torch.LongStorage", np.dtype("<i8"), 1, data=np.array([3]))
+    inner = with_fields(case["module"]["modules"][0], outputSize=size)
+    module = translate(with_fields(case["module"], modules=[inner], module=inner))
+    compare(forward(module, tensor(case["input"])), tensor(case["output"]), f"outputSize {size}")
 
 
 def test_recurrence_of_a_table_output_is_refused_by_name(fixtures):

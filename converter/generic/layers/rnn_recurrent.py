@@ -82,14 +82,18 @@ def _fused_gates(m) -> list[str] | None:  # noqa: ANN001
 
 
 def build_rnn_lstm(m, ctx):  # noqa: ANN001, ANN201
-    """rnn's nn.LSTM and nn.FastLSTM: {x, h, c} -> {h, c} per step, h and c start as zeros;
-    FastLSTM's standard cell runs fused."""
+    """rnn's nn.LSTM: {x, h, c} -> {h, c} per step, h and c start as zeros."""
+    return StepRecurrence(one_child(ctx), list(ctx.ints("outputSize")), 1, cell=True)
+
+
+register_translation("nn.LSTM", check=_no_user_state)(build_rnn_lstm)
+
+
+@register_translation("nn.FastLSTM", check=_no_user_state)
+def _fast_lstm(m, ctx):
+    """As rnn's LSTM; its standard cell runs fused."""
     step = one_child(ctx)
-    gates = _fused_gates(m) if m.class_name.endswith("FastLSTM") else None
-    return StepRecurrence(step, list(ctx.ints("outputSize")), 1, cell=True, gates=gates)
-
-
-register_translation("nn.LSTM", "nn.FastLSTM", check=_no_user_state)(build_rnn_lstm)
+    return StepRecurrence(step, list(ctx.ints("outputSize")), 1, cell=True, gates=_fused_gates(m))
 
 
 @register_translation("nn.GRU", "nn.MuFuRu", check=_no_user_state)
@@ -103,7 +107,7 @@ def _sizes(value) -> list[int] | None:  # noqa: ANN001
     if isinstance(value, (int, float)):
         return [int(value)]
     if isinstance(value, T7Storage):
-        return [int(v) for v in value.numpy()]
+        return [int(v) for v in value.read(0, value.size)]
     if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
         return [int(v) for v in value]
     return None
