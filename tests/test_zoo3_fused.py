@@ -129,6 +129,13 @@ def test_seqlstm_of_an_rnn_before_remember_modes_is_refused(fixtures):
     assert "without a '_remember' field" in str(err.value)
 
 
+def test_seqlstmp_projecting_to_as_many_cells_or_more_is_refused(fixtures):
+    """nn.LSTM's projection must be narrower than the cell: not guessed otherwise."""
+    case = load(fixtures, "seqlstmp")
+    with pytest.raises(UnsupportedModuleError, match="projecting 6 cells to 6"):
+        translate(with_fields(case["module"], outputsize=6))
+
+
 def test_modules_take_only_batches_of_sequences():
     module = SeqLSTM(3, 4).eval()
     with pytest.raises(ValueError, match="3-D"):

@@ -267,12 +267,17 @@ def _remember_mode(t7: T7Object) -> str | None:
 
 def _untranslatable(t7: T7Object) -> str | None:
     """Files of an rnn older than the `_remember` field stored a different layout (batch
-    first, `remember_states`) that no fixture shows: refused, not guessed."""
+    first, `remember_states`) that no fixture shows: refused, not guessed. nn.LSTM's
+    projection must be narrower than the cell, which a SeqLSTMP's need not be."""
     if _remember_mode(t7) is None:
         return (
             f"{t7.class_name} without a '_remember' field of {'/'.join(REMEMBER_MODES)} "
             "(an rnn version before 2016's T x N layout, not supported)"
         )
+    sizes = t7.get("outputsize"), t7.get("hiddensize")
+    if t7.class_name.endswith(".SeqLSTMP") and all(isinstance(n, int) for n in sizes):
+        if sizes[0] >= sizes[1]:
+            return f"{t7.class_name} projecting {sizes[1]} cells to {sizes[0]} (not fewer)"
     return None
 
 
@@ -289,7 +294,10 @@ def _seq_lstm(t7: T7Object, ctx: ModuleContext) -> nn.Module:
     (d,) = ctx.ints("inputsize")
     (r,) = ctx.ints("outputsize")
     h = t7.integer("hiddensize", where=ctx.where) if "hiddensize" in t7 else r
-    put_lstm(ctx, d, h, "weightO" if r != h else None)
+    projected = t7.class_name.endswith(".SeqLSTMP")
+    if not projected and r != h:
+        raise T7FormatError(f"{ctx.where}: outputsize {r} and hiddensize {h} differ")
+    put_lstm(ctx, d, h, "weightO" if projected else None)
     return SeqLSTM(d, h, r, **_sequence_options(t7))
 
 
