@@ -89,6 +89,8 @@ class Remembers:
         forward's final one where Torch7 continued from it, else zeros."""
         if given is not None:
             return given
+        if torch.compiler.is_compiling():  # an exported program is a function of its input
+            return x.new_zeros(batch, size)
         last = self._last.get(key) if self._remembers() and key in self._primed else None
         self._primed.add(key)
         if last is None:
@@ -101,7 +103,7 @@ class Remembers:
         return last
 
     def _keep(self, **final: torch.Tensor) -> None:
-        if not torch.compiler.is_compiling():  # an exported program is a function of its input
+        if not torch.compiler.is_compiling():
             self._last = {k: v.detach() for k, v in final.items()}
 
 
