@@ -81,6 +81,8 @@ def _not_torch_rnn(t7: T7Object) -> str | None:
     return None if is_torch_rnn_lstm(t7) else "nn.LSTM of Element-Research rnn (not torch-rnn's)"
 
 
+# Both libraries write "nn.LSTM": registered here for torch-rnn's, the check names rnn's; where
+# rnn's own translation is registered too, one builder picks by is_torch_rnn_lstm.
 register_translation("nn.LSTM", check=_not_torch_rnn)(build_torch_rnn_lstm)
 
 
