@@ -1,15 +1,13 @@
-"""Benchmark an Element-Research rnn language model translated from a Torch7 file against the
-same model hand-written with torch.nn.LSTM, in the same run.
+"""Benchmark bench_translate.py's LSTM language model in Element-Research rnn's form, translated
+from a Torch7 file, against the same model hand-written with torch.nn.LSTM, in the same run.
 
 The model is what rnn's examples build: Sequential{LookupTable(V, H), Sequencer(FastLSTM(H, H))
-x 2, Sequencer(Linear(H, V))} on a T x B LongTensor of word ids (V = 100, H = 256, T = 50,
-B = 16), each FastLSTM in the nn wiring of rnn's FastLSTM:buildModel, saved as Torch7 would.
-The hand-written model (nn.Embedding, a 2-layer nn.LSTM, nn.Linear) loads the same file's
-weights, gate rows reordered. Timing as scripts/bench_translate.py (whose comparison it
-runs): builds (file to module), then steady forwards, alternating, minimum over rounds; the
-limits are the issue's for this case (build <= 1.5x, forward <= 1.1x). Exits 1 if missed.
-Also prints the stepped wiring's forward (the fused cell switched off) against the same
-baseline, to show what the fused cell is worth.
+x 2, Sequencer(Linear(H, V))} on a T x B LongTensor of word ids (bench_translate's sizes: V =
+100, H = 256, T = 50, B = 16), each FastLSTM in the nn wiring of rnn's FastLSTM:buildModel,
+saved as Torch7 would. The hand-written model (bench_translate's, time-major) loads the same
+file's weights, gate rows reordered. Timing and limits as bench_translate.py's language-model
+case (build <= 1.5x, forward <= 1.1x); exits 1 if missed. Also prints the stepped wiring's
+forward (the fused cell switched off) against the same baseline: what the fused cell is worth.
 
     python scripts/bench_recurrent.py [--clock cpu] [--repeat 5] [--forwards 15]
 """
@@ -24,7 +22,20 @@ from pathlib import Path
 import bench_translate
 import numpy as np
 import torch
-from bench_translate import _module, compare, per_call, timing_options, use_clock
+from bench_translate import (
+    HIDDEN,
+    LAYERS,
+    LM_BATCH,
+    LM_FORWARD_LIMIT,
+    STEPS,
+    VOCAB,
+    HandWrittenLM,
+    _module,
+    compare,
+    per_call,
+    timing_options,
+    use_clock,
+)
 from torch import nn
 
 from converter.generic.layers.rnn_steps import StepRecurrence
@@ -32,9 +43,6 @@ from converter.generic.translator import translate
 from converter.torch7.objects import T7Object
 from converter.torch7.reader import load_t7
 from converter.torch7.writer import save_t7
-
-VOCAB, HIDDEN, SEQ, BATCH, LAYERS = 100, 256, 50, 16, 2
-FORWARD_LIMIT = 1.1  # the issue's limit for the recurrent case
 
 
 def _container(cls: str, *modules: T7Object) -> T7Object:
@@ -112,19 +120,6 @@ def language_model(seed: int = 0) -> T7Object:
     )
 
 
-class HandWritten(nn.Module):
-    """What one would write in PyTorch: ids (1-based, as the Torch7 model takes them) -> logits."""
-
-    def __init__(self):
-        super().__init__()
-        self.embed = nn.Embedding(VOCAB, HIDDEN)
-        self.lstm = nn.LSTM(HIDDEN, HIDDEN, LAYERS)
-        self.decoder = nn.Linear(HIDDEN, VOCAB)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.lstm(self.embed(ids - 1))[0])
-
-
 def hand_written(path: Path) -> nn.Module:
     def t(x) -> torch.Tensor:  # noqa: ANN001
         return torch.from_numpy(x.numpy())
@@ -141,8 +136,8 @@ def hand_written(path: Path) -> nn.Module:
         state[f"lstm.weight_hh_l{layer}"] = gates_ifgo(t(lstm["o2g"]["weight"]))
         state[f"lstm.bias_hh_l{layer}"] = torch.zeros(4 * HIDDEN)
     decoder = root[-1]["module"]["modules"][0]
-    state |= {"decoder.weight": t(decoder["weight"]), "decoder.bias": t(decoder["bias"])}
-    model = HandWritten()
+    state |= {"out.weight": t(decoder["weight"]), "out.bias": t(decoder["bias"])}
+    model = HandWrittenLM(batch_first=False)
     model.load_state_dict(state)
     return model.eval()
 
@@ -162,9 +157,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     timing_options(ap)
     args = ap.parse_args()
-    bench_translate.FORWARD_LIMIT = FORWARD_LIMIT
     use_clock(args.clock)
-    x = torch.randint(1, VOCAB + 1, (SEQ, BATCH), generator=torch.Generator().manual_seed(0))
+    x = torch.randint(1, VOCAB + 1, (STEPS, LM_BATCH), generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rnn_language_model.t7"
         save_t7(language_model(), path)
@@ -177,8 +171,9 @@ def main() -> None:
             )
         ok = compare(
             f"rnn language model (vocab {VOCAB}, {LAYERS} x FastLSTM {HIDDEN}, "
-            f"T {SEQ}, batch {BATCH})",
+            f"T {STEPS}, batch {LM_BATCH})",
             path, {"hand-written": hand_written, "generic": translate}, x, args,
+            forward_limit=LM_FORWARD_LIMIT,
         )  # fmt: skip
         baseline = hand_written(path)
         with torch.no_grad():

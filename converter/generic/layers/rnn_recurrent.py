@@ -22,6 +22,7 @@ from converter.generic.layers.rnn_steps import (
     Sequencer,
     StepRecurrence,
 )
+from converter.generic.layers.torch_rnn import build_torch_rnn_lstm, is_torch_rnn_lstm
 from converter.generic.registry import register_translation
 from converter.torch7.modules import child_path, children
 from converter.torch7.objects import T7Object, T7Storage, T7Tensor
@@ -86,7 +87,15 @@ def build_rnn_lstm(m, ctx):  # noqa: ANN001, ANN201
     return StepRecurrence(one_child(ctx), list(ctx.ints("outputSize")), 1, cell=True)
 
 
-register_translation("nn.LSTM", check=_no_user_state)(build_rnn_lstm)
+def _lstm_check(m) -> str | None:  # noqa: ANN001
+    return None if is_torch_rnn_lstm(m) else _no_user_state(m)
+
+
+@register_translation("nn.LSTM", check=_lstm_check)
+def _lstm(m, ctx):
+    """nn.LSTM as either library writes it: torch-rnn's (one fused weight) or rnn's (a module
+    per gate), told apart by what the object holds."""
+    return (build_torch_rnn_lstm if is_torch_rnn_lstm(m) else build_rnn_lstm)(m, ctx)
 
 
 @register_translation("nn.FastLSTM", check=_no_user_state)
