@@ -235,3 +235,15 @@ def test_a_recurrent_whose_modules_are_not_its_parts_is_refused(fixtures):
     swapped = with_fields(inner, modules=[inner["modules"][i] for i in (1, 0, 2, 3, 4)])
     with pytest.raises(T7FormatError, match="nn.Recurrent at 1: its modules are not startModule"):
         translate(with_fields(case["module"], modules=[swapped], module=swapped))
+
+
+@pytest.mark.parametrize("name", ["lstm_steps", "seq_fastlstm_remember"])
+def test_an_export_starts_from_zeros_and_leaves_the_state_alone(fixtures, name):
+    """Exported after a first forward left a state, the program is a function of its input
+    (it starts from zeros) and the module goes on from the state it had, as if never traced."""
+    case = load_case(fixtures, name, "zoo3")
+    module, first, second = translate(case["module"]), case["input"], tensor(case["input2"])
+    forward(module, tensor(first))
+    program = torch.export.export(module, (second,)).module()
+    compare(forward(program, second), fresh_forward(case, "input2"), f"{name} exported")
+    compare(forward(module, second), tensor(case["output2"]), f"{name} output2 after export")

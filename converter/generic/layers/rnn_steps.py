@@ -32,10 +32,29 @@ def forget(module: nn.Module) -> None:
 
 
 class Stateful(nn.Module):
-    """A module with Torch7's `forget()`: every step module inside it restarts."""
+    """A module with Torch7's `forget()`: every step module inside it restarts.
+
+    Traced (torch.export, torch.compile), the outermost one starts from zero state and leaves
+    the state of its step modules as it found it: an exported program is a function of its
+    input, whatever the module remembered when it was exported."""
+
+    tracing_inside = False  # set while the outermost Stateful call of a trace runs
 
     def forget(self) -> None:
         forget(self)
+
+    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+        if Stateful.tracing_inside or not _tracing():
+            return super().__call__(*args, **kwargs)
+        kept = [(m, m.state) for m in self.modules() if hasattr(m, "restart")]
+        forget(self)
+        Stateful.tracing_inside = True
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            Stateful.tracing_inside = False
+            for m, state in kept:
+                m.state = state
 
 
 def _tracing() -> bool:
