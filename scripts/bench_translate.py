@@ -162,12 +162,13 @@ def language_model(seed: int = 0) -> T7Object:
 
 
 class HandWrittenLM(nn.Module):
-    """What one would write in PyTorch for language_model: ids 1..VOCAB (Lua's) in, scores out."""
+    """What one would write in PyTorch for language_model: ids 1..VOCAB (Lua's) in, scores out
+    (N x T, or T x N for rnn's time-major Sequencers: bench_recurrent.py)."""
 
-    def __init__(self):
+    def __init__(self, batch_first: bool = True):
         super().__init__()
         self.embed = nn.Embedding(VOCAB, HIDDEN)
-        self.lstm = nn.LSTM(HIDDEN, HIDDEN, num_layers=LAYERS, batch_first=True)
+        self.lstm = nn.LSTM(HIDDEN, HIDDEN, num_layers=LAYERS, batch_first=batch_first)
         self.out = nn.Linear(HIDDEN, VOCAB)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -241,26 +242,36 @@ def compare(  # noqa: ANN001 - x: a tensor or a list of them
     return ok_build and ok_fwd
 
 
-def main() -> None:
-    default = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "torch7"
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fixture", type=Path, default=default)
-    ap.add_argument("--batch", type=int, default=2)
+def timing_options(ap: argparse.ArgumentParser) -> None:
+    """The options of `compare`'s rounds and clock (this script's and bench_recurrent.py's)."""
     ap.add_argument("--repeat", type=int, default=5, help="rounds of builds")
     ap.add_argument("--forwards", type=int, default=15, help="rounds of forwards")
     ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
-    ap.add_argument("--skip-irv2", action="store_true", help="no full-IRv2 comparison")
     ap.add_argument(
         "--clock",
         choices=["wall", "cpu"],
         default="wall",
         help="cpu: this process's CPU time on one thread, steadier where others share the CPUs",
     )
-    args = ap.parse_args()
-    if args.clock == "cpu":
+
+
+def use_clock(clock: str) -> None:
+    """--clock cpu: time with this process's CPU seconds, on one thread."""
+    if clock == "cpu":
         global CLOCK
         CLOCK = time.process_time
         torch.set_num_threads(1)
+
+
+def main() -> None:
+    default = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "torch7"
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fixture", type=Path, default=default)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--skip-irv2", action="store_true", help="no full-IRv2 comparison")
+    timing_options(ap)
+    args = ap.parse_args()
+    use_clock(args.clock)
     src_gz = args.fixture / "full" / "irv2_full.t7.gz"
     if not args.skip_irv2 and not src_gz.is_file():
         sys.exit(f"{src_gz}: not found (pass --fixture, or --skip-irv2)")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from t7fuzz import ByteMutator, TreeMutator
+from test_zoo3_rnn import RNN_CASES
 
 from converter.errors import UserError
 from converter.generic.translator import translate
@@ -198,6 +199,12 @@ def test_zoo3_recurrent_modules(fixtures, tmp_path):
     """The zoo3 cases of the fused recurrent layers, torch-rnn and char-rnn: state tables,
     gate layouts, views of a LanguageModel, a class without a package prefix."""
     _module_cases(fixtures / "zoo3", tmp_path, 16, 8, at_least=430, patterns=ZOO3_RECURRENT)
+
+
+def test_zoo3_rnn_step_modules(fixtures, tmp_path):
+    """The zoo3 cases of rnn's step-wise classes: Sequencer, Recursor, Repeater, the LSTMs and
+    GRUs in every wiring, Recurrent(ce), BiSequencer(LM), masks."""
+    _module_cases(fixtures / "zoo3", tmp_path, 6, 3, at_least=270, patterns=RNN_CASES)
 
 
 def _module_cases(folder, tmp_path, n_tree: int, n_bytes: int, at_least: int, patterns=ALL):  # noqa: ANN001

@@ -13,8 +13,10 @@ import torch
 from t7compare import tensor
 from zoo2cases import check_forwards, compare, forward, load_case, with_fields
 
+from converter.generic.layers.rnn_fused import SeqLSTM
+from converter.generic.layers.rnn_steps import StepRecurrence
 from converter.generic.layers.torch_rnn import is_torch_rnn_lstm
-from converter.generic.translator import find_unsupported, translate
+from converter.generic.translator import translate
 
 TORCH_RNN_CASES = [
     "torchrnn_lstm", "torchrnn_lstm_remember", "torchrnn_vanillarnn", "torchrnn_temporaladapter",
@@ -77,13 +79,14 @@ def test_lstm_takes_an_initial_state_table(fixtures):
 
 
 def test_torch_rnn_lstm_is_told_from_rnns_lstm(fixtures):
-    """Same class name nn.LSTM, different fields: rnn's (Element-Research) is not translated
-    as torch-rnn's, and is named as such."""
+    """Same class name nn.LSTM, different fields: each is translated as its own library's
+    (torch-rnn's a fused SeqLSTM, rnn's a step module: tests/test_zoo3_rnn.py)."""
     torch_rnn = load(fixtures, "torchrnn_lstm")["module"]
     rnn = load(fixtures, "lstm_steps")["module"]
     assert torch_rnn.class_name == rnn.class_name == "nn.LSTM"
     assert is_torch_rnn_lstm(torch_rnn) and not is_torch_rnn_lstm(rnn)
-    assert find_unsupported(rnn) == [("", "nn.LSTM of Element-Research rnn (not torch-rnn's)")]
+    assert isinstance(translate(torch_rnn), SeqLSTM)
+    assert isinstance(translate(rnn), StepRecurrence)
 
 
 def test_language_model_state_dict_keys_are_torch7_paths(fixtures):

@@ -21,6 +21,8 @@ from converter.generic.layers import (  # noqa: F401 - imported for their regist
     reduction,
     resampling,
     rnn_fused,
+    rnn_layers,
+    rnn_recurrent,
     shape,
     tables,
     torch_rnn,

@@ -77,13 +77,8 @@ def build_torch_rnn_lstm(t7: T7Object, ctx: ModuleContext) -> nn.Module:
     return SeqLSTM(d, h, batch_first=True, remember=_remember(t7), forgets_on_mode_change=False)
 
 
-def _not_torch_rnn(t7: T7Object) -> str | None:
-    return None if is_torch_rnn_lstm(t7) else "nn.LSTM of Element-Research rnn (not torch-rnn's)"
-
-
-# Both libraries write "nn.LSTM": registered here for torch-rnn's, the check names rnn's; where
-# rnn's own translation is registered too, one builder picks by is_torch_rnn_lstm.
-register_translation("nn.LSTM", check=_not_torch_rnn)(build_torch_rnn_lstm)
+# Both libraries write "nn.LSTM": one registration (converter.generic.layers.rnn_recurrent)
+# picks this builder or rnn's by is_torch_rnn_lstm.
 
 
 @register_translation("nn.VanillaRNN")
