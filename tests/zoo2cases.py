@@ -1,6 +1,7 @@
-"""One zoo2 case (MANIFEST-zoo2 §1: a Lua table {module, input, output, mode, doc}) through the
-generic translator, compared with the output Torch7 wrote; shared by the tests/test_zoo2_*.py
-files. Tables (Lua) are lists on both sides and are compared entry by entry.
+"""One zoo2 or zoo3 case (MANIFEST-zoo2 §1: a Lua table {module, input, output, mode, doc}; zoo3
+adds input2/output2... for consecutive forwards) through the generic translator, compared with
+the output Torch7 wrote; shared by the tests/test_zoo2_*.py and test_zoo3_*.py files. Tables
+(Lua) are lists on both sides and are compared entry by entry.
 """
 
 from __future__ import annotations
@@ -61,3 +62,19 @@ def check_one_sample(fixtures: Path, name: str, index: int = 0) -> None:
 def with_fields(m: T7Object, **fields: Any) -> T7Object:
     """The Torch7 module with some fields changed (another constructor argument)."""
     return T7Object(m.class_name, m.version, {**m.fields, **fields})
+
+
+def check_forwards(path: Path, module: torch.nn.Module | None = None) -> torch.nn.Module:
+    """Every forward a case stores (input -> output, then input2 -> output2, ...: MANIFEST-zoo3
+    §2), run in that order on one translated instance (the state carried between them is part
+    of the case), each compared with Torch7's. Returns the module."""
+    case = load_t7(path)
+    assert case["mode"] == "evaluate", f"{path.name}: not an evaluate-mode case"
+    module = translate(case["module"]) if module is None else module
+    assert not module.training
+    suffix = ""
+    while f"input{suffix}" in case:
+        got = forward(module, tensor(case[f"input{suffix}"]))
+        compare(got, tensor(case[f"output{suffix}"]), f"{path.stem} output{suffix}")
+        suffix = str(int(suffix or 1) + 1)
+    return module

@@ -31,7 +31,7 @@ Source = Union[str, Path, T7Object, Any]
 
 # Classes of 2011-era Torch (torch5 and the first nn/nnx) that Torch7's nn never defined: no
 # Torch7 can run a file holding one, so there is no behaviour to reproduce.
-PREDATES_NN = frozenset({"nn.SpatialLinear", "nn.SpatialConvolutionSparse"})
+PREDATES_NN = frozenset({"nn.SpatialConvolutionSparse"})
 
 HOW_TO_REGISTER = (
     "translate a class of your own with @converter.register_translation('<class>') in a "
