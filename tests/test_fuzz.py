@@ -189,9 +189,26 @@ def test_zoo2_modules(fixtures, tmp_path):
     _module_cases(fixtures / "zoo2", tmp_path, n_tree=16, n_bytes=8, at_least=2700)
 
 
+def test_zoo3_library_modules(fixtures, tmp_path):
+    """The zoo3 cases of dpnn, nnx, stnbhwd, texture_nets and eyescream (test_zoo3_libs.py)."""
+    names = ("nnx_", "stn_", "tn2016_", "tnhead_", "eyescream_", *ZOO3_DPNN)
+    paths = [p for p in (fixtures / "zoo3").glob("*.t7") if p.name.startswith(names)]
+    _module_cases(paths, tmp_path, n_tree=6, n_bytes=3, at_least=400)
+
+
+# the dpnn cases of zoo3 (MANIFEST-zoo3 §3), by file name
+ZOO3_DPNN = (
+    "inception", "decorator", "serial", "collapse", "convert_", "constant", "onehot_nn",
+    "ziptable", "reversetable", "clip", "spatialuniformcrop", "printsize", "dontcast",
+    "firemodule", "argmax", "spatialfeatnormalization", "totaldropout_eval", "sadd",
+)  # fmt: skip
+
+
 def _module_cases(folder, tmp_path, n_tree: int, n_bytes: int, at_least: int) -> None:  # noqa: ANN001
+    """The cases of `folder` (a directory, or a list of case files)."""
     campaign = Campaign()
-    for path in sorted(folder.glob("*.t7")):
+    paths = sorted(folder) if isinstance(folder, list) else sorted(folder.glob("*.t7"))
+    for path in paths:
         case = load_t7(path)
         module = case.get("module") if isinstance(case, dict) else None
         if module is None:  # a file of tensors, not a module case: its bytes only
