@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from converter.errors import T7FormatError
+from converter.generic.layers.containers import one_child
 from converter.generic.layers.dims import batch_shifted
+from converter.generic.layers.shape import tensor_type
 from converter.generic.registry import register_translation
 
 
@@ -188,21 +190,14 @@ class SpatialFeatNormalization(nn.Module):
         return (x - self.mean.view(shape)) / self.std.view(shape)
 
 
-def _decorated(ctx) -> nn.Module:
-    kids = ctx.children()
-    if len(kids) != 1:
-        raise T7FormatError(f"{ctx.where} holds {len(kids)} modules; it decorates exactly one")
-    return kids[0]
-
-
 @register_translation("nn.Decorator", "nn.Serial", "nn.Inception", "nn.FireModule")
 def _decorator(m, ctx):
-    return Decorator(_decorated(ctx))
+    return Decorator(one_child(ctx))
 
 
 @register_translation("nn.DontCast")
 def _dont_cast(m, ctx):
-    return DontCast(_decorated(ctx), bool(m.get("castin", True)), bool(m.get("castout", True)))
+    return DontCast(one_child(ctx), bool(m.get("castin", True)), bool(m.get("castout", True)))
 
 
 @register_translation("nn.Collapse")
@@ -219,7 +214,7 @@ def _unbuilt_convert(m) -> str | None:
 @register_translation("nn.Convert", check=_unbuilt_convert)
 def _convert(m, ctx):
     n_input_dim, in_batch, out_batch = ctx.ints("nInputDim", "inputBatchDim", "outputBatchDim")
-    return Convert(_decorated(ctx), n_input_dim, in_batch - 1, out_batch - 1)
+    return Convert(one_child(ctx), n_input_dim, in_batch - 1, out_batch - 1)
 
 
 @register_translation("nn.Constant")
@@ -231,17 +226,11 @@ def _constant(m, ctx):
     return Constant(value.shape, *ctx.ints("nInputDim"))
 
 
-def out_type(ctx) -> None:
-    """The module's tensor type (from its `output` buffer, as nn.Copy's translation reads it),
-    handed over as the empty buffer `out_type`, so that .to(dtype) moves it with the model."""
-    t = ctx.field("output")
-    dtype = t.dtype.newbyteorder("=") if hasattr(t, "dtype") else np.float32
-    ctx.put("out_type", np.zeros(0, dtype))
-
-
 @register_translation("nn.OneHot")
 def _one_hot(m, ctx):
-    out_type(ctx)
+    # the module's tensor type, read from its output buffer as nn.Copy's is, kept as an empty
+    # buffer so that .to(dtype) moves it with the model
+    ctx.put("out_type", np.zeros(0, tensor_type(ctx, "output")))
     return OneHot(*ctx.ints("outputSize"))
 
 
