@@ -17,7 +17,6 @@ from torch import nn
 
 from converter.errors import T7FormatError
 from converter.generic.layers.containers import one_child
-from converter.generic.layers.dims import batch_shifted
 from converter.generic.layers.shape import tensor_type
 from converter.generic.registry import register_translation
 
@@ -169,7 +168,8 @@ class ArgMax(nn.Module):
         self.dim, self.n_input_dim, self.as_long = dim, n_input_dim, as_long
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        index = x.argmax(batch_shifted(self.dim, self.n_input_dim, x.dim())) + 1
+        dim = self.dim - 1 + (1 if x.dim() > self.n_input_dim else 0)  # a batch: one further
+        index = x.argmax(dim) + 1
         return index if self.as_long else index.to(x.dtype)
 
     def extra_repr(self) -> str:

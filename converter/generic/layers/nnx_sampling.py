@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -32,9 +31,14 @@ def on_planes(x: torch.Tensor, y_dim: int, x_dim: int, fn) -> torch.Tensor:  # n
     return out.reshape(*lead, oh, ow, *trail)
 
 
-def _float_index(n_out: int, ratio: float) -> np.ndarray:
-    """floor(i * ratio) for i < n_out with the product in float32, as nnx's C code has it."""
-    return np.floor(np.arange(n_out, dtype=np.float32) * np.float32(ratio)).astype(np.int64)
+def float32_ratio(a: int, b: int) -> torch.Tensor:
+    """a / b in float32, as nnx's C code computes its ratios (a CPU scalar tensor)."""
+    return torch.tensor(a, dtype=torch.float32) / torch.tensor(b, dtype=torch.float32)
+
+
+def float32_positions(n_out: int, ratio: torch.Tensor) -> torch.Tensor:
+    """i * ratio for i < n_out, the product in float32 (CPU)."""
+    return torch.arange(n_out, dtype=torch.float32) * ratio
 
 
 def bilinear(planes: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
@@ -42,12 +46,10 @@ def bilinear(planes: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
     clamped to the last row/column (SpatialReSampling.c)."""
 
     def axis(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        ratio = np.float32(n_in - 1) / np.float32(n_out - 1) if n_out > 1 else np.float32(0)
-        pos = np.arange(n_out, dtype=np.float32) * ratio
-        low = np.floor(pos).astype(np.int64)
-        high = np.minimum(low + 1, n_in - 1)
-        weight = torch.from_numpy(pos - low.astype(np.float32))
-        return torch.from_numpy(low), torch.from_numpy(high), weight
+        pos = float32_positions(n_out, float32_ratio(n_in - 1, max(n_out - 1, 1)))
+        low = pos.floor()
+        high = (low + 1).clamp(max=n_in - 1)
+        return low.long(), high.long(), pos - low
 
     y0, y1, wy = (t.to(planes.device) for t in axis(planes.shape[-2], oh))
     x0, x1, wx = (t.to(planes.device) for t in axis(planes.shape[-1], ow))
@@ -65,14 +67,14 @@ def nearest(planes: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
     """'simple': up by d = ceil(o/i) (out[y] = in[y // d]), down by d = i // o
     (out[y] = in[y·d])."""
     rows = [_simple_index(planes.shape[-2], oh), _simple_index(planes.shape[-1], ow)]
-    rows = [torch.from_numpy(r).to(planes.device) for r in rows]
+    rows = [r.to(planes.device) for r in rows]
     return planes[:, rows[0]][:, :, rows[1]]
 
 
-def _simple_index(n_in: int, n_out: int) -> np.ndarray:
+def _simple_index(n_in: int, n_out: int) -> torch.Tensor:
     if n_out > n_in:
-        return np.arange(n_out) // math.ceil(n_out / n_in)
-    return np.arange(n_out) * (n_in // n_out)
+        return torch.arange(n_out) // math.ceil(n_out / n_in)
+    return torch.arange(n_out) * (n_in // n_out)
 
 
 def block_mean(planes: torch.Tensor, dh: int, dw: int) -> torch.Tensor:
@@ -81,7 +83,7 @@ def block_mean(planes: torch.Tensor, dh: int, dw: int) -> torch.Tensor:
     n, h, w = planes.shape
     oh, ow = h // dh, w // dw
     blocks = planes[:, : oh * dh, : ow * dw].reshape(n, oh, dh, ow, dw)
-    return blocks.sum((2, 4)) * float(np.float32(1) / np.float32(dh * dw))
+    return blocks.sum((2, 4)) * float(float32_ratio(1, dh * dw))
 
 
 class ReSampling(nn.Module):
@@ -149,9 +151,8 @@ class MaxSampling(nn.Module):
 
     @staticmethod
     def _windows(n_in: int, n_out: int) -> list[tuple[int, int]]:
-        ratio = np.float32(n_in) / np.float32(n_out)
-        starts = _float_index(n_out + 1, ratio)
-        return [(int(s), max(int(s) + 1, int(e))) for s, e in zip(starts[:-1], starts[1:])]
+        starts = float32_positions(n_out + 1, float32_ratio(n_in, n_out)).floor().long().tolist()
+        return [(s, max(s + 1, e)) for s, e in zip(starts[:-1], starts[1:])]
 
     def extra_repr(self) -> str:
         return f"oheight={self.oh}, owidth={self.ow}"
