@@ -12,9 +12,11 @@ import torch
 from t7compare import assert_close, tensor
 from zoo2cases import check_forwards, forward, with_fields
 
+from converter import load_translated
 from converter.generic import registry
 from converter.generic.layers.texture_nets import circular_padding_2016
 from converter.generic.translator import translate
+from converter.outputs.translated import save_translated
 from converter.torch7.reader import load_t7
 
 DPNN = [
@@ -115,3 +117,15 @@ def test_bad_input_is_refused_with_the_reason(fixtures, name, x, says):
     module = translate(load_t7(zoo3(fixtures, name))["module"])
     with pytest.raises(ValueError, match=says):
         forward(module, x)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["dontcast", "convert_transpose", "onehot_nn", "inception", "stn_net",
+     "nnx_spatialresamplingex_average", "tnhead_circularpad", "eyescream_convupsample"],
+)  # fmt: skip
+def test_library_module_through_the_safe_file(fixtures, tmp_path, name):
+    """t7convert --generic's .safetensors (the tree as data, translated again on load)."""
+    path = zoo3(fixtures, name)
+    save_translated(load_t7(path)["module"], tmp_path / "m.safetensors", False, path.name)
+    check_forwards(path, load_translated(tmp_path / "m.safetensors"))
