@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 from t7compare import assert_close, tensor
-from zoo2cases import check_forwards, forward, with_fields
+from zoo2cases import check_forwards, compare, forward, stored_forwards, with_fields
 
 from converter import load_translated
 from converter.generic import registry
@@ -46,7 +46,7 @@ def zoo3(fixtures, name: str):
 
 @pytest.mark.parametrize("name", DPNN + NNX + STN + TEXTURE_NETS)
 def test_library_module_reproduces_torch7(fixtures, name):
-    check_forwards(zoo3(fixtures, name))
+    check_forwards(fixtures, name)
 
 
 @pytest.mark.parametrize("name", ZERO_NOISE)
@@ -67,8 +67,8 @@ def test_2016_circular_padding_through_its_own_translation(fixtures, monkeypatch
     builtin = forward(translate(case["module"]), tensor(case["input"]))
     assert not torch.equal(builtin, tensor(case["output"]))  # HEAD wraps all pad rows
     registry.register_translation("nn.SpatialCircularPadding")(circular_padding_2016)
-    check_forwards(zoo3(fixtures, "tn2016_circularpad2"))
-    check_forwards(zoo3(fixtures, "tn2016_circularpad1"))
+    check_forwards(fixtures, "tn2016_circularpad2")
+    check_forwards(fixtures, "tn2016_circularpad1")
 
 
 def test_texture_nets_noise_draws_noise_of_the_right_shape(fixtures):
@@ -86,7 +86,7 @@ def test_texture_nets_noise_draws_noise_of_the_right_shape(fixtures):
 
 def test_dontcast_runs_its_module_in_double(fixtures):
     """§28: the decorated Linear stays float64 (moduleType), the output comes back as float32."""
-    module = check_forwards(zoo3(fixtures, "dontcast"))
+    _, module = check_forwards(fixtures, "dontcast")
     assert module.get_submodule("1").weight.dtype == torch.float64
 
 
@@ -101,7 +101,7 @@ def test_convert_and_collapse_take_one_sample(fixtures, name):
 
 
 def test_argmax_is_one_based_long(fixtures):
-    module = check_forwards(zoo3(fixtures, "argmax"))
+    _, module = check_forwards(fixtures, "argmax")
     got = forward(module, torch.tensor([[0.0, 3.0, 1.0]]))
     assert got.dtype == torch.int64 and got.tolist() == [2]
 
@@ -126,6 +126,8 @@ def test_bad_input_is_refused_with_the_reason(fixtures, name, x, says):
 )  # fmt: skip
 def test_library_module_through_the_safe_file(fixtures, tmp_path, name):
     """t7convert --generic's .safetensors (the tree as data, translated again on load)."""
-    path = zoo3(fixtures, name)
-    save_translated(load_t7(path)["module"], tmp_path / "m.safetensors", False, path.name)
-    check_forwards(path, load_translated(tmp_path / "m.safetensors"))
+    case = load_t7(zoo3(fixtures, name))
+    save_translated(case["module"], tmp_path / "m.safetensors", False, f"{name}.t7")
+    module = load_translated(tmp_path / "m.safetensors")
+    for k in stored_forwards(case):
+        compare(forward(module, tensor(case[f"input{k}"])), tensor(case[f"output{k}"]), name + k)
