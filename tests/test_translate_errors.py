@@ -126,3 +126,15 @@ def test_an_error_in_a_translated_class_names_its_path(fixtures):
         forward(net, torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match=r"^nn.SpatialUniformCrop at 2: "):  # every time
         forward(net, torch.zeros(1, 3, 4, 4))
+
+
+def test_an_unknown_class_pointing_back_at_its_container_is_no_cycle(tmp_path):
+    """A field of an unknown class that refers to a module above it (a parent) is not one of
+    its children: the report stops there instead of calling the file corrupt."""
+    outer = module("nn.Sequential")
+    owner = module("nn.Recursor", parent=outer)
+    outer.fields["modules"] = [owner]
+    save_t7(outer, tmp_path / "m.t7")
+    with pytest.raises(UnsupportedModuleError) as err:
+        translate(tmp_path / "m.t7")
+    assert err.value.unsupported == [("1", "nn.Recursor")]

@@ -137,7 +137,8 @@ def _unsupported(
         if isinstance(root, T7Object) and lookup(root.class_name) is None:
             below = descend(root, path, above)
             for inner_path, inner in _held_modules(root, path):
-                yield from _unsupported(inner, inner_path, below)
+                if id(inner) not in below:  # a field pointing back up (a parent) is no child
+                    yield from _unsupported(inner, inner_path, below)
         return
     below = descend(root, path, above)
     for i, child in enumerate(children(root, path), start=1):
