@@ -9,6 +9,7 @@
     t7convert resnet_50.t7 resnet50.safetensors --generic   # any nn tree, as data
     t7convert resnet_50.t7 resnet50.onnx --generic --input-shape 3,224,224
     t7convert style.t7 style.safetensors --generic --plugin my_layers.py
+    t7convert gan.t7 G.safetensors --generic --module G   # one of the modules a file holds
     t7convert model_90.t7 irv2.pt --verify         # cross-check the mapping with --generic's path
 
 torch is imported only when a command needs it, so --help answers at once.
@@ -73,6 +74,14 @@ from converter.outputs.mapped import FORMATS
     default=None,
     help="Parameter type of --generic's module (default: the file's; Double models stay float64).",
 )
+@click.option(
+    "--module",
+    "module_path",
+    metavar="PATH",
+    default=None,
+    help="The module to take from a file holding several (a GAN's G, char-rnn's protos.rnn, "
+    "entry 2 of a Lua list: 2); the error for such a file lists them. With --generic/--inspect.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @exit_on_user_error
 def main(
@@ -86,11 +95,12 @@ def main(
     input_shapes: tuple[str, ...],
     plugins: tuple[Path, ...],
     dtype: str | None,
+    module_path: str | None,
     quiet: bool,
 ) -> None:
     say = (lambda *_: None) if quiet else click.echo
     if inspect:
-        _inspect(source)
+        _inspect(source, module_path)
         return
     if output is None:
         raise UserError("missing OUTPUT: t7convert SOURCE OUTPUT (or --inspect SOURCE)")
@@ -98,15 +108,17 @@ def main(
         raise UserError(
             "--generic and --verify exclude each other: --verify checks the IRv2 mapping"
         )
-    if (plugins or dtype) and not generic:
-        raise UserError("--plugin and --dtype apply to --generic translation; add --generic")
+    if (plugins or dtype or module_path) and not generic:
+        raise UserError(
+            "--plugin, --dtype and --module apply to --generic translation; add --generic"
+        )
     from converter.outputs import mapped as out
     from converter.outputs.atomic import check_writable
     from converter.torch7 import checkpoint
     from converter.torch7.digest import BackgroundSha256
 
     if generic:
-        _generic(source, output, fmt, force, input_shapes, plugins, dtype, say)
+        _generic(source, output, fmt, force, input_shapes, plugins, dtype, module_path, say)
         return
     start = time.perf_counter()
     out_format = out.format_for(output, fmt)
@@ -210,6 +222,7 @@ def _generic(
     input_shapes: tuple[str, ...],
     plugins: tuple[Path, ...],
     dtype: str | None,
+    module_path: str | None,
     say,  # noqa: ANN001
 ) -> None:
     """Translate the nn tree itself and write it in --generic's format for the suffix."""
@@ -228,12 +241,19 @@ def _generic(
     import torch
 
     from converter.generic.plugins import load_plugin
-    from converter.generic.translator import load_tree, translate
+    from converter.generic.translator import IgnoredFunctionWarning, load_tree, translate
 
     for plugin in plugins:
         load_plugin(plugin)
-    name, root = load_tree(source)
-    module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
+    name, root = load_tree(source, module=module_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", IgnoredFunctionWarning)
+        module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
+    for w in caught:
+        if issubclass(w.category, IgnoredFunctionWarning):
+            click.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     example = _example_input(module, shapes, source) if shapes else None
     job = _GenericJob(name, root, module, example, output, force, dtype)
     done = _GENERIC_WRITERS[out_format](job)
@@ -259,12 +279,16 @@ def _example_input(module, shapes: list[tuple[int, ...]], source: Path):  # noqa
     return example
 
 
-def _inspect(source: Path) -> None:
+def _inspect(source: Path, module_path: str | None) -> None:
     from converter.torch7 import checkpoint
     from converter.torch7.describe import describe
+    from converter.torch7.modules import pick
     from converter.torch7.reader import load_t7
 
     resolved = checkpoint.resolve(source)
     if resolved.latest_path is not None:
         click.echo(resolved.describe())
-    click.echo(describe(load_t7(resolved.model_path)))
+    obj = load_t7(resolved.model_path)
+    if module_path is not None:
+        obj = pick(obj, module_path, str(resolved.model_path))
+    click.echo(describe(obj))

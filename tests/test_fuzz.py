@@ -207,6 +207,20 @@ def test_zoo3_rnn_step_modules(fixtures, tmp_path):
     _module_cases(fixtures / "zoo3", tmp_path, 6, 3, at_least=270, patterns=RNN_CASES)
 
 
+# zoo3's dpnn (and the dpnn classes in nn), nnx, stnbhwd, texture_nets and eyescream cases
+ZOO3_LIBRARIES = (
+    "nnx_*", "stn_*", "tn2016_*", "tnhead_*", "eyescream_*", "inception", "decorator", "serial",
+    "collapse", "convert_*", "constant", "onehot_nn", "ziptable", "reversetable", "clip",
+    "spatialuniformcrop", "printsize", "dontcast", "firemodule", "argmax",
+    "spatialfeatnormalization", "totaldropout_eval", "sadd",
+)  # fmt: skip
+
+
+def test_zoo3_library_modules(fixtures, tmp_path):
+    """The zoo3 cases of dpnn, nnx, stnbhwd, texture_nets and eyescream (test_zoo3_libs.py)."""
+    _module_cases(fixtures / "zoo3", tmp_path, 6, 3, at_least=400, patterns=ZOO3_LIBRARIES)
+
+
 def _module_cases(folder, tmp_path, n_tree: int, n_bytes: int, at_least: int, patterns=ALL):  # noqa: ANN001
     campaign = Campaign()
     paths = {p for pattern in patterns for p in folder.glob(f"{pattern}.t7")}

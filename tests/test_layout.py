@@ -19,7 +19,7 @@ def layout_packages() -> set[str]:
 
 def tree_packages() -> set[str]:
     found = {f"{p.parent.relative_to(REPO)}/" for p in REPO.glob("*/**/__init__.py")}
-    return {p for p in found if not p.startswith(("tests/", "build/"))}
+    return {p for p in found if not p.startswith(("tests/", "build/", "."))}  # .venv/ too
 
 
 def test_layout_section_lists_every_package_and_only_those():

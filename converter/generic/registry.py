@@ -119,6 +119,10 @@ class TreeTranslation:
         self.state: dict[str, torch.Tensor] = {}
         self._built: dict[int, tuple[T7Object, nn.Module, str]] = {}  # id -> (object, module, path)
 
+    def built(self) -> list[tuple[T7Object, nn.Module, str]]:
+        """(Torch7 object, its module, its first path) of every module translated so far."""
+        return list(self._built.values())
+
     def module(self, m: T7Object, path: str) -> nn.Module:
         """`m` translated. A Torch7 object met again (one module in two places, or the pooling
         module a SpatialMaxUnpooling holds) gives the same nn.Module, its tensors under both

@@ -1,5 +1,5 @@
 """Parametrised arithmetic: Linear, the learned and constant scalings and shifts (Mul, CMul, Add,
-CAdd, MulConstant, AddConstant) and LookupTable (and rnn's LookupTableMaskZero).
+CAdd, MulConstant, AddConstant, rnn's SAdd) and LookupTable (and rnn's LookupTableMaskZero).
 
 nn.Linear stores its weight as (out, in), as torch.nn.Linear does, so the tensors move as they are.
 """
@@ -30,6 +30,21 @@ class Constant(nn.Module):
 
     def extra_repr(self) -> str:
         return f"op={self.op}, constant={self.constant}, inplace={self.inplace}"
+
+
+class SAdd(nn.Module):
+    """rnn's nn.SAdd(addend, negate): x + addend, negated with negate (the GRU's 1 - z)."""
+
+    def __init__(self, addend: float, negate: bool):
+        super().__init__()
+        self.addend, self.negate = addend, negate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x + self.addend
+        return -out if self.negate else out
+
+    def extra_repr(self) -> str:
+        return f"addend={self.addend}, negate={self.negate}"
 
 
 class Learned(nn.Module):
@@ -107,6 +122,11 @@ def _mul_constant(m, ctx):
 @register_translation("nn.AddConstant")
 def _add_constant(m, ctx):
     return Constant("add", float(ctx.field("constant_scalar")), bool(m.get("inplace", False)))
+
+
+@register_translation("nn.SAdd")
+def _sadd(m, ctx):
+    return SAdd(float(ctx.field("addend")), bool(m.get("negate", False)))
 
 
 @register_translation("nn.Linear")
