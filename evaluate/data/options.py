@@ -11,6 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 PRESET_NAMES = ("irv2", "fbresnet")  # evaluate.pretrained.presets.PRESETS
+# --weights of irv2-classify and irv2-features: every model file a pretrained model comes in.
+PRETRAINED_WEIGHTS = (
+    "Model: .safetensors/.pt/.h5 from t7convert or irv2-train, a Torch7 .t7 or checkpoint "
+    "directory, or a .safetensors/.pt2 from t7convert --generic."
+)
 
 
 def model_input_options(

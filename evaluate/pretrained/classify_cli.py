@@ -22,13 +22,8 @@ from typing import Any
 import click
 
 from converter.errors import UserError, exit_on_user_error
-from evaluate.data.options import model_input_options
+from evaluate.data.options import PRETRAINED_WEIGHTS, model_input_options
 from evaluate.runtime.devices import device_options
-
-PRETRAINED_WEIGHTS = (
-    "Model: .safetensors/.pt/.h5 from t7convert or irv2-train, a Torch7 .t7 or checkpoint "
-    "directory, or a .safetensors/.pt2 from t7convert --generic."
-)
 
 
 @click.command(

@@ -25,11 +25,10 @@ from typing import Any
 import click
 
 from converter.errors import UserError
-from evaluate.cli import _os_error, run_distributed
-from evaluate.data.options import model_input_options
-from evaluate.pretrained.classify_cli import PRETRAINED_WEIGHTS
+from evaluate.data.options import PRETRAINED_WEIGHTS, model_input_options
 from evaluate.report import _Progress
 from evaluate.runtime.devices import device_options
+from evaluate.runtime.launch import os_error, run_distributed
 
 
 @click.command(
@@ -90,7 +89,7 @@ def _extract(
     except UserError as e:
         error = e
     except OSError as e:
-        error = _os_error(e)
+        error = os_error(e)
     distributed.raise_together(error, info)
     from evaluate.pretrained.features import extract_features
 

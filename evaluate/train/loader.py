@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -16,8 +16,14 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from converter.errors import UserError
 from evaluate.runtime.distributed import DistInfo
 
-if TYPE_CHECKING:
-    from evaluate.train.loop import LoopConfig
+
+class BatchSettings(Protocol):
+    """What the loader reads from a run's settings (loop.LoopConfig has them), named here so
+    that the loader does not import the loop that imports it."""
+
+    seed: int
+    batch_size: int
+    workers: int
 
 
 class SeededSamples(Dataset):
@@ -79,7 +85,9 @@ def per_process_batch(batch_size: int, info: DistInfo) -> int:
     return batch_size // info.world_size
 
 
-def make_loader(samples: SeededSamples, cfg: LoopConfig, info: DistInfo, pin: bool) -> DataLoader:
+def make_loader(
+    samples: SeededSamples, cfg: BatchSettings, info: DistInfo, pin: bool
+) -> DataLoader:
     sampler = ResumableSampler(samples, info, cfg.seed)
     return DataLoader(
         samples,
