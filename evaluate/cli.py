@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from converter.errors import UserError
-from evaluate.data.options import model_input_options
+from evaluate.data.options import model_input_options, skip_bad_option
 from evaluate.report import _Progress, _report, _summary, _write_json, _write_predictions
 from evaluate.runtime.devices import device_options
 from evaluate.runtime.launch import os_error, run_distributed
@@ -73,11 +73,7 @@ COMPILE_NOTE = (
     help="torch.compile the model: minutes of compiling before the first batch, worth it "
     "only on long runs.",
 )
-@click.option(
-    "--skip-bad",
-    is_flag=True,
-    help="Leave unreadable images out (listed at the end and in the JSON) instead of stopping.",
-)
+@skip_bad_option("at the end and in the JSON")
 @click.option(
     "--lua-batch-mean",
     is_flag=True,

@@ -68,12 +68,13 @@ class ResumableSampler(DistributedSampler):
 
 
 def collate(items: list) -> tuple[torch.Tensor | None, torch.Tensor, list[str]]:
-    """Stack a batch; unreadable images come back as messages for the main process to raise."""
+    """Stack a batch's readable images (None when there are none) and their labels; unreadable
+    images come back as messages, for the main process to raise or, with --skip-bad, report."""
+    good = [(img, label) for img, label, e in items if e is None]
     errors = [e for _, _, e in items if e is not None]
-    labels = torch.tensor([label for _, label, _ in items], dtype=torch.long)
-    if errors:
-        return None, labels, errors
-    return torch.stack([img for img, _, _ in items]), labels, []
+    labels = torch.tensor([label for _, label in good], dtype=torch.long)
+    images = torch.stack([img for img, _ in good]) if good else None
+    return images, labels, errors
 
 
 def per_process_batch(batch_size: int, info: DistInfo) -> int:
