@@ -1,10 +1,11 @@
-"""The README's list of Torch7 classes the generic translator knows, generated from the registry.
+"""docs/converting.md's list of the Torch7 classes the generic translator knows, generated from
+the registry.
 
     python scripts/supported_classes.py           # print the list
-    python scripts/supported_classes.py --write   # rewrite it in README.md, between the markers
+    python scripts/supported_classes.py --write   # rewrite it in docs/converting.md
 
 Grouped by the layers/ module that translates each class (its family); tests check that the
-README holds exactly this text, so the list cannot drift from the code.
+The page holds exactly this text, so the list cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from converter.generic import layers, registry  # noqa: F401 - layers registers the built-ins
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "converting.md"
 START, END = "<!-- supported-classes:start -->", "<!-- supported-classes:end -->"
 
 
@@ -44,8 +45,8 @@ def render() -> str:
     return "\n".join([*lines, END])
 
 
-def readme_block(text: str) -> str:
-    """The README's current list, markers included ('' when the markers are missing)."""
+def doc_block(text: str) -> str:
+    """The page's current list, markers included ('' when the markers are missing)."""
     if START not in text or END not in text:
         return ""
     return text[text.index(START) : text.index(END) + len(END)]
@@ -53,17 +54,17 @@ def readme_block(text: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true", help="rewrite the list in README.md")
+    ap.add_argument("--write", action="store_true", help="rewrite the list in docs/converting.md")
     args = ap.parse_args()
     block = render()
     if not args.write:
         print(block)
         return
-    text = README.read_text()
-    old = readme_block(text)
+    text = DOC.read_text()
+    old = doc_block(text)
     if not old:
-        sys.exit(f"{README}: no {START} ... {END} markers to write between")
-    README.write_text(text.replace(old, block))
+        sys.exit(f"{DOC}: no {START} ... {END} markers to write between")
+    DOC.write_text(text.replace(old, block))
 
 
 if __name__ == "__main__":
