@@ -13,6 +13,7 @@ from converter.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 _EXAMPLES = 3  # how many names an error message shows
+_LOOKED = f" (looked for {', '.join(IMAGE_EXTENSIONS)})"
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,9 @@ def class_folders(root: Path) -> ImageList:
         ignored += others
     if not paths:
         raise UserError(
-            f"{root}: {len(class_names)} class folders but no image files in any "
-            f"(looked for {', '.join(IMAGE_EXTENSIONS)})"
+            f"{root}: {len(class_names)} class folders but no image files in any{_LOOKED}"
         )
-    notes = scan.notes()
-    if ignored:
-        notes.append(f"{ignored} file(s) without an image extension were not evaluated")
+    notes = scan.notes(ignored)
     if loose:
         notes.append(
             f"{len(loose)} image(s) directly in {root}, outside the class folders, have no class "
@@ -114,13 +112,8 @@ def folder_images(root: Path, option: str = "--data") -> ImageList:
         return class_folders(root)
     paths, others = _split_images(scan.files_in(root))
     if not paths:
-        raise UserError(
-            f"{root}: no image files in it (nor class folders); looked for "
-            f"{', '.join(IMAGE_EXTENSIONS)}"
-        )
-    notes = scan.notes()
-    if others:
-        notes.append(f"{others} file(s) without an image extension in {root} were not used")
+        raise UserError(f"{root}: no image files in it, nor class folders{_LOOKED}")
+    notes = scan.notes(others)
     return ImageList(root, paths, [-1] * len(paths), None, "image files, name order", notes)
 
 
@@ -136,16 +129,10 @@ def expand_folders(args: Sequence[str]) -> tuple[list[str], list[str]]:
             continue
         found, others = _split_images(scan.walk(Path(arg)))
         if not found:
-            raise UserError(
-                f"{arg}: a folder with no image files under it (looked for "
-                f"{', '.join(IMAGE_EXTENSIONS)})"
-            )
+            raise UserError(f"{arg}: a folder with no image files under it{_LOOKED}")
         files += [str(p) for p in found]
         ignored += others
-    notes = scan.notes()
-    if ignored:
-        notes.append(f"{ignored} file(s) without an image extension in the folders were not used")
-    return files, notes
+    return files, scan.notes(ignored)
 
 
 class _Scan:
@@ -179,10 +166,16 @@ class _Scan:
             found += [Path(dirpath) / f for f in sorted(names)]
         return found
 
-    def notes(self) -> list[str]:
-        if not self.hidden:
-            return []
-        return [f"{self.hidden} hidden file(s)/folder(s) (names starting with '.') were skipped"]
+    def notes(self, unused: int = 0) -> list[str]:
+        """What was left out: the hidden entries, and `unused` files without an image suffix."""
+        notes = []
+        if self.hidden:
+            notes.append(
+                f"{self.hidden} hidden file(s)/folder(s) (names starting with '.') were skipped"
+            )
+        if unused:
+            notes.append(f"{unused} file(s) without an image extension were not used")
+        return notes
 
 
 def _split_images(files: Sequence[Path]) -> tuple[list[Path], int]:
