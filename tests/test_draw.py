@@ -242,6 +242,34 @@ def test_tiny_checkpoint_figure(bundled, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.dot"]
 
 
+def test_the_figure_is_laid_out_as_one_straight_column(bundled, tmp_path):
+    """Each block's residual shortcut is weighted 0 (it pulled every block sideways: the tiny
+    figure was 1973 px wide, most of each row empty), and the title is wrapped to a block's
+    width. With Graphviz installed, the PNG is measured: narrow, and each row's ink spans
+    a good part of it."""
+    from evaluate.figure.draw import TITLE_WIDTH
+
+    out = tmp_path / "tiny.png" if find_dot() else tmp_path / "tiny.dot"
+    result = CliRunner().invoke(main, ["--weights", str(bundled / "irv2_tiny.t7"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "tiny.dot").read_text()
+    shortcuts = re.findall(r'^  "(\w+)" -> "(add\w*)" \[weight=0\];$', text, re.M)
+    print(len(shortcuts), shortcuts[:3])
+    assert len(shortcuts) == text.count('label="add\\n') == 20  # 5 A + 10 B + 5 C blocks
+    assert all("mul" not in source for source, _ in shortcuts)
+    title = re.search(r'label="([^"]*)"\];', text).group(1).split("\\n")
+    assert max(len(line) for line in title) <= TITLE_WIDTH and len(title) >= 3
+    if out.suffix == ".png":
+        import numpy as np
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = None
+        ink = np.asarray(Image.open(out).convert("L")) < 250
+        spans = [np.ptp(np.flatnonzero(row)) + 1 for row in ink[::7] if row.any()]
+        print(ink.shape, f"mean inked span {np.mean(spans) / ink.shape[1]:.2f} of the width")
+        assert ink.shape[1] <= 1400 and np.mean(spans) / ink.shape[1] >= 0.4
+
+
 def test_missing_graphviz_writes_dot_and_says_how_to_install(tmp_path):
     out = tmp_path / "fig.svg"
     result = CliRunner().invoke(

@@ -1,6 +1,7 @@
 """The options that name a model and say how images become its input (--weights, --crops,
 --preset, --preprocess, --batch-size, --workers), spelled the same for irv2-eval,
-irv2-classify and irv2-features.
+irv2-classify and irv2-features; and --skip-bad, the same for irv2-eval, irv2-features and
+irv2-train.
 
 click only: a command's --help must not wait for torch.
 """
@@ -11,6 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 PRESET_NAMES = ("irv2", "fbresnet")  # evaluate.pretrained.presets.PRESETS
+# --weights of irv2-classify and irv2-features: every model file a pretrained model comes in.
+PRETRAINED_WEIGHTS = (
+    "Model: .safetensors/.pt/.h5 from t7convert or irv2-train, a Torch7 .t7 or checkpoint "
+    "directory, or a .safetensors/.pt2 from t7convert --generic."
+)
 
 
 def model_input_options(
@@ -76,3 +82,15 @@ def model_input_options(
         return command
 
     return decorate
+
+
+def skip_bad_option(where: str) -> Callable[[Callable], Callable]:
+    """--skip-bad: unreadable images are left out, each named, and listed `where`, instead of
+    stopping the run at the first one (the default, whose message points here)."""
+    import click
+
+    return click.option(
+        "--skip-bad",
+        is_flag=True,
+        help=f"Leave unreadable images out (listed {where}) instead of stopping at the first.",
+    )

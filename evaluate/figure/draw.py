@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from converter.errors import UserError
 from converter.outputs.atomic import atomic_path
 
 RENDER_FORMATS = ("svg", "png", "pdf")
+TITLE_WIDTH = 48  # characters per title line: about the width of a three-branch block
 INSTALL_HINT = (
     "install Graphviz to render it: `apt-get install graphviz` (Debian/Ubuntu), "
     "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`"
@@ -265,13 +267,34 @@ def to_dot(fig: Figure) -> str:
     lines = [
         "digraph G {",
         "  graph [rankdir=TB, labelloc=t, fontname=Helvetica, fontsize=16, nodesep=0.25,",
-        f"         ranksep=0.3, label={_quote(chr(10).join(filter(None, [fig.title, LEGEND])))}];",
+        f"         ranksep=0.3, label={_quote(_title_lines(fig.title))}];",
         '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=11];',
         "  edge [arrowsize=0.6];",
     ]
     lines += _dot_cluster((), fig.nodes, fig.clusters, "  ")
-    lines += [f"  {_quote(a)} -> {_quote(b)};" for a, b in fig.edges]
+    by_id = {n.id: n for n in fig.nodes}
+    lines += [
+        f"  {_quote(a)} -> {_quote(b)}"
+        + (" [weight=0]" if _is_shortcut(by_id[a], by_id[b]) else "")
+        + ";"
+        for a, b in fig.edges
+    ]
     return "\n".join(lines + ["}", ""])
+
+
+def _is_shortcut(a: Node, b: Node) -> bool:
+    """A residual shortcut: the edge into a block's `add` from outside the block. Weighted 0,
+    it no longer pulls each block sideways; drawn with the default weight, the 20 shortcuts of
+    the IRv2 figure shifted block after block and left most of the canvas empty."""
+    return b.kind == "add" and a.clusters[: len(b.clusters)] != b.clusters
+
+
+def _title_lines(title: str) -> str:
+    """The title and legend wrapped to about a block's width: one long line would set the width
+    of the whole canvas and leave most of a tall figure empty beside the network."""
+    return "\n".join(
+        line for text in (title, LEGEND) if text for line in textwrap.wrap(text, TITLE_WIDTH)
+    )
 
 
 def _dot_cluster(

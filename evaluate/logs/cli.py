@@ -89,7 +89,15 @@ def plot(
 
     check_plot_output(output, force)  # a typo or an old figure costs no parsing
     runs = _runs(logs)
-    out = plot_runs(runs, output, smooth=smooth, loss_panel=loss_panel, title=title, force=force)
+    out, left_out = plot_runs(
+        runs, output, smooth=smooth, loss_panel=loss_panel, title=title, force=force
+    )
+    for name in left_out:
+        click.echo(
+            f"note: {name}: nothing to plot (no per-epoch results, no train loss; only "
+            "'Best model' lines?), drawn without it; see 'irv2-logs summary'",
+            err=True,
+        )
     click.echo(f"wrote {out}")
 
 

@@ -45,9 +45,10 @@ class ImageResult:
     error: str | None = None  # why the file could not be classified
 
 
-def file_list(files: Sequence[str]) -> ImageList:
+def file_list(files: Sequence[str], notes: Sequence[str] = ()) -> ImageList:
     """The files as an ImageList (no labels) for the DataLoader; results keep the names given."""
-    return ImageList(Path("."), [Path(f) for f in files], [-1] * len(files), None, "files")
+    paths = [Path(f) for f in files]
+    return ImageList(Path("."), paths, [-1] * len(files), None, "files", list(notes))
 
 
 def loader_workers(requested: int | None, n_images: int, batch_size: int) -> int:

@@ -5,6 +5,7 @@ fb.resnet.torch's pretrained/classify.lua prints them (plus each class's WNID).
     irv2-classify photo.jpg more/*.jpg --weights irv2.pt           # a converted IRv2
     irv2-classify photo.jpg --weights resnet-50.t7 --topk 10       # a generic fb.resnet.torch model
     irv2-classify *.jpg --weights irv2.pt --json preds.json --csv preds.csv   # '-' = stdout
+    irv2-classify photos/ --weights irv2.pt                        # every image under a folder
 
 The preprocessing is the model's own (--preset): irv2 (Scale 328, CenterCrop 299) for the
 Inception-ResNet-v2, fbresnet (Scale 256, CenterCrop 224, classify.lua's) for a generic model.
@@ -22,19 +23,14 @@ from typing import Any
 import click
 
 from converter.errors import UserError, exit_on_user_error
-from evaluate.data.options import model_input_options
+from evaluate.data.options import PRETRAINED_WEIGHTS, model_input_options
 from evaluate.runtime.devices import device_options
-
-PRETRAINED_WEIGHTS = (
-    "Model: .safetensors/.pt/.h5 from t7convert or irv2-train, a Torch7 .t7 or checkpoint "
-    "directory, or a .safetensors/.pt2 from t7convert --generic."
-)
 
 
 @click.command(
     help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
 )
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1, required=True)  # image files and folders of them
 @model_input_options(PRETRAINED_WEIGHTS, preset=True, batch_size=16)
 @click.option(
     "--topk", type=click.IntRange(min=1), default=5, help="Classes per image  [default: 5]"
@@ -101,11 +97,13 @@ def _classify(
 ) -> tuple[list[Any], dict[str, Any]]:
     """Every file's result, printed as classify.lua does as they come (unless stdout holds the
     JSON or CSV); unreadable files are named on stderr."""
+    from evaluate.data.imagelist import expand_folders
     from evaluate.pretrained import formats, presets
     from evaluate.pretrained.classify import classify
     from evaluate.pretrained.model import load_pretrained
     from evaluate.runtime.devices import resolve_amp_dtype, resolve_device
 
+    files, notes = expand_folders(files)  # a folder stands for the images under it
     torch_device = resolve_device(device)
     dtype = resolve_amp_dtype(amp, amp_dtype, torch_device)
     model = load_pretrained(weights)
@@ -114,6 +112,8 @@ def _classify(
     if not quiet:
         click.echo(f"model: {model.description}", err=True)
         click.echo(f"preprocessing: {chosen.describe(preprocess)}", err=True)
+    for note in notes:  # said even under -q: nothing is left out silently
+        click.echo(f"note: {note}", err=True)
     print_lines = "-" not in (json_path, csv_path)
     results = []
     for result in classify(

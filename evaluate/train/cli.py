@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from converter.errors import UserError, exit_on_user_error
+from evaluate.data.options import skip_bad_option
 from evaluate.runtime.devices import device_options
 from evaluate.train.session import train
 
@@ -153,6 +154,7 @@ from evaluate.train.session import train
     show_default=True,
     help="Validate every N epochs (and after the last).",
 )
+@skip_bad_option("in train.log, each when first met, and at the end")
 @click.option("--no-val", is_flag=True, help="Never validate (no best model is kept).")
 @click.option("--ten-crop", is_flag=True, help="Validate with fb.resnet.torch's ten crops.")
 @click.option(

@@ -81,6 +81,9 @@ def train(o: dict[str, Any], given: set[str]) -> None:
             f"=> {len(train_images)} training images, {iters} iterations per epoch, "
             f"{info.world_size} process(es) x {loop_cfg.batch_size // info.world_size} images"
         )
+        for images in filter(None, (train_images, val_images)):
+            for note in images.notes:  # what the folders held that is not trained on
+                log.line(f"=> {images.root}: {note}")
         loop = TrainLoop(
             trainer,
             _train_loader(train_images, loop_cfg, info, device),
@@ -91,6 +94,7 @@ def train(o: dict[str, Any], given: set[str]) -> None:
             run_dir,
             _validator(o, val_images, loop_cfg, info, device, amp, log),
             meta={"source": source_note},
+            skip_bad=o["skip_bad"],
         )
         if resumed is not None:
             checkpoint.set_rng_states(resumed["rng"])
@@ -349,4 +353,5 @@ def _validator(o, val_images, cfg, info, device, amp, log):
         info=info,
         log=log,
         print_freq=cfg.print_freq,
+        skip_bad=o["skip_bad"],
     )
