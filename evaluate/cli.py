@@ -180,15 +180,10 @@ def _evaluate(
     error = None
     try:
         if info.is_main:
-            from converter.outputs.atomic import check_writable
+            from converter.outputs.declared import Output, check_outputs
 
-            if output is not None and output == predictions:
-                raise UserError(
-                    f"{output}: named by both --output and --predictions; use two files"
-                )
-            for path in (output, predictions):
-                if path is not None:
-                    check_writable(path, force)
+            declared = [Output("--output", output, ("json",))]
+            check_outputs([*declared, Output("--predictions", predictions, ("h5",))], force)
         images, model, dtype, dataset, names = _set_up(
             data,
             labels,

@@ -200,8 +200,11 @@ def test_truncated_checkpoint_leaves_no_partial_file(bundled, tmp_path):
 
 
 def test_wrong_suffix_is_refused(bundled, tmp_path):
-    result = run(bundled / "irv2_tiny.t7", tmp_path / "out.bin")
-    assert result.exit_code == 2 and "--format" in result.output
+    """The suffix is the format: --format cannot make a .bin that no loader would read."""
+    for args in [(), ("--format", "pt")]:
+        result = run(bundled / "irv2_tiny.t7", tmp_path / "out.bin", *args)
+        assert result.exit_code == 2 and "OUTPUT writes .pt, .pth, .h5" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_format_contradicting_the_suffix_is_refused(bundled, tmp_path):

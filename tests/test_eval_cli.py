@@ -281,7 +281,7 @@ def test_user_mistakes_get_one_clear_line(tmp_path, tiny_pt, photos, labels):
         "output is a directory": (["--data", data, "--output", tmp_path, "--force"], "directory"),
         "one file for both": (
             ["--data", data, "--output", tmp_path / "x.h5", "--predictions", tmp_path / "x.h5"],
-            "named by both --output and --predictions",
+            "--output and --predictions both name",
         ),
     }
     for name, (args, message) in cases.items():

@@ -73,15 +73,19 @@ def main(
     force: bool,
 ) -> None:
     from converter.outputs.atomic import check_writable
+    from converter.outputs.declared import Output, check_outputs
     from evaluate.figure import draw
 
-    fmt = draw.figure_format(output)  # before the slow part: a typo costs nothing
-    for path in dict.fromkeys((output, output.with_suffix(".dot"))):  # nor an old figure
-        check_writable(path, force)
+    # before the slow part: a typo costs nothing, nor does an old figure
+    fmt = check_outputs([Output("--output", output, draw.FIGURE_FORMATS)], force)["--output"]
+    dot_path = output.with_suffix(".dot")
+    # the .dot of a figure that could not be rendered (no Graphviz then) is remade freely
+    dot_force = force or (fmt != "dot" and draw.written_by_us(dot_path))
+    check_writable(dot_path, dot_force, "--output")
     model, what = _model(weights, width_divisor, num_classes)
     title = f"Inception-ResNet-v2 ({what}), input 1x3x{input_size}x{input_size}"
     fig = draw.model_figure(model, input_size, detail=detail, title=title)
-    dot_file = _guard_os(lambda: draw.write_dot(fig, output.with_suffix(".dot"), force))
+    dot_file = _guard_os(lambda: draw.write_dot(fig, dot_path, dot_force))
     click.echo(f"wrote {dot_file} ({len(fig.nodes)} nodes)")
     if fmt == "dot":
         return
@@ -125,7 +129,7 @@ def _model(weights: Path | None, width_divisor: int | None, num_classes: int | N
     cfg = IRV2Config(num_classes=num_classes or 1000, width_divisor=width_divisor or 1)
     try:
         with torch.device("meta"):  # the figure needs shapes only: no memory, no init time
-            model = InceptionResNetV2(cfg)
+            model = InceptionResNetV2(cfg).eval()  # as a loaded model is: BN needs no batch
     except ValueError as e:
         msg = f"--width-divisor {cfg.width_divisor}: {e}; use 1, 2, 4, 8 or 16"
         raise UserError(msg) from None

@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 
 from converter.errors import UserError, exit_on_user_error
-from converter.outputs.atomic import atomic_path, check_writable
+from converter.outputs.atomic import atomic_path
+from converter.outputs.declared import Output, check_outputs
 from evaluate.logs.parse import read_records
 from evaluate.logs.runs import Run, group_parts, run_names
 
@@ -148,8 +149,7 @@ def write_csv(runs: Sequence[Sequence[Path]], output: Path | None, force: bool =
     """Two streaming passes: the first finds every column name, the second writes rows. An
     existing `output` is refused without `force`, before the logs are read."""
     to_stdout = output is None or str(output) == "-"
-    if not to_stdout:
-        check_writable(output, force)
+    check_outputs([Output("--output", output, ("csv",), stdout=True)], force)
     names: dict = {}  # an ordered set
     count = 0
     for parts in runs:

@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from converter.errors import UserError, exit_on_user_error
+from converter.errors import exit_on_user_error
 from evaluate.data.options import model_input_options
 from evaluate.runtime.devices import device_options
 
@@ -72,15 +72,10 @@ def main(
 
 def _check_outputs(outputs: dict[str, str | None], force: bool) -> None:
     """Refuse unwritable outputs before the model is loaded."""
-    from converter.outputs.atomic import check_writable
+    from converter.outputs.declared import Output, check_outputs
 
-    given = [(option, path) for option, path in outputs.items() if path is not None]
-    if len(given) == 2 and given[0][1] == given[1][1]:
-        where = "stdout" if given[0][1] == "-" else given[0][1]
-        raise UserError(f"--json and --csv both name {where}; give them different files")
-    for _, path in given:
-        if path != "-":
-            check_writable(Path(path), force)
+    formats = {"--json": ("json",), "--csv": ("csv",)}
+    check_outputs([Output(o, path, formats[o], stdout=True) for o, path in outputs.items()], force)
 
 
 def _classify(

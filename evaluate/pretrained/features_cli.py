@@ -78,9 +78,9 @@ def _extract(
     error = None
     try:
         if info.is_main:
-            from converter.outputs.atomic import check_writable
+            from converter.outputs.declared import Output, check_outputs
 
-            check_writable(output, force)
+            check_outputs([Output("--output", output, ("h5",))], force)
         images, names = feature_images(files, data, limit)
         shard_size = len(distributed.shard(len(images), info))
         model, module, layer, settings = _set_up(

@@ -147,6 +147,7 @@ def _run_dir(o: dict[str, Any], given: set[str], resumed: dict | None) -> Path:
 
 
 def _refuse_overwrite(save: Path) -> None:
+    from converter.outputs.atomic import check_folder
     from evaluate.train import checkpoint
 
     if save.exists() and not save.is_dir():
@@ -155,6 +156,8 @@ def _refuse_overwrite(save: Path) -> None:
         raise UserError(
             f"{save} already holds a run; continue it with --resume {save} or choose another --save"
         )
+    folder = next(p for p in (save, *save.absolute().parents) if p.exists())
+    check_folder(folder, save, "--save")  # an hour of training must not end unsaved
 
 
 def _loop_setup(o: dict[str, Any], given: set[str], resumed: dict | None):
