@@ -8,6 +8,8 @@ status 130 (128 + SIGINT, what shells report), not click's "Aborted!" and 1: scr
 an interrupt from a failure.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 
 
@@ -33,6 +35,10 @@ class MappingError(UserError):
     """The checkpoint's tensors do not fit the mapping table (missing, unused, wrong shape)."""
 
 
+class CollectiveUserError(UserError):
+    """A user error every torchrun rank raises together; only rank 0 prints it."""
+
+
 INTERRUPTED_STATUS = 130
 
 
@@ -49,26 +55,72 @@ def exit_interrupted(error: KeyboardInterrupt):  # noqa: ANN201 - never returns
     raise SystemExit(INTERRUPTED_STATUS) from None
 
 
+def out_of_memory(error: BaseException) -> UserError | None:
+    """The one line for an allocation failure (CPU or CUDA, in the process or a DataLoader
+    worker), naming the command's --batch-size and what to lower; None for any other error."""
+    text = str(error)
+    if not isinstance(error, MemoryError) and not (
+        isinstance(error, RuntimeError)
+        and ("out of memory" in text or "can't allocate memory" in text)
+    ):
+        return None
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    params = {} if ctx is None else ctx.params
+    batch, val_batch = params.get("batch_size"), params.get("val_batch_size")
+    if batch is None:
+        return UserError("out of memory; close other programs or run on a machine with more memory")
+    lower = f"lower --batch-size (e.g. --batch-size {max(1, batch // 2)})"
+    if "val_batch_size" in params:
+        given = f", --val-batch-size {val_batch}" if val_batch else ""
+        lower += " or --val-batch-size"
+    else:
+        given = ""
+    return UserError(f"out of memory with --batch-size {batch}{given}: it did not fit; {lower}")
+
+
+def exit_with(error: UserError, rank: int | None = None):  # noqa: ANN201 - never returns
+    """One line on stderr (and its details under it), exit status 2. Under torchrun an error
+    every rank raised together is printed by rank 0 alone, another rank's own error with its
+    rank."""
+    import os
+
+    import click
+
+    rank = int(os.environ.get("RANK", "0")) if rank is None else rank
+    if rank == 0 or not isinstance(error, CollectiveUserError):
+        click.echo(f"error: {f'rank {rank}: ' if rank else ''}{error}", err=True)
+        for line in error.details:
+            click.echo(f"  {line}", err=True)
+    raise SystemExit(error.exit_code) from None
+
+
+def as_user_error(error: BaseException) -> UserError | None:
+    """The one line for an error the user can act on: a UserError itself, an OS error on a
+    file they named (or its disk), running out of memory; None for a bug."""
+    if isinstance(error, UserError):
+        return error
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return UserError(f"{where}{error.strerror or error}")
+    return out_of_memory(error)
+
+
 def exit_on_user_error(func):  # noqa: ANN001, ANN201 - a decorator for click commands
-    """Run a CLI body; a UserError (or an OS error on a file the user named) becomes one line
-    on stderr and exit status 2, never a traceback; Ctrl-C becomes one line and status 130."""
+    """Run a CLI body; an error the user can act on (`as_user_error`) becomes one line on stderr
+    and exit status 2, never a traceback; Ctrl-C becomes one line and status 130."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        import click
-
         try:
             return func(*args, **kwargs)
-        except UserError as e:
-            click.echo(f"error: {e}", err=True)
-            for line in e.details:
-                click.echo(f"  {line}", err=True)
-            raise SystemExit(e.exit_code) from None
-        except OSError as e:
-            where = f"{e.filename}: " if e.filename else ""
-            click.echo(f"error: {where}{e.strerror or e}", err=True)
-            raise SystemExit(UserError.exit_code) from None
+        except (UserError, OSError, RuntimeError, MemoryError) as e:
+            error = as_user_error(e)
+            if error is None:
+                raise
+            exit_with(error)
         except KeyboardInterrupt as e:
             exit_interrupted(e)
 

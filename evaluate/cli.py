@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from converter.errors import Interrupted, UserError, exit_interrupted
+from converter.errors import Interrupted, UserError, as_user_error, exit_interrupted, exit_with
 from evaluate.data.options import model_input_options
 from evaluate.report import _Progress, _report, _summary, _write_json, _write_predictions
 from evaluate.runtime.devices import device_options
@@ -119,29 +119,16 @@ def run_distributed(body: Callable[..., None], device: str, options: dict[str, A
         info = distributed.init_from_env(torch_device.type == "cuda")
         body(info, torch_device, **options)
         distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
-    except UserError as e:
-        _exit_on(e, info)
-    except OSError as e:  # a file the user named, or its disk, failing after the checks
-        _exit_on(_os_error(e), info)
+    except (UserError, OSError, RuntimeError, MemoryError) as e:
+        # a file the user named (or its disk) failing after the checks, or memory running out
+        error = as_user_error(e)
+        if error is None:
+            raise
+        exit_with(error)
     except KeyboardInterrupt:
         exit_interrupted(Interrupted("no summary, no file written (they come at the end)"))
     finally:
         distributed.cleanup(info)
-
-
-def _exit_on(error: UserError, info: Any) -> None:
-    """One line on stderr and exit status 2; an error every rank raised is printed by rank 0."""
-    from evaluate.runtime import distributed
-
-    if info.is_main or not isinstance(error, distributed.CollectiveUserError):
-        prefix = "" if info.is_main else f"rank {info.rank}: "
-        click.echo(f"error: {prefix}{error}", err=True)
-    raise SystemExit(error.exit_code) from None
-
-
-def _os_error(error: OSError) -> UserError:
-    where = f"{error.filename}: " if error.filename else ""
-    return UserError(f"{where}{error.strerror or error}")
 
 
 def _evaluate(
@@ -202,7 +189,7 @@ def _evaluate(
     except UserError as e:
         error = e
     except OSError as e:  # e.g. an unreadable --data folder: every rank must hear of it
-        error = _os_error(e)
+        error = as_user_error(e)
     distributed.raise_together(error, info)
 
     from evaluate.data.transforms import bicubic_kernel

@@ -309,8 +309,9 @@ def test_device_and_amp_resolution_without_cuda():
         with pytest.raises(UserError, match=message):
             resolve_device(spec)
     assert resolve_amp_dtype(False, "bf16", torch.device("cpu")) is None
-    with pytest.raises(UserError, match="--amp needs a CUDA device"):
-        resolve_amp_dtype(True, "bf16", torch.device("cpu"))
+    assert resolve_amp_dtype(True, "bf16", torch.device("cpu")) is torch.bfloat16
+    with pytest.raises(UserError, match="--amp-dtype fp16 needs a CUDA device"):
+        resolve_amp_dtype(True, "fp16", torch.device("cpu"))
 
 
 def test_help_answers_without_importing_torch():

@@ -24,8 +24,8 @@ from typing import Any
 
 import click
 
-from converter.errors import UserError
-from evaluate.cli import _os_error, run_distributed
+from converter.errors import UserError, as_user_error
+from evaluate.cli import run_distributed
 from evaluate.data.options import model_input_options
 from evaluate.pretrained.classify_cli import PRETRAINED_WEIGHTS
 from evaluate.report import _Progress
@@ -90,7 +90,7 @@ def _extract(
     except UserError as e:
         error = e
     except OSError as e:
-        error = _os_error(e)
+        error = as_user_error(e)
     distributed.raise_together(error, info)
     from evaluate.pretrained.features import extract_features
 

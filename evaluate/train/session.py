@@ -44,29 +44,34 @@ def train(o: dict[str, Any], given: set[str]) -> None:
     from evaluate.train.trainer import Trainer
 
     info = distributed.init_from_env(use_cuda=_wants_cuda(o["device"]))
-    resumed = loop = None
+    resumed = loop = error = None
     try:
-        device = devices.resolve_device(o["device"], info.local_rank)
-        amp_dtype = devices.resolve_amp_dtype(o["amp"], o["amp_dtype"], device)
-        amp = o["amp_dtype"] if amp_dtype is not None else None
-        resumed = checkpoint.load(o["resume"]) if o["resume"] else None
-        loop_cfg, state = _loop_setup(o, given, resumed)
-        run_dir = _run_dir(o, given, resumed)
-        if resumed is None:
-            torch.manual_seed(loop_cfg.seed)  # a reset classifier and Dropout draw from it
-        elif state.epoch > loop_cfg.epochs:
-            if info.is_main:
-                done, last = state.epoch - 1, loop_cfg.epochs
-                of = f"of {last}" if done == last else f"(--epochs {last})"
-                click.echo(
-                    f"{run_dir} has finished epoch {done} {of}; pass --epochs N (> {done}) to go on"
-                )
-            return
-        model, source_note, t7_source = _build_model(o, resumed, device)
-        train_images, val_images = _open_data(Path(o["data"]), model.num_classes, o, resumed)
-        state.classes = train_images.classes
-        iters = _iters(len(train_images), loop_cfg, info)
-        train_cfg = _train_config(o, given, resumed, iters, amp)
+        try:  # every check, on every rank: a mistake is said once, by rank 0
+            device = devices.resolve_device(o["device"], info.local_rank)
+            amp_dtype = devices.resolve_amp_dtype(o["amp"], o["amp_dtype"], device)
+            amp = o["amp_dtype"] if amp_dtype is not None else None
+            resumed = checkpoint.load(o["resume"]) if o["resume"] else None
+            loop_cfg, state = _loop_setup(o, given, resumed)
+            run_dir = _run_dir(o, given, resumed)
+            if resumed is None:
+                torch.manual_seed(loop_cfg.seed)  # a reset classifier and Dropout draw from it
+            elif state.epoch > loop_cfg.epochs:
+                if info.is_main:
+                    done, last = state.epoch - 1, loop_cfg.epochs
+                    of = f"of {last}" if done == last else f"(--epochs {last})"
+                    click.echo(
+                        f"{run_dir} has finished epoch {done} {of}; "
+                        f"pass --epochs N (> {done}) to go on"
+                    )
+                return
+            model, source_note, t7_source = _build_model(o, resumed, device)
+            train_images, val_images = _open_data(Path(o["data"]), model.num_classes, o, resumed)
+            state.classes = train_images.classes
+            iters = _iters(len(train_images), loop_cfg, info)
+            train_cfg = _train_config(o, given, resumed, iters, amp)
+        except UserError as e:
+            error = e
+        distributed.raise_together(error, info)
         if o["channels_last"]:
             model = model.to(memory_format=torch.channels_last)
         net = _wrap_ddp(model, device, info)
