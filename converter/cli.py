@@ -24,11 +24,12 @@ from typing import Any, Callable
 
 import click
 
+from converter.command import command, quiet_option
 from converter.errors import UserError, exit_on_user_error
 from converter.outputs.mapped import FORMATS
 
 
-@click.command(help=__doc__.rsplit("\n\n", 1)[0])
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("output", required=False, type=click.Path(path_type=Path))
 @click.option(
@@ -73,7 +74,7 @@ from converter.outputs.mapped import FORMATS
     default=None,
     help="Parameter type of --generic's module (default: the file's; Double models stay float64).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@quiet_option()
 @exit_on_user_error
 def main(
     source: Path,

@@ -22,8 +22,9 @@ from typing import Any
 
 import click
 
+from converter.command import command, quiet_option
 from converter.errors import Interrupted, UserError, as_user_error, exit_interrupted, exit_with
-from evaluate.data.options import model_input_options
+from evaluate.data.options import default_workers, model_input_options
 from evaluate.report import _Progress, _report, _summary, _write_json, _write_predictions
 from evaluate.runtime.devices import device_options
 
@@ -35,9 +36,7 @@ COMPILE_NOTE = (
 )
 
 
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.option(
     "--data",
     required=True,
@@ -84,14 +83,15 @@ COMPILE_NOTE = (
     help="Also report the fork's mean of per-batch error percentages.",
 )
 @click.option(
+    "-o",
     "--output",
     type=click.Path(path_type=Path),
-    help="Write the summary and exact settings as JSON.",
+    help="Write the summary and exact settings as JSON (.json).",
 )
 @click.option(
     "--predictions",
     type=click.Path(path_type=Path),
-    help="Write every image's top-5 classes, logits, probabilities and names (HDF5).",
+    help="Write every image's top-5 classes, logits, probabilities and names (HDF5: .h5).",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing --output/--predictions files.")
 @click.option(
@@ -100,7 +100,7 @@ COMPILE_NOTE = (
     default=None,
     help="Evaluate only the first N images (quick checks).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress line; the summary only.")
+@quiet_option("No progress line; the summary only.")
 def main(device: str, **options: Any) -> None:
     run_distributed(_evaluate, device, options)
 
@@ -159,7 +159,7 @@ def _evaluate(
     from evaluate.runtime import distributed
 
     n_crops = int(crops)
-    workers = min(8, os.cpu_count() or 1) if workers is None else workers
+    workers = default_workers() if workers is None else workers
 
     if compile_ and info.is_main and not quiet:
         click.echo(COMPILE_NOTE, err=True)

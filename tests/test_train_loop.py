@@ -246,7 +246,8 @@ def run_cli(*args: str) -> tuple[int, str]:
     "extra, message",
     [
         (["--resume", "X", "--weights", "Y"], "give one starting point"),
-        (["--reset-classifier"], "needs --num-classes"),
+        (["--reset-classifier", "--resume", "X"], "--reset-classifier starts a new run"),
+        (["--no-val", "--crops", "10"], "--no-val contradicts"),
         (["--fresh-momentum"], "only applies to --resume-t7"),
         (["--no-val", "--ten-crop"], "--no-val contradicts"),
         (["--momentum", "0"], "--nesterov needs"),

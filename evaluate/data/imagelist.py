@@ -62,10 +62,15 @@ class ImageList:
             )
 
 
+def class_names(root: Path) -> list[str]:
+    """The classes of a folder of class folders: its sorted sub-directory names."""
+    return sorted(e.name for e in os.scandir(root) if e.is_dir())
+
+
 def class_folders(root: Path) -> ImageList:
     """DATA/<synset>/**/<image>: classes are the sorted sub-directory names."""
-    class_names = sorted(e.name for e in os.scandir(root) if e.is_dir())
-    if not class_names:
+    names = class_names(root)
+    if not names:
         loose = _image_files(root)
         if loose:
             raise UserError(
@@ -79,20 +84,20 @@ def class_folders(root: Path) -> ImageList:
     paths: list[Path] = []
     labels: list[int] = []
     ignored = 0
-    for index, name in enumerate(class_names):
+    for index, name in enumerate(names):
         found, others = _split_images(_walk(root / name))
         paths += found
         labels += [index] * len(found)
         ignored += others
     if not paths:
         raise UserError(
-            f"{root}: {len(class_names)} class folders but no image files in any "
+            f"{root}: {len(names)} class folders but no image files in any "
             f"(looked for {', '.join(IMAGE_EXTENSIONS)})"
         )
     notes = []
     if ignored:
         notes.append(f"{ignored} file(s) without an image extension were not evaluated")
-    return ImageList(root, paths, labels, class_names, "class folders", notes)
+    return ImageList(root, paths, labels, names, "class folders", notes)
 
 
 def _walk(folder: Path) -> list[Path]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from converter.command import command, quiet_option
 from converter.errors import UserError, exit_on_user_error
 from converter.outputs.atomic import atomic_path
 from converter.outputs.declared import Output, check_outputs
@@ -24,7 +25,7 @@ from evaluate.logs.runs import Run, group_parts, run_names
 _FIRST_COLUMNS = ("loss", "top1", "top5")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@command(group=True)
 def main() -> None:
     """Read fb.resnet.torch training logs (restarts, split parts and noise included)."""
 
@@ -75,6 +76,7 @@ def csv_command(logs: tuple[Path, ...], output: Path | None, force: bool) -> Non
 @click.option("--loss", "loss_panel", is_flag=True, help="Add a log-scale train-loss panel.")
 @click.option("--title", default=None, help="Figure title.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@quiet_option()
 @exit_on_user_error
 def plot(
     logs: tuple[Path, ...],
@@ -83,6 +85,7 @@ def plot(
     loss_panel: bool,
     title: str | None,
     force: bool,
+    quiet: bool,
 ) -> None:
     """Train/val top-1/top-5 error per epoch (a log with train loss only: its loss); several
     runs are overlaid."""
@@ -91,7 +94,8 @@ def plot(
     check_plot_output(output, force)  # a typo or an old figure costs no parsing
     runs = _runs(logs)
     out = plot_runs(runs, output, smooth=smooth, loss_panel=loss_panel, title=title, force=force)
-    click.echo(f"wrote {out}")
+    if not quiet:
+        click.echo(f"wrote {out}")
 
 
 def _runs(logs: Sequence[Path]) -> list[Run]:

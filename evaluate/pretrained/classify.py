@@ -10,7 +10,6 @@ result with its error instead of stopping the others.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import torch
 from converter.errors import UserError
 from evaluate.data.datasets import ImageDataset
 from evaluate.data.imagelist import ImageList
+from evaluate.data.options import default_workers
 from evaluate.data.preprocess import ValTransform, model_input
 from evaluate.pretrained.model import PretrainedModel
 from evaluate.pretrained.presets import Preset
@@ -52,7 +52,7 @@ def file_list(files: Sequence[str]) -> ImageList:
 
 def loader_workers(requested: int | None, n_images: int, batch_size: int) -> int:
     """DataLoader workers: as requested, else min(8, CPUs); never more than there are batches."""
-    workers = min(8, os.cpu_count() or 1) if requested is None else requested
+    workers = default_workers() if requested is None else requested
     return min(workers, math.ceil(n_images / batch_size))
 
 

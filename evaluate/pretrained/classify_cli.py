@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from converter.command import command, quiet_option
 from converter.errors import exit_on_user_error
 from evaluate.data.options import model_input_options
 from evaluate.runtime.devices import device_options
@@ -31,11 +32,9 @@ PRETRAINED_WEIGHTS = (
 )
 
 
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.argument("files", nargs=-1, required=True)
-@model_input_options(PRETRAINED_WEIGHTS, preset=True, batch_size=16)
+@model_input_options(PRETRAINED_WEIGHTS, preset=True)
 @click.option(
     "--topk", type=click.IntRange(min=1), default=5, help="Classes per image  [default: 5]"
 )
@@ -45,7 +44,7 @@ PRETRAINED_WEIGHTS = (
 @click.option("--csv", "csv_path", metavar="FILE", help="Write the results as CSV ('-': stdout).")
 @click.option("--force", is_flag=True, help="Overwrite existing --json/--csv files.")
 @device_options
-@click.option("-q", "--quiet", is_flag=True, help="No line on stderr about the model and preset.")
+@quiet_option("No line on stderr about the model and preset.")
 @exit_on_user_error
 def main(
     files: tuple[str, ...],

@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from converter.command import command, quiet_option
 from converter.errors import UserError, as_user_error
 from evaluate.cli import run_distributed
 from evaluate.data.options import model_input_options
@@ -32,9 +33,7 @@ from evaluate.report import _Progress
 from evaluate.runtime.devices import device_options
 
 
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.argument("files", nargs=-1)
 @click.option(
     "--data",
@@ -48,7 +47,7 @@ from evaluate.runtime.devices import device_options
 @model_input_options(PRETRAINED_WEIGHTS, crops_help="features averaged", preset=True)
 @device_options
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N images.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress line; errors only.")
+@quiet_option("No progress line; errors only.")
 def main(device: str, **options: Any) -> None:
     run_distributed(_extract, device, options)
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from converter.errors import Interrupted, UserError
+from evaluate.data.options import default_workers
 
 # Options a resumed run takes from its checkpoint unless they are given again.
 _TRAIN_OPTIONS = {
@@ -80,7 +81,7 @@ def train(o: dict[str, Any], given: set[str]) -> None:
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         distributed.barrier(info)
-        log = TrainLog(run_dir, enabled=info.is_main)
+        log = TrainLog(run_dir, enabled=info.is_main, quiet=o["quiet"])
         log.line(f"=> {source_note}; {restored}")
         log.line(
             f"=> {len(train_images)} training images, {iters} iterations per epoch, "
@@ -170,6 +171,7 @@ def _loop_setup(o: dict[str, Any], given: set[str], resumed: dict | None):
 
     values = {field: o[opt] for opt, field in _LOOP_OPTIONS.items()}
     values["val_every"] = 0 if o["no_val"] else o["val_every"]
+    values["workers"] = default_workers() if o["workers"] is None else o["workers"]
     if resumed is None:
         return LoopConfig(**values), LoopState()
     old = resumed["loop"]["config"]
@@ -348,7 +350,7 @@ def _validator(o, val_images, cfg, info, device, amp, log):
     batch = o["val_batch_size"] or max(1, cfg.batch_size // info.world_size)
     return make_validator(
         val_images,
-        crops=10 if o["ten_crop"] else 1,
+        crops=int(o["crops"]),
         batch_size=batch,
         workers=cfg.workers,
         device=device,
