@@ -26,12 +26,13 @@ import click
 
 from converter.command import command, quiet_option
 from converter.errors import UserError, exit_on_user_error
+from converter.outputs.declared import file_path
 from converter.outputs.mapped import FORMATS
 
 
 @command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.argument("source", type=click.Path(path_type=Path))
-@click.argument("output", required=False, type=click.Path(path_type=Path))
+@click.argument("output", required=False, type=click.Path())
 @click.option(
     "--format",
     "fmt",
@@ -78,7 +79,7 @@ from converter.outputs.mapped import FORMATS
 @exit_on_user_error
 def main(
     source: Path,
-    output: Path | None,
+    output: str | None,
     fmt: str | None,
     force: bool,
     inspect: bool,
@@ -95,6 +96,7 @@ def main(
         return
     if output is None:
         raise UserError("missing OUTPUT: t7convert SOURCE OUTPUT (or --inspect SOURCE)")
+    output = file_path(output, "OUTPUT")
     if generic and verify:
         raise UserError(
             "--generic and --verify exclude each other: --verify checks the IRv2 mapping"
@@ -123,7 +125,7 @@ def main(
 
     conversion = convert_checkpoint(source, digest=digest)
     if conversion.source.latest_path is not None:
-        say(conversion.source.describe())
+        say(conversion.source.describe(optimizer=False))
     if verify:
         from converter.irv2.verify import verify_against_generic
 
@@ -183,9 +185,9 @@ def _write_pt2(job: _GenericJob) -> str:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnpicklingFormatWarning)
         save_generic(job.module, job.output, job.example)
-    for w in caught:
+    for w in caught:  # torch.export's own chatter is dropped; ours is one line (not under -q)
         if issubclass(w.category, UnpicklingFormatWarning):
-            click.echo(f"warning: {w.message}", err=True)
+            warnings.warn(w.message, stacklevel=1)
     return "torch.export program; load it with torch.export.load(path).module()"
 
 

@@ -46,6 +46,23 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C, carrying the line the command ends with (what was kept, how to go on)."""
 
 
+PIPE_CLOSED_STATUS = 141  # 128 + SIGPIPE, what shells report for `yes | head`
+
+
+def exit_pipe_closed():  # noqa: ANN201 - never returns
+    """The reader of our stdout has gone (`irv2-logs csv LOG | head`): end quietly, as a Unix
+    tool does, with no error line and no traceback from the final flush."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's own flush at exit is silent
+    except (OSError, ValueError):  # stdout is no file descriptor (a test's capture)
+        pass
+    raise SystemExit(PIPE_CLOSED_STATUS) from None
+
+
 def exit_interrupted(error: KeyboardInterrupt):  # noqa: ANN201 - never returns
     """One line on stderr for Ctrl-C and exit status 130."""
     import click
@@ -116,6 +133,8 @@ def exit_on_user_error(func):  # noqa: ANN001, ANN201 - a decorator for click co
     def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:
+            exit_pipe_closed()
         except (UserError, OSError, RuntimeError, MemoryError) as e:
             error = as_user_error(e)
             if error is None:

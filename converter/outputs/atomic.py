@@ -16,7 +16,7 @@ from pathlib import Path
 from converter.errors import UserError
 
 
-def check_writable(path: Path, force: bool, option: str = "the output") -> None:
+def check_writable(path: Path, force: bool, option: str = "output") -> None:
     """Refuse an output that exists (without --force), has no directory, or whose directory
     this process cannot create a file in: before, not after, the expensive part of a command.
 
@@ -28,6 +28,8 @@ def check_writable(path: Path, force: bool, option: str = "the output") -> None:
         raise UserError(f"{path}: is a directory; give a file name for {option}")
     if path.exists() and not force:
         raise UserError(f"{path}: already exists; pass --force to overwrite it")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UserError(f"{path}: {path.parent} is a file, not a folder; choose another {option}")
     if not path.parent.is_dir():
         raise UserError(f"{path.parent}: output directory does not exist ({option} {path})")
     check_folder(path.parent, path, option)

@@ -10,6 +10,7 @@ never ends in "cannot write", and an `.npy` never holds HDF5.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,17 @@ def suffixes_of(formats: Iterable[str]) -> str:
     for fmt in formats:
         spelt += [f".{fmt}"] + [f".{a}" for a, f in _ALIASES.items() if f == fmt]
     return ", ".join(spelt)
+
+
+def file_path(text: str, option: str) -> Path:
+    """`text` as an output file's path; "out/" (a folder, as the user typed it) is refused,
+    naming the mistake, before Path() drops the slash."""
+    if text.endswith(("/", os.sep)):
+        raise UserError(
+            f"{text}: names a folder; {option} is a file: give its name, e.g. {text}model"
+            ".safetensors"
+        )
+    return Path(text)
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,13 @@ def classify(
 
 def _top(model: PretrainedModel, logits: torch.Tensor, topk: int) -> list[list[Prediction]]:
     """classify.lua's `output:topk(k, true, true)` of the softmax, largest first (ties: the
-    lower class index first)."""
+    lower class index first). A `topk` over the class count is the user's to fix, said on the
+    first batch: cutting it silently would pass off fewer classes as all that were asked for."""
+    if topk > logits.shape[1]:
+        raise UserError(
+            f"--topk {topk}: the model has {logits.shape[1]} classes; give --topk "
+            f"{logits.shape[1]} or less"
+        )
     names = model.class_names(logits.shape[1])
     probs = torch7_softmax(logits)
     order = torch.sort(probs, dim=1, descending=True, stable=True).indices[:, :topk]

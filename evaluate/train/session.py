@@ -219,7 +219,12 @@ def _build_model(o: dict[str, Any], resumed: dict | None, device):
         model = InceptionResNetV2(IRV2Config(**resumed["meta"]["config"]))
         model.load_state_dict(resumed["state_dict"])
         meta = resumed["meta"]
-        note = f"resuming {o['resume']} (epoch {meta['epoch']}, iteration {meta['batches_done']})"
+        where = (
+            f"inside epoch {meta['epoch']}, after iteration {meta['batches_done']}"
+            if meta["batches_done"]
+            else f"after the end of epoch {meta['epoch']}"
+        )
+        note = f"resuming {o['resume']}, saved {where}"
     elif o["resume_t7"]:
         conversion = convert_checkpoint(o["resume_t7"])
         t7_source = conversion.source
