@@ -137,7 +137,8 @@ def main(
         from converter.outputs.onnx_export import save_onnx
 
         example = torch.rand(2, *(shape or (conversion.config.in_chans, 299, 299))) * 4 - 2
-        say(f"onnx: {save_onnx(conversion.build_model(), output, example, force).describe()}")
+        check = save_onnx(conversion.build_model(), output, example, force, stage=say)
+        say(f"onnx: {check.describe()}")
     else:
         out.save(conversion.state_dict, conversion.meta, output, out_format, force=force)
     n = sum(t.numel() for k, t in conversion.state_dict.items() if "num_batches" not in k)
@@ -170,6 +171,7 @@ class _GenericJob:
     output: Path
     force: bool
     dtype: str | None = None  # --dtype: the safetensors artifact records it for load_translated
+    say: Callable[[str], None] = lambda _: None  # progress notes (none under -q)
 
 
 def _write_safetensors(job: _GenericJob) -> str:
@@ -194,7 +196,8 @@ def _write_pt2(job: _GenericJob) -> str:
 def _write_onnx(job: _GenericJob) -> str:
     from converter.outputs.onnx_export import save_onnx
 
-    return f"ONNX {save_onnx(job.module, job.output, job.example, job.force).describe()}"
+    check = save_onnx(job.module, job.output, job.example, job.force, stage=job.say)
+    return f"ONNX {check.describe()}"
 
 
 # --generic's output formats (converter.outputs.mapped.GENERIC_FORMATS) and their writers
@@ -237,10 +240,22 @@ def _generic(
         load_plugin(plugin)
     name, root = load_tree(source)
     module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
+    if out_format == "onnx" and dtype is None and _is_double(module):
+        say(
+            f"note: {source} is a Double (float64) model; onnxruntime has no float64 "
+            "convolution, so the .onnx is float32 (checked against PyTorch in float32)"
+        )
+        module = translate(root, torch.float32, name=name)
     example = _example_input(module, shapes, source) if shapes else None
-    job = _GenericJob(name, root, module, example, output, force, dtype)
+    job = _GenericJob(name, root, module, example, output, force, dtype, say)
     done = _GENERIC_WRITERS[out_format](job)
     say(f"translated {source} -> {output} ({done}) in {time.perf_counter() - start:.2f} s")
+
+
+def _is_double(module) -> bool:  # noqa: ANN001
+    import torch
+
+    return any(p.dtype == torch.float64 for p in module.parameters())
 
 
 def _example_input(module, shapes: list[tuple[int, ...]], source: Path):  # noqa: ANN001, ANN202
