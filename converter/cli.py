@@ -56,9 +56,10 @@ from converter.outputs.mapped import FORMATS
     "--input-shape",
     "input_shapes",
     multiple=True,
-    metavar="C,H,W",
+    metavar="C,H,W[:TYPE]",
     help="Example input for .onnx and --generic's .pt2/.onnx, e.g. 3,224,224 (a batch of 2 is "
-    "added; IRv2's .onnx: 3,299,299 unless given); repeat it for a network that takes a table.",
+    "added; IRv2's .onnx: 3,299,299 unless given); 6:long for 6 token ids (TYPE: float, long, "
+    "int); repeat it for a network that takes a table.",
 )
 @click.option(
     "--plugin",
@@ -117,7 +118,9 @@ def main(
         raise UserError("--input-shape applies to .onnx outputs and to --generic only")
     if len(input_shapes) > 1:
         raise UserError("Inception-ResNet-v2 takes one input: give --input-shape once")
-    shape = _input_shape(input_shapes[0]) if input_shapes else None
+    shape, kind = _input_shape(input_shapes[0]) if input_shapes else (None, "float")
+    if kind != "float":
+        raise UserError(f"--input-shape {input_shapes[0]}: Inception-ResNet-v2 takes images")
     check_writable(output, force)
     source_info = checkpoint.resolve(source)
     digest = BackgroundSha256(source_info.model_path)  # runs while torch is imported
@@ -150,14 +153,23 @@ def main(
     )
 
 
-def _input_shape(text: str) -> tuple[int, ...]:
+# --input-shape's optional `:type`: integer inputs (token ids) and the float default
+INPUT_TYPES = ("float", "long", "int")
+
+
+def _input_shape(text: str) -> tuple[tuple[int, ...], str]:
+    """(shape, type) of one --input-shape: "3,224,224" (float) or "6:long" (token ids)."""
+    dims, _, kind = text.partition(":")
     try:
-        shape = tuple(int(v) for v in text.split(","))
+        shape = tuple(int(v) for v in dims.split(","))
     except ValueError:
         shape = ()
-    if not shape or min(shape) < 1:
-        raise UserError(f"--input-shape {text!r}: expected C,H,W such as 3,224,224")
-    return shape
+    if not shape or min(shape) < 1 or (kind or "float") not in INPUT_TYPES:
+        raise UserError(
+            f"--input-shape {text!r}: expected C,H,W such as 3,224,224, optionally with a "
+            f"type: 6:long for 6 token ids (types: {', '.join(INPUT_TYPES)})"
+        )
+    return shape, kind or "float"
 
 
 @dataclass
@@ -258,21 +270,41 @@ def _is_double(module) -> bool:  # noqa: ANN001
     return any(p.dtype == torch.float64 for p in module.parameters())
 
 
-def _example_input(module, shapes: list[tuple[int, ...]], source: Path):  # noqa: ANN001, ANN202
+def _example_input(module, shapes: list[tuple[tuple[int, ...], str]], source: Path):  # noqa: ANN001, ANN202
     """A batch of 2 random inputs per shape (a list for a table), run once eagerly, so a shape
-    the network cannot take fails here in one line rather than deep in tracing."""
+    the network cannot take fails here in one line rather than deep in tracing. Integer
+    inputs are 1s and 2s: token ids every vocabulary has, whether counted from 0 or 1."""
+    import contextlib
+    import io
+
     import torch
 
+    wanted = getattr(module, "n_inputs", 1)  # an nngraph gModule's table of inputs
+    if len(shapes) != wanted:
+        takes = f"{wanted} inputs (a table)" if wanted > 1 else "1 input"
+        raise UserError(
+            f"{source}: the network takes {takes}, and {len(shapes)} --input-shape "
+            f"{'was' if len(shapes) == 1 else 'were'} given; give --input-shape {wanted} "
+            "time(s), one per input in order"
+        )
     floating = [p.dtype for p in module.parameters() if p.dtype.is_floating_point]
     dtype = floating[0] if floating else torch.float32
-    examples = [torch.rand(2, *shape, dtype=dtype) * 4 - 2 for shape in shapes]
+    integer = {"long": torch.long, "int": torch.int32}
+    examples = [
+        torch.randint(1, 3, (2, *shape), dtype=integer[kind])
+        if kind in integer
+        else torch.rand(2, *shape, dtype=dtype) * 4 - 2
+        for shape, kind in shapes
+    ]
     example = examples[0] if len(examples) == 1 else examples
-    try:
-        with torch.no_grad():
+    try:  # torch.fx prints a graph's generated code on stderr when it fails: not for users
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             module(example)
     except (RuntimeError, ValueError, IndexError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        given = " and ".join(",".join(map(str, s)) for s in shapes)
+        given = " and ".join(
+            ",".join(map(str, s)) + (f":{k}" if k != "float" else "") for s, k in shapes
+        )
         raise UserError(f"{source}: cannot run on an input of shape {given}: {first}") from None
     return example
 
