@@ -231,3 +231,15 @@ def test_amp_on_a_cpu_is_bf16_autocast(tiny_pt, photos, monkeypatch):
     result = CliRunner().invoke(main, args)
     print(result.output)
     assert result.exit_code == 0 and entered == [("cpu", torch.bfloat16)]
+
+
+def test_the_readme_set_up_conversion_leaves_no_untracked_file():
+    """`t7convert tests/data/irv2_tiny.t7 irv2_tiny.safetensors` in a clone: ignored by git."""
+    import shutil
+
+    from conftest import REPO
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    done = subprocess.run(["git", "check-ignore", "-q", "irv2_tiny.safetensors"], cwd=REPO)
+    assert done.returncode == 0
