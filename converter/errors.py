@@ -10,7 +10,8 @@ an interrupt from a failure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 
 class UserError(Exception):
@@ -124,23 +125,31 @@ def as_user_error(error: BaseException) -> UserError | None:
     return out_of_memory(error)
 
 
+@contextmanager
+def ending_errors(interrupted: str | None = None) -> Iterator[None]:
+    """The body of a command: an error the user can act on (`as_user_error`) becomes one line
+    on stderr and exit status 2, never a traceback; a closed stdout ends quietly; Ctrl-C
+    becomes one line (`interrupted`, when given, says what was kept) and status 130."""
+    try:
+        yield
+    except BrokenPipeError:
+        exit_pipe_closed()
+    except (UserError, OSError, RuntimeError, MemoryError) as e:
+        error = as_user_error(e)
+        if error is None:
+            raise
+        exit_with(error)
+    except KeyboardInterrupt as e:
+        exit_interrupted(e if interrupted is None else Interrupted(interrupted))
+
+
 def exit_on_user_error(func):  # noqa: ANN001, ANN201 - a decorator for click commands
-    """Run a CLI body; an error the user can act on (`as_user_error`) becomes one line on stderr
-    and exit status 2, never a traceback; Ctrl-C becomes one line and status 130."""
+    """Run a CLI body within `ending_errors`."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        try:
+        with ending_errors():
             return func(*args, **kwargs)
-        except BrokenPipeError:
-            exit_pipe_closed()
-        except (UserError, OSError, RuntimeError, MemoryError) as e:
-            error = as_user_error(e)
-            if error is None:
-                raise
-            exit_with(error)
-        except KeyboardInterrupt as e:
-            exit_interrupted(e)
 
     return wrapper

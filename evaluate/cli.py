@@ -23,14 +23,7 @@ from typing import Any
 import click
 
 from converter.command import command, quiet_option
-from converter.errors import (
-    Interrupted,
-    UserError,
-    as_user_error,
-    exit_interrupted,
-    exit_pipe_closed,
-    exit_with,
-)
+from converter.errors import UserError, as_user_error, ending_errors
 from evaluate.data.options import default_workers, model_input_options
 from evaluate.report import _Progress, _report, _summary, _write_json, _write_predictions
 from evaluate.runtime.devices import device_options
@@ -121,21 +114,12 @@ def run_distributed(body: Callable[..., None], device: str, options: dict[str, A
 
     info = distributed.DistInfo()
     try:
-        local_rank = int(os.environ["LOCAL_RANK"]) if _under_torchrun() else None
-        torch_device = resolve_device(device, local_rank)
-        info = distributed.init_from_env(torch_device.type == "cuda")
-        body(info, torch_device, **options)
-        distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
-    except BrokenPipeError:
-        exit_pipe_closed()
-    except (UserError, OSError, RuntimeError, MemoryError) as e:
-        # a file the user named (or its disk) failing after the checks, or memory running out
-        error = as_user_error(e)
-        if error is None:
-            raise
-        exit_with(error)
-    except KeyboardInterrupt:
-        exit_interrupted(Interrupted("no summary, no file written (they come at the end)"))
+        with ending_errors("no summary, no file written (they come at the end)"):
+            local_rank = int(os.environ["LOCAL_RANK"]) if _under_torchrun() else None
+            torch_device = resolve_device(device, local_rank)
+            info = distributed.init_from_env(torch_device.type == "cuda")
+            body(info, torch_device, **options)
+            distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
     finally:
         distributed.cleanup(info)
 
