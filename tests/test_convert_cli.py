@@ -84,9 +84,10 @@ def test_existing_output_is_not_overwritten_without_force(converted_pt, bundled)
 def test_checkpoint_directory_reports_latest(fixtures, tmp_path):
     result = run(fixtures / "tiny" / "ckpt", tmp_path / "out.pt")
     assert result.exit_code == 0, result.output
-    assert (
-        "epoch 1, model file model_1.t7, optimizer file optimState_1.t7 (present)" in result.output
-    )
+    assert "latest.t7: epoch 1, model file model_1.t7\n" in result.output
+    assert "optimizer" not in result.output  # a conversion does not need it
+    result = run("--inspect", fixtures / "tiny" / "ckpt")  # describing the checkpoint does
+    assert "optimizer file optimState_1.t7 (present)" in result.output
     assert torch.load(tmp_path / "out.pt", weights_only=True)["meta"]["source_epoch"] == 1
 
 
