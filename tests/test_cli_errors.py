@@ -110,3 +110,26 @@ def test_a_ranks_own_mistake_names_its_rank(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         body()
     assert capsys.readouterr().err == "error: rank 3: x.jpg: cannot read image\n"
+
+
+def test_torchrun_training_says_a_shared_mistake_once(bundled, tmp_path):
+    """Two processes meet the same missing train/ folder: one line, from rank 0."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "evaluate.train.cli", "--data", str(tmp_path), "--weights",
+        str(bundled / "irv2_tiny.t7"), "--save", str(tmp_path / "run"), "--device", "cpu",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    print(done.stderr[-3000:])
+    errors = [line for line in done.stderr.splitlines() if "error: " in line]
+    assert done.returncode != 0 and len(errors) == 1, errors
+    assert errors[0].endswith(
+        f"error: {tmp_path}: no train/ folder; --data must hold train/ and val/ class folders"
+    )
