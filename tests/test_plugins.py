@@ -1,9 +1,7 @@
 """Custom Torch7 classes: the message for a class nobody translates, a user's translation
 registered from Python or loaded with --plugin (texture_nets' classes, built here as Torch7
-would write them), broken plugins, and classes that predate Torch7's nn.
-
-The torch-rnn plugin (tests/plugins/torch_rnn.py) is checked against Torch7's own output in
-test_realworld_models.py.
+would write them, and a class without a package prefix, tests/plugins/scale.py), broken
+plugins, and classes that predate Torch7's nn.
 """
 
 from __future__ import annotations
@@ -145,7 +143,50 @@ def test_register_translation_from_python_extends_and_overrides():
     assert torch.equal(net(torch.ones(3)), torch.full((3,), 2.5))
 
 
+@pytest.mark.parametrize("name", ["OneHot", "onmt.MyClass", "cudnn.MyClass", "nn.A.B"])
+def test_any_class_name_as_the_file_writes_it_can_be_registered(name):
+    @register_translation(name)
+    def ones(t7, ctx):
+        return torch.nn.Identity()
+
+    assert isinstance(translate(sequential(module(name))), torch.nn.Sequential)
+
+
+@pytest.mark.parametrize("name", ["", "nn. X", 3])
+def test_a_name_no_torch_class_can_give_is_refused(name):
+    with pytest.raises(TypeError, match="class names as the file writes them"):
+        register_translation(name)
+
+
+def test_unprefixed_class_overridden_from_python_and_named_in_the_message(tmp_path):
+    """char-rnn's OneHot is built in; a user's registration of 'OneHot' replaces it. A class
+    nobody translates is named in the message exactly as the user must register it."""
+    onehot = module("OneHot", outputSize=3)
+
+    @register_translation("OneHot")
+    def ids_as_floats(t7, ctx):
+        return torch.nn.Flatten(0)
+
+    assert torch.equal(translate(sequential(onehot))(torch.tensor([[2.0]])), torch.tensor([2.0]))
+    with pytest.raises(UnsupportedModuleError) as err:
+        translate(written(sequential(module("nn.Tanh"), module("Scale", factor=2.0)), tmp_path))
+    assert err.value.unsupported == [("2", "Scale")]
+    assert "@converter.register_translation('Scale')" in str(err.value)
+
+
 # --- --plugin -------------------------------------------------------------------------------
+
+
+def test_cli_plugin_registers_a_class_without_prefix(tmp_path):
+    save_t7(sequential(module("Scale", factor=2.5), module("nn.Tanh")), tmp_path / "m.t7")
+    out = tmp_path / "m.pt2"
+    shape = ["--input-shape", "3,4"]
+    refused = run(tmp_path / "m.t7", out, "--generic", *shape)
+    assert refused.exit_code == 2 and "register_translation('Scale')" in refused.output
+    result = run(tmp_path / "m.t7", out, "--generic", *shape, "--plugin", PLUGINS / "scale.py")
+    assert result.exit_code == 0, result.output
+    x = torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(torch.export.load(out).module()(x), torch.tanh(x * 2.5))
 
 
 def test_plugin_translates_circular_padding_as_texture_nets_does(tmp_path):

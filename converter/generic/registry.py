@@ -9,6 +9,9 @@ code for classes the project does not know, without editing the project:
     def circular(t7, ctx):              # the Torch7 object's fields in, an nn.Module out
         return MyPadding(*ctx.ints("pad_l", "pad_r", "pad_t", "pad_b"))
 
+The class name is the one the file holds, prefix or none: "nn.X", "cudnn.X", "onmt.X", or a
+bare "OneHot" (char-rnn's class, made with torch.class('OneHot')).
+
 A translation registered later for the same class name replaces the earlier one, so a plugin
 can also override a built-in translation.
 
@@ -63,10 +66,10 @@ def register_translation(
     they are checked before anything is built.
     """
 
-    if not class_names or not all(isinstance(n, str) and "." in n for n in class_names):
+    if not class_names or not all(_is_class_name(n) for n in class_names):
         raise TypeError(
-            "register_translation takes Torch7 class names: write "
-            "@register_translation('nn.MyClass'), with the package prefix"
+            "register_translation takes Torch7 class names as the file writes them: "
+            "@register_translation('nn.MyClass'), or 'OneHot' for a class made without a prefix"
         )
 
     def register(builder: Builder) -> Builder:
@@ -75,6 +78,12 @@ def register_translation(
         return builder
 
     return register
+
+
+def _is_class_name(name: object) -> bool:
+    """Any name torch.class can give, prefixed (nn.X, cudnn.X, onmt.X) or not (char-rnn's
+    OneHot): a non-empty string without spaces."""
+    return isinstance(name, str) and bool(name) and not any(c.isspace() for c in name)
 
 
 def lookup(class_name: str) -> Translation | None:

@@ -33,8 +33,9 @@ Source = Union[str, Path, T7Object, Any]
 # Torch7 can run a file holding one, so there is no behaviour to reproduce.
 PREDATES_NN = frozenset({"nn.SpatialLinear", "nn.SpatialConvolutionSparse"})
 
+# {name}: a class it names, exactly as the file writes it (that is what the registry looks up)
 HOW_TO_REGISTER = (
-    "translate a class of your own with @converter.register_translation('<class>') in a "
+    "translate a class of your own with @converter.register_translation('{name}') in a "
     "Python file and pass it as t7convert --plugin FILE.py (README: Custom Torch7 classes)"
 )
 
@@ -52,9 +53,15 @@ class UnsupportedModuleError(UserError):
             by_class.setdefault(reason, []).append((path, m))
         super().__init__(
             f"{source}: {len(found)} Torch7 module(s) have no generic translation: {listed}; "
-            f"{HOW_TO_REGISTER}",
+            + HOW_TO_REGISTER.format(name=_class_to_register(found)),
             details=[_class_line(reason, where) for reason, where in by_class.items()],
         )
+
+
+def _class_to_register(found: list[tuple[str, str, Any]]) -> str:
+    """The first listed module's class name as the file writes it (prefix or none: what the
+    registry looks up); '<class>' where no module was found, only other values."""
+    return next((m.class_name for _, _, m in found if isinstance(m, T7Object)), "<class>")
 
 
 def _class_line(reason: str, where: list[tuple[str, Any]]) -> str:

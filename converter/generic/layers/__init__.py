@@ -4,6 +4,7 @@ registers every one of them in converter.generic.registry."""
 from converter.generic.layers import (  # noqa: F401 - imported for their registrations
     activation,
     arithmetic,
+    char_rnn,
     containers,
     convolution,
     convolution_map,
@@ -19,6 +20,10 @@ from converter.generic.layers import (  # noqa: F401 - imported for their regist
     products,
     reduction,
     resampling,
+    rnn_fused,
+    rnn_layers,
+    rnn_recurrent,
     shape,
     tables,
+    torch_rnn,
 )
