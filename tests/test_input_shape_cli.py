@@ -4,30 +4,19 @@ graph that takes a table of inputs says how many when given too few, in one line
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from click.testing import CliRunner
 from t7compare import assert_close, tensor
 
 from converter.cli import main
-from converter.generic import layers, registry  # noqa: F401 - built-ins registered first
 from converter.torch7.reader import load_t7
-
-PLUGINS = Path(__file__).resolve().parent / "plugins"
-
-
-@pytest.fixture(autouse=True)
-def own_registry(monkeypatch):
-    """What --plugin registers ends with the test."""
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 
 
 def test_token_ids_export_a_language_model_that_reproduces_torch7(realworld, tmp_path):
     out = tmp_path / "lm.pt2"
     args = [realworld / "t7" / "torchrnn_checkpoint_1000.t7", out, "--generic"]
-    args += ["--plugin", PLUGINS / "torch_rnn.py", "--input-shape", "6:long", "-q"]
+    args += ["--input-shape", "6:long", "-q"]
     result = CliRunner().invoke(main, [str(a) for a in args])
     print(result.output)
     assert result.exit_code == 0 and result.output == ""
