@@ -15,17 +15,17 @@ torch is imported only when evaluating, so --help answers at once.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from converter.errors import UserError
-from evaluate.data.options import model_input_options, skip_bad_option
+from converter.command import command, quiet_option
+from converter.errors import UserError, as_user_error
+from evaluate.data.options import default_workers, model_input_options, skip_bad_option
 from evaluate.report import _Progress, _report, _summary, _write_json, _write_predictions
 from evaluate.runtime.devices import device_options
-from evaluate.runtime.launch import os_error, run_distributed
+from evaluate.runtime.launch import run_distributed
 
 # Said before the model is compiled, since nothing is printed while it is.
 COMPILE_NOTE = (
@@ -35,9 +35,7 @@ COMPILE_NOTE = (
 )
 
 
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.option(
     "--data",
     required=True,
@@ -80,14 +78,15 @@ COMPILE_NOTE = (
     help="Also report the fork's mean of per-batch error percentages.",
 )
 @click.option(
+    "-o",
     "--output",
     type=click.Path(path_type=Path),
-    help="Write the summary and exact settings as JSON.",
+    help="Write the summary and exact settings as JSON (.json).",
 )
 @click.option(
     "--predictions",
     type=click.Path(path_type=Path),
-    help="Write every image's top-5 classes, logits, probabilities and names (HDF5).",
+    help="Write every image's top-5 classes, logits, probabilities and names (HDF5: .h5).",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing --output/--predictions files.")
 @click.option(
@@ -96,7 +95,7 @@ COMPILE_NOTE = (
     default=None,
     help="Evaluate only the first N images (quick checks).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress line; the summary only.")
+@quiet_option("No progress line; the summary only.")
 def main(device: str, **options: Any) -> None:
     run_distributed(_evaluate, device, options)
 
@@ -129,7 +128,7 @@ def _evaluate(
     from evaluate.runtime import distributed
 
     n_crops = int(crops)
-    workers = min(8, os.cpu_count() or 1) if workers is None else workers
+    workers = default_workers() if workers is None else workers
 
     if compile_ and info.is_main and not quiet:
         click.echo(COMPILE_NOTE, err=True)
@@ -137,15 +136,10 @@ def _evaluate(
     error = None
     try:
         if info.is_main:
-            from converter.outputs.atomic import check_writable
+            from converter.outputs.declared import Output, check_outputs
 
-            if output is not None and output == predictions:
-                raise UserError(
-                    f"{output}: named by both --output and --predictions; use two files"
-                )
-            for path in (output, predictions):
-                if path is not None:
-                    check_writable(path, force)
+            declared = [Output("--output", output, ("json",))]
+            check_outputs([*declared, Output("--predictions", predictions, ("h5",))], force)
         images, model, dtype, dataset, names = _set_up(
             data,
             labels,
@@ -164,7 +158,7 @@ def _evaluate(
     except UserError as e:
         error = e
     except OSError as e:  # e.g. an unreadable --data folder: every rank must hear of it
-        error = os_error(e)
+        error = as_user_error(e)
     distributed.raise_together(error, info)
 
     from evaluate.data.transforms import bicubic_kernel

@@ -245,3 +245,35 @@ def test_broken_plugin_is_one_line(tmp_path, source, says):
 def test_plugin_and_dtype_need_generic(tmp_path):
     result = run(tmp_path / "m.t7", tmp_path / "m.pt", "--plugin", PLUGINS / "texture_nets_2016.py")
     assert result.exit_code == 2 and "add --generic" in result.output
+
+
+BUGGY_BUILDERS = {
+    "returns a number": ("    return 42\n", "my_layers.py returned int 42, not an nn.Module"),
+    "reads a missing field": (
+        "    return torch.nn.ReLU(inplace=t7.fields['no_such_field'])\n",
+        "(line 8) raised KeyError: 'no_such_field'; fix the plugin",
+    ),
+    "raises": (
+        "    raise ValueError('my bug')\n",
+        "(line 8) raised ValueError: my bug; fix the plugin",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BUGGY_BUILDERS)
+def test_a_plugins_own_bug_names_its_file_and_line_not_a_damaged_file(tmp_path, case):
+    """The plugin's builder is at fault, not the .t7 file: one line naming the plugin."""
+    body, says = BUGGY_BUILDERS[case]
+    plugin = tmp_path / "my_layers.py"
+    plugin.write_text(
+        "import torch\n\nfrom converter import register_translation\n\n\n"
+        "@register_translation('nn.SpatialCircularPadding')\ndef build(t7, ctx):\n" + body
+    )
+    save_t7(sequential(circular(1, 1, 1, 1)), tmp_path / "m.t7")
+    result = run(tmp_path / "m.t7", tmp_path / "m.safetensors", "--generic", "--plugin", plugin)
+    print(result.output)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and str(plugin.resolve()) in lines[0]
+    assert says in lines[0] and "damaged" not in lines[0]
+    assert lines[0].startswith("error: ") and "nn.SpatialCircularPadding at 1: " in lines[0]
+    assert not (tmp_path / "m.safetensors").exists()

@@ -247,7 +247,8 @@ def run_cli(*args: str) -> tuple[int, str]:
     "extra, message",
     [
         (["--resume", "X", "--weights", "Y"], "give one starting point"),
-        (["--reset-classifier"], "needs --num-classes"),
+        (["--reset-classifier", "--resume", "X"], "--reset-classifier starts a new run"),
+        (["--no-val", "--crops", "10"], "--no-val contradicts"),
         (["--fresh-momentum"], "only applies to --resume-t7"),
         (["--no-val", "--ten-crop"], "--no-val contradicts"),
         (["--momentum", "0"], "--nesterov needs"),
@@ -316,7 +317,7 @@ def test_lua_directory_without_optimizer_state_needs_the_flag(fixtures, dataset,
         str(tmp_path / "r"),
     )
     print(out)
-    assert code == 2 and "MISSING" in out and "--fresh-momentum" in out
+    assert code == 2 and "(missing)" in out and "--fresh-momentum" in out
 
 
 def test_an_existing_run_is_not_overwritten(dataset, weights, tmp_path):
@@ -517,7 +518,8 @@ def test_resumed_sessions_log_no_unknown_lines(lua_then_own_resume):
     print(text)
     parsed = Run.from_files([run / "train.log"])
     print(parsed.stats)
-    assert "=> continuing the Lua run" in text and "=> resuming" in text
+    assert "=> continuing the Lua run" in text
+    assert f"=> resuming {run}, saved after the end of epoch 2; next: epoch 3, iteration 1" in text
     assert parsed.epochs() == [2, 3] and parsed.stats.unknown == 0
 
 

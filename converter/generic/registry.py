@@ -24,15 +24,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import torch
 from torch import nn
 
-from converter.errors import T7FormatError
+from converter.errors import T7FormatError, UserError
+from converter.generic.plugins import line_in
 from converter.torch7.modules import child_path, children, show
 from converter.torch7.objects import T7Object, T7Tensor
+
+_PROJECT = Path(__file__).resolve().parent.parent  # converter/: the built-in translations
 
 # same math, different kernels: a cudnn.X is translated by nn.X's builder unless one is registered
 BACKENDS = ("nn", "cudnn")
@@ -138,24 +142,48 @@ class TreeTranslation:
             what = m.class_name if isinstance(m, T7Object) else type(m).__name__
             raise T7FormatError(f"{self.source}: {what} at {show(path)} has no translation")
         ctx = ModuleContext(self, m, path)
-        built = guarded(ctx.where, lambda: translation.build(m, ctx))
+        built = guarded(ctx.where, lambda: translation.build(m, ctx), translation.build)
+        if not isinstance(built, nn.Module):
+            origin = _user_code(translation.build) or "its translation"
+            raise UserError(
+                f"{ctx.where}: the translation in {origin} returned {type(built).__name__} "
+                f"{repr(built)[:40]}, not an nn.Module; a builder returns the module it builds"
+            )
         _check_tensors(ctx, built)
         self._built[id(m)] = (m, built, path)
         return built
 
 
-def guarded(where: str, work: Callable[[], Any]) -> Any:
-    """`work()`, its BUILDER_ERRORS turned into one T7FormatError that names `where`."""
+def guarded(where: str, work: Callable[[], Any], code: Callable | None = None) -> Any:
+    """`work()`, its BUILDER_ERRORS turned into one error that names `where`: the file is
+    damaged (a T7FormatError), unless `code`, the builder or check that ran, is a user's
+    (a plugin): then its bug, named by its file and line."""
     try:
         return work()
     except RecursionError:
         raise
     except BUILDER_ERRORS as e:
         reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        plugin = _user_code(code)
+        if plugin is not None:
+            raise UserError(
+                f"{where}: the translation in {plugin}{line_in(plugin, e)} raised "
+                f"{type(e).__name__}: {reason}; fix the plugin"
+            ) from None
         raise T7FormatError(
             f"{where}: its fields do not make a valid module ({reason}); the file is damaged "
             "or was not written by this module class"
         ) from None
+
+
+def _user_code(code: Callable | None) -> Path | None:
+    """The file `code` (a builder or check) is defined in, when that is not this project's:
+    a plugin's or the user's own script."""
+    filename = getattr(getattr(code, "__code__", None), "co_filename", None)
+    if filename is None:
+        return None
+    path = Path(filename).resolve()
+    return None if _PROJECT in path.parents else path
 
 
 def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:

@@ -125,7 +125,8 @@ def _unsupported_reason(m: Any, path: str) -> str | None:
         return m.class_name
     if translation.check is None:
         return None
-    return guarded(f"{m.class_name} at {show(path)}", lambda: translation.check(m))
+    where = f"{m.class_name} at {show(path)}"
+    return guarded(where, lambda: translation.check(m), translation.check)
 
 
 def _unsupported(

@@ -11,7 +11,7 @@ from typing import Any
 from converter.errors import T7FormatError
 from converter.torch7 import modules as t7modules
 from converter.torch7 import nngraph
-from converter.torch7.objects import LuaFunction, T7Object, T7Storage, T7Tensor
+from converter.torch7.objects import LuaBool, LuaFunction, T7Object, T7Storage, T7Tensor
 
 
 def _shape(t: T7Tensor) -> str:
@@ -69,6 +69,12 @@ def _value(v: Any) -> str:
         return "Lua function"
     if isinstance(v, (list, dict)):
         return f"table of {len(v)}"
+    if isinstance(v, (bool, LuaBool)):  # as Lua prints them: true, false, nil, 1e-05
+        return str(getattr(v, "value", v)).lower()
+    if v is None:
+        return "nil"
+    if isinstance(v, float):
+        return f"{v:.14g}"
     return repr(v)
 
 

@@ -63,14 +63,20 @@ class ImageList:
             )
 
 
+def class_names(root: Path) -> list[str]:
+    """The classes of a folder of class folders: its sorted sub-directory names, hidden ones
+    (.ipynb_checkpoints/) skipped."""
+    return sorted(e.name for e in _Scan().entries(root) if e.is_dir())
+
+
 def class_folders(root: Path) -> ImageList:
     """DATA/<synset>/**/<image>: classes are the sorted sub-directory names. Hidden entries
     (names starting with '.', such as .ipynb_checkpoints/ or .DS_Store) are skipped; whatever is
     left out is counted in the notes."""
     scan = _Scan()
-    class_names = sorted(e.name for e in scan.entries(root) if e.is_dir())
+    names = sorted(e.name for e in scan.entries(root) if e.is_dir())
     loose = _split_images(scan.files_in(root))[0]
-    if not class_names:
+    if not names:
         if loose:
             raise UserError(
                 f"{root}: holds {len(loose)} images but no class folders; for a flat folder "
@@ -83,15 +89,13 @@ def class_folders(root: Path) -> ImageList:
     paths: list[Path] = []
     labels: list[int] = []
     ignored = 0
-    for index, name in enumerate(class_names):
+    for index, name in enumerate(names):
         found, others = _split_images(scan.walk(root / name))
         paths += found
         labels += [index] * len(found)
         ignored += others
     if not paths:
-        raise UserError(
-            f"{root}: {len(class_names)} class folders but no image files in any{_LOOKED}"
-        )
+        raise UserError(f"{root}: {len(names)} class folders but no image files in any{_LOOKED}")
     notes = scan.notes(ignored)
     if loose:
         notes.append(
@@ -99,7 +103,7 @@ def class_folders(root: Path) -> ImageList:
             f"and were not used (e.g. {', '.join(p.name for p in loose[:_EXAMPLES])}); move them "
             "into a class folder"
         )
-    return ImageList(root, paths, labels, class_names, "class folders", notes)
+    return ImageList(root, paths, labels, names, "class folders", notes)
 
 
 def folder_images(root: Path, option: str = "--data") -> ImageList:

@@ -8,6 +8,7 @@ click only: a command's --help must not wait for torch.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,13 +18,18 @@ PRETRAINED_WEIGHTS = (
     "Model: .safetensors/.pt/.h5 from t7convert or irv2-train, a Torch7 .t7 or checkpoint "
     "directory, or a .safetensors/.pt2 from t7convert --generic."
 )
+BATCH_SIZE = 32  # images per batch and process, in every command that runs a model
+
+
+def default_workers() -> int:
+    """--workers when not given, in every command: a loader process per CPU, at most 8."""
+    return min(8, os.cpu_count() or 1)
 
 
 def model_input_options(
     weights_help: str,
     crops_help: str | None = None,
     preset: bool = False,
-    batch_size: int = 32,
 ) -> Callable[[Callable], Callable]:
     """Decorate a click command with --weights, --crops (given `crops_help`: what happens to
     the 10 crops' outputs), --preset (given `preset`), --preprocess, --batch-size, --workers."""
@@ -64,7 +70,7 @@ def model_input_options(
         click.option(
             "--batch-size",
             type=click.IntRange(min=1),
-            default=batch_size,
+            default=BATCH_SIZE,
             show_default=True,
             help="Images per batch (per process).",
         ),

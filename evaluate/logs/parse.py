@@ -78,6 +78,10 @@ def read_records(paths: Sequence[Path], stats: ParseStats | None = None) -> Iter
     """Stream the records of one run written across `paths` (its parts, in order)."""
     stats = stats if stats is not None else ParseStats()
     for p in paths:
+        if Path(p).is_dir():
+            logs = sorted(q.name for q in Path(p).iterdir() if q.suffix in (".log", ".txt"))
+            inside = f" (it holds {', '.join(logs[:3])})" if logs else ""
+            raise UserError(f"{p}: a directory, not a log file; give the log file itself{inside}")
         if not Path(p).is_file():
             raise UserError(f"{p}: no such log file; give the path of a training log")
     context = [None]  # epoch of the latest record: where a "Best model" line belongs

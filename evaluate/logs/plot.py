@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from converter.errors import UserError
-from converter.outputs.atomic import atomic_path, check_writable
+from converter.outputs.atomic import atomic_path
 from evaluate.logs.runs import Run
 
 _SEED_COLOURS = ("red", "blue")  # train, val: the seed figure's choice
@@ -71,19 +71,13 @@ def plot_formats() -> dict[str, str]:
 
 
 def check_plot_output(out: Path, force: bool) -> str:
-    """The format named by `out`'s suffix; a UserError listing the formats when it is unknown,
-    or when `out` exists without `force` (checked before any log is read)."""
-    formats = plot_formats()
-    fmt = out.suffix[1:].lower()
-    if fmt not in formats:
-        raise UserError(
-            f"{out}: unknown plot format {out.suffix or '(no suffix)'!r}; name the output "
-            f"with one of: {', '.join('.' + k for k in sorted(formats))}"
-        )
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: folder {out.parent} does not exist; create it first")
-    check_writable(out, force)
-    return fmt
+    """The format named by `out`'s suffix, one that matplotlib writes; a UserError listing the
+    formats when it is unknown, or when `out` cannot be written (checked before any log is
+    read)."""
+    from converter.outputs.declared import Output, check_outputs
+
+    declared = Output("--output", out, tuple(sorted(plot_formats())))
+    return check_outputs([declared], force)["--output"]
 
 
 def runs_figure(

@@ -22,16 +22,15 @@ from typing import Any
 
 import click
 
-from converter.errors import UserError, exit_on_user_error
+from converter.command import command, quiet_option
+from converter.errors import exit_on_user_error
 from evaluate.data.options import PRETRAINED_WEIGHTS, model_input_options
 from evaluate.runtime.devices import device_options
 
 
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.argument("files", nargs=-1, required=True)  # image files and folders of them
-@model_input_options(PRETRAINED_WEIGHTS, preset=True, batch_size=16)
+@model_input_options(PRETRAINED_WEIGHTS, preset=True)
 @click.option(
     "--topk", type=click.IntRange(min=1), default=5, help="Classes per image  [default: 5]"
 )
@@ -41,7 +40,7 @@ from evaluate.runtime.devices import device_options
 @click.option("--csv", "csv_path", metavar="FILE", help="Write the results as CSV ('-': stdout).")
 @click.option("--force", is_flag=True, help="Overwrite existing --json/--csv files.")
 @device_options
-@click.option("-q", "--quiet", is_flag=True, help="No line on stderr about the model and preset.")
+@quiet_option("No line on stderr about the model and preset.")
 @exit_on_user_error
 def main(
     files: tuple[str, ...],
@@ -68,15 +67,10 @@ def main(
 
 def _check_outputs(outputs: dict[str, str | None], force: bool) -> None:
     """Refuse unwritable outputs before the model is loaded."""
-    from converter.outputs.atomic import check_writable
+    from converter.outputs.declared import Output, check_outputs
 
-    given = [(option, path) for option, path in outputs.items() if path is not None]
-    if len(given) == 2 and given[0][1] == given[1][1]:
-        where = "stdout" if given[0][1] == "-" else given[0][1]
-        raise UserError(f"--json and --csv both name {where}; give them different files")
-    for _, path in given:
-        if path != "-":
-            check_writable(Path(path), force)
+    formats = {"--json": ("json",), "--csv": ("csv",)}
+    check_outputs([Output(o, path, formats[o], stdout=True) for o, path in outputs.items()], force)
 
 
 def _classify(

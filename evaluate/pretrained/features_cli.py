@@ -23,16 +23,15 @@ from typing import Any
 
 import click
 
-from converter.errors import UserError
+from converter.command import command, quiet_option
+from converter.errors import UserError, as_user_error
 from evaluate.data.options import PRETRAINED_WEIGHTS, model_input_options, skip_bad_option
 from evaluate.report import _Progress
 from evaluate.runtime.devices import device_options
-from evaluate.runtime.launch import os_error, run_distributed
+from evaluate.runtime.launch import run_distributed
 
 
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.argument("files", nargs=-1)
 @click.option(
     "--data",
@@ -47,7 +46,7 @@ from evaluate.runtime.launch import os_error, run_distributed
 @device_options
 @skip_bad_option("at the end and in the file's skipped_paths; their rows are NaN")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N images.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress line; errors only.")
+@quiet_option("No progress line; errors only.")
 def main(device: str, **options: Any) -> None:
     run_distributed(_extract, device, options)
 
@@ -78,9 +77,9 @@ def _extract(
     error = None
     try:
         if info.is_main:
-            from converter.outputs.atomic import check_writable
+            from converter.outputs.declared import Output, check_outputs
 
-            check_writable(output, force)
+            check_outputs([Output("--output", output, ("h5",))], force)
         images, names = feature_images(files, data, limit)
         shard_size = len(distributed.shard(len(images), info))
         model, module, layer, settings = _set_up(
@@ -90,7 +89,7 @@ def _extract(
     except UserError as e:
         error = e
     except OSError as e:
-        error = os_error(e)
+        error = as_user_error(e)
     distributed.raise_together(error, info)
     from evaluate.data.datasets import skipped_lines
     from evaluate.pretrained.features import extract_features

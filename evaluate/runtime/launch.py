@@ -8,9 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import click
-
-from converter.errors import Interrupted, UserError, exit_interrupted
+from converter.errors import ending_errors
 
 
 def under_torchrun() -> bool:
@@ -26,32 +24,11 @@ def run_distributed(body: Callable[..., None], device: str, options: dict[str, A
 
     info = distributed.DistInfo()
     try:
-        local_rank = int(os.environ["LOCAL_RANK"]) if under_torchrun() else None
-        torch_device = resolve_device(device, local_rank)
-        info = distributed.init_from_env(torch_device.type == "cuda")
-        body(info, torch_device, **options)
-        distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
-    except UserError as e:
-        exit_on(e, info)
-    except OSError as e:  # a file the user named, or its disk, failing after the checks
-        exit_on(os_error(e), info)
-    except KeyboardInterrupt:
-        exit_interrupted(Interrupted("no summary, no file written (they come at the end)"))
+        with ending_errors("no summary, no file written (they come at the end)"):
+            local_rank = int(os.environ["LOCAL_RANK"]) if under_torchrun() else None
+            torch_device = resolve_device(device, local_rank)
+            info = distributed.init_from_env(torch_device.type == "cuda")
+            body(info, torch_device, **options)
+            distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
     finally:
         distributed.cleanup(info)
-
-
-def exit_on(error: UserError, info: Any) -> None:
-    """One line on stderr and exit status 2; an error every rank raised is printed by rank 0."""
-    from evaluate.runtime import distributed
-
-    if info.is_main or not isinstance(error, distributed.CollectiveUserError):
-        prefix = "" if info.is_main else f"rank {info.rank}: "
-        click.echo(f"error: {prefix}{error}", err=True)
-    raise SystemExit(error.exit_code) from None
-
-
-def os_error(error: OSError) -> UserError:
-    """An OS error on a file the user named, as the one line a user error is."""
-    where = f"{error.filename}: " if error.filename else ""
-    return UserError(f"{where}{error.strerror or error}")
