@@ -10,12 +10,14 @@
     t7convert resnet_50.t7 resnet50.onnx --generic --input-shape 3,224,224
     t7convert style.t7 style.safetensors --generic --plugin my_layers.py
     t7convert model_90.t7 irv2.pt --verify         # cross-check the mapping with --generic's path
+    t7convert resnet_50.t7 resnet50.py --generic   # PyTorch source + resnet50.safetensors
 
 torch is imported only when a command needs it, so --help answers at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass
@@ -116,6 +118,10 @@ def main(
         raise UserError("Inception-ResNet-v2 takes one input: give --input-shape once")
     shape = _input_shape(input_shapes[0]) if input_shapes else None
     check_writable(output, force)
+    if out_format == "py":
+        from converter.outputs.pysource.writer import weights_path
+
+        check_writable(weights_path(output), force)
     source_info = checkpoint.resolve(source)
     digest = BackgroundSha256(source_info.model_path)  # runs while torch is imported
     from converter.irv2.convert import convert_checkpoint
@@ -135,6 +141,8 @@ def main(
 
         example = torch.rand(2, *(shape or (conversion.config.in_chans, 299, 299))) * 4 - 2
         say(f"onnx: {save_onnx(conversion.build_model(), output, example, force).describe()}")
+    elif out_format == "py":
+        say(f"python: {_write_mapped_py(conversion, output, force)}")
     else:
         out.save(conversion.state_dict, conversion.meta, output, out_format, force=force)
     n = sum(t.numel() for k, t in conversion.state_dict.items() if "num_batches" not in k)
@@ -144,6 +152,23 @@ def main(
         f"width 1/{conversion.config.width_divisor}, {conversion.config.num_classes} classes, "
         f"{time.perf_counter() - start:.2f} s"
     )
+
+
+def _write_mapped_py(conversion, output: Path, force: bool) -> str:  # noqa: ANN001
+    from converter.outputs.pysource.record import recording
+    from converter.outputs.pysource.writer import About, save_python
+
+    with recording() as calls:
+        model = conversion.build_model()
+    size = f"{conversion.config.in_chans} x 299 x 299"
+    about = About(
+        conversion.meta["source_file"],
+        conversion.meta["source_sha256"],
+        conversion.meta["converter_version"],
+        f"float32 N x {size}, preprocessed as fb.resnet.torch's validation (preset irv2: "
+        "Scale 328, ColorNormalize with ImageNet's mean and std, CenterCrop 299)",
+    )
+    return save_python(model, calls, output, force, about)
 
 
 def _input_shape(text: str) -> tuple[int, ...]:
@@ -167,6 +192,8 @@ class _GenericJob:
     output: Path
     force: bool
     dtype: str | None = None  # --dtype: the safetensors artifact records it for load_translated
+    calls: Any = None  # .py: the constructor calls recorded while the module was built
+    shapes: tuple = ()  # --input-shape, as given
 
 
 def _write_safetensors(job: _GenericJob) -> str:
@@ -194,11 +221,27 @@ def _write_onnx(job: _GenericJob) -> str:
     return f"ONNX {save_onnx(job.module, job.output, job.example, job.force).describe()}"
 
 
+def _write_py(job: _GenericJob) -> str:
+    from converter.irv2.convert import converter_version
+    from converter.outputs.pysource.writer import About, save_python
+    from converter.torch7.digest import BackgroundSha256
+
+    floating = [p.dtype for p in job.module.parameters() if p.dtype.is_floating_point]
+    dtype = str(floating[0] if floating else "float32").removeprefix("torch.")
+    shapes = " and ".join(" x ".join(("N", *map(str, s))) for s in job.shapes)
+    inputs = f"{dtype} {shapes}" if shapes else f"{dtype} tensors, as the Torch7 model took them"
+    path = Path(job.name)
+    sha = BackgroundSha256(path).result() if path.is_file() else None
+    about = About(path.name, sha, converter_version(), inputs)
+    return save_python(job.module, job.calls, job.output, job.force, about)
+
+
 # --generic's output formats (converter.outputs.mapped.GENERIC_FORMATS) and their writers
 _GENERIC_WRITERS: dict[str, Callable[[_GenericJob], str]] = {
     "safetensors": _write_safetensors,
     "pt2": _write_pt2,
     "onnx": _write_onnx,
+    "py": _write_py,
 }
 
 
@@ -217,13 +260,17 @@ def _generic(
     from converter.outputs.atomic import check_writable
 
     out_format = out.format_for(output, fmt, generic=True)
-    if not input_shapes and out_format != "safetensors":
+    if not input_shapes and out_format not in ("safetensors", "py"):
         raise UserError(
             f"--generic needs --input-shape C,H,W for the .{out_format} it traces "
             "(e.g. 3,224,224 for ResNet, 3,299,299 for Inception-ResNet-v2)"
         )
     shapes = [_input_shape(text) for text in input_shapes]
     check_writable(output, force)
+    if out_format == "py":
+        from converter.outputs.pysource.writer import weights_path
+
+        check_writable(weights_path(output), force)
     start = time.perf_counter()
     import torch
 
@@ -233,11 +280,19 @@ def _generic(
     for plugin in plugins:
         load_plugin(plugin)
     name, root = load_tree(source)
-    module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
+    with _recording(out_format == "py") as calls:
+        module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
     example = _example_input(module, shapes, source) if shapes else None
-    job = _GenericJob(name, root, module, example, output, force, dtype)
+    job = _GenericJob(name, root, module, example, output, force, dtype, calls, tuple(shapes))
     done = _GENERIC_WRITERS[out_format](job)
     say(f"translated {source} -> {output} ({done}) in {time.perf_counter() - start:.2f} s")
+
+
+def _recording(wanted: bool):  # noqa: ANN202
+    """The constructor calls a .py repeats, recorded while the module is built (for .py only)."""
+    from converter.outputs.pysource.record import recording
+
+    return recording() if wanted else contextlib.nullcontext()
 
 
 def _example_input(module, shapes: list[tuple[int, ...]], source: Path):  # noqa: ANN001, ANN202

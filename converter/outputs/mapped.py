@@ -30,10 +30,11 @@ SUFFIXES = {
     ".safetensors": "safetensors",
     ".onnx": "onnx",
     ".pt2": "pt2",
+    ".py": "py",
 }
-FORMATS = ("pt", "h5", "safetensors", "onnx", "pt2")  # every format t7convert writes
-MAPPED_FORMATS = ("pt", "h5", "safetensors", "onnx")  # the IRv2 mapping's outputs
-GENERIC_FORMATS = ("safetensors", "onnx", "pt2")  # --generic's outputs
+FORMATS = ("pt", "h5", "safetensors", "onnx", "pt2", "py")  # every format t7convert writes
+MAPPED_FORMATS = ("pt", "h5", "safetensors", "onnx", "py")  # the IRv2 mapping's outputs
+GENERIC_FORMATS = ("safetensors", "onnx", "pt2", "py")  # --generic's outputs
 _WHAT = {
     "pt": "the IRv2 mapping's state_dict",
     "h5": "the IRv2 mapping's HDF5 weights",
