@@ -24,14 +24,14 @@ def class_name(path: str) -> str:
     return "Graph" + re.sub(r"\W", "_", path.replace(".", "_"))
 
 
-def _value(arg: Any, where: str) -> Expr:
+def _value(arg: Any, names: dict[fx.Node, str], where: str) -> Expr:
     if isinstance(arg, fx.Node):
         if arg.op == "call_function" and arg.target is operator.getitem:
             source, index = arg.args
-            return Atom(f"{_value(source, where).flat()}[{index}]")
-        return Atom(arg.name)
+            return Atom(f"{_value(source, names, where).flat()}[{index}]")
+        return Atom(names.get(arg, arg.name))
     if isinstance(arg, (list, tuple)):
-        return Bracket("", "[", "]", [("", _value(a, where)) for a in arg])
+        return Bracket("", "[", "]", [("", _value(a, names, where)) for a in arg])
     plain = literal(arg)
     if plain is None:
         raise NotWritableError(f"{where}: a node takes a {type(arg).__name__}, not writable")
@@ -44,17 +44,18 @@ def graph_class(program: fx.GraphModule, path: str, sources: SourceSet) -> tuple
     where = f"the gModule at {path or 'the root'}"
     sources.add_from_import("torch", "nn")
     body = []
-    params = []
+    # fx avoids builtins' names (its input is `input_1`); as a parameter, `input` reads better
+    inputs = [n for n in program.graph.nodes if n.op == "placeholder"]
+    taken = {n.name for n in program.graph.nodes}
+    names = {inputs[0]: "input"} if len(inputs) == 1 and "input" not in taken else {}
     for node in program.graph.nodes:
-        if node.op == "placeholder":
-            params.append(node.name)
-        elif node.op == "call_module":
+        if node.op == "call_module":
             call = Bracket(f"self[{literal(node.target).flat()}]", "(", ")")
-            call.items = [("", _value(a, where)) for a in node.args]
+            call.items = [("", _value(a, names, where)) for a in node.args]
             body += lines(call, 2 * INDENT, f"{node.name} = ")
         elif node.op == "output":
-            body += lines(_value(node.args[0], where), 2 * INDENT, "return ")
-        elif not (node.op == "call_function" and node.target is operator.getitem):
+            body += lines(_value(node.args[0], names, where), 2 * INDENT, "return ")
+        elif node.op != "placeholder" and node.target is not operator.getitem:
             raise NotWritableError(
                 f"{where}: its graph holds a {node.op} node ({node.target}), which this writer "
                 "does not write out"
@@ -63,6 +64,6 @@ def graph_class(program: fx.GraphModule, path: str, sources: SourceSet) -> tuple
         f"class {name}(nn.ModuleDict):",
         f'    """nngraph gModule at {path or "the root"}: its nodes in nngraph\'s order."""',
         "",
-        f"    def forward(self, {', '.join(params)}):",
+        f"    def forward(self, {', '.join(names.get(n, n.name) for n in inputs)}):",
     ]
     return name, "\n".join(head + body) + "\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import sys
 import textwrap
@@ -67,7 +68,6 @@ class SourceSet:
     origins: dict[str, object] = field(default_factory=dict)  # name -> the object it defines
     from_imports: dict[str, set[str]] = field(default_factory=dict)  # module -> names
     plain_imports: set[str] = field(default_factory=set)  # "import torch", "import x as y"
-    _parsed: dict[str, _ModuleSource] = field(default_factory=dict)
 
     def reference(self, cls: type, what: str) -> str:
         """The name the generated code calls `cls` by, its source copied in where needed."""
@@ -98,10 +98,9 @@ class SourceSet:
                 "of a --plugin file or of top-level definitions can be copied into the .py)"
             )
         parsed = self._parse(module_name, what)
-        try:
-            text = textwrap.dedent(inspect.getsource(obj))
-        except (OSError, TypeError):
-            raise NotWritableError(f"{what}: no source for {_where(obj)}") from None
+        text = _source(obj)
+        if text is None:
+            raise NotWritableError(f"{what}: no source for {_where(obj)}")
         self.origins[name] = obj  # before its dependencies: recursion ends here
         for used in sorted(_free_names(text) - {name}):
             self._resolve(used, parsed, f"{what} (through {name})")
@@ -149,25 +148,9 @@ class SourceSet:
         self.add_from_import(stmt.module or "", name)
 
     def _parse(self, module_name: str, what: str) -> _ModuleSource:
-        if module_name in self._parsed:
-            return self._parsed[module_name]
-        module = sys.modules.get(module_name)
-        try:
-            text = inspect.getsource(module)
-        except (OSError, TypeError):
-            raise NotWritableError(f"{what}: no source for {module_name}") from None
-        parsed = _ModuleSource(module, text=text)
-        for stmt in ast.parse(text).body:
-            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                for alias in stmt.names:
-                    bound = alias.asname or alias.name.partition(".")[0]
-                    parsed.imports[bound] = stmt
-            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                for t in targets:
-                    if isinstance(t, ast.Name):
-                        parsed.assignments[t.id] = stmt
-        self._parsed[module_name] = parsed
+        parsed = _parsed(sys.modules.get(module_name))
+        if parsed is None:
+            raise NotWritableError(f"{what}: no source for {module_name}")
         return parsed
 
     def import_lines(self) -> list[str]:
@@ -184,6 +167,36 @@ class SourceSet:
                 joined = ", ".join(sorted(names, key=_member_key))
                 sections[_section(module)].append(f"from {module} import {joined}")
         return ["\n".join(lines) for lines in sections if lines]
+
+
+# Sources read once per process: a model's classes repeat across files and in the tests.
+@functools.lru_cache(maxsize=1024)
+def _source(obj: object) -> str | None:
+    try:
+        return textwrap.dedent(inspect.getsource(obj))
+    except (OSError, TypeError):
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(module: types.ModuleType | None) -> _ModuleSource | None:
+    """`module`'s top-level imports and assignments by the names they bind (cached by the module
+    object: a plugin file loaded again is a new module)."""
+    try:
+        text = inspect.getsource(module)
+    except (OSError, TypeError):
+        return None
+    parsed = _ModuleSource(module, text=text)
+    for stmt in ast.parse(text).body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                parsed.imports[alias.asname or alias.name.partition(".")[0]] = stmt
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    parsed.assignments[t.id] = stmt
+    return parsed
 
 
 def _section(module: str) -> int:
@@ -206,6 +219,7 @@ def _where(obj: object) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"
 
 
-def _free_names(text: str) -> set[str]:
+@functools.lru_cache(maxsize=1024)
+def _free_names(text: str) -> frozenset[str]:
     """Every name the code reads (annotations included: ruff checks them too)."""
-    return {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+    return frozenset(n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name))

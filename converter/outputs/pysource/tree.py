@@ -141,6 +141,11 @@ class TreeWriter:
         if isinstance(v, (list, tuple)):
             open_, close = ("[", "]") if isinstance(v, list) else ("(", ")")
             return Bracket("", open_, close, [("", self.value(x, inner, where)) for x in v])
+        if isinstance(v, (set, frozenset)):  # sorted: the same model, the same text
+            items = [("", self.value(x, inner, where)) for x in sorted(v, key=repr)]
+            if not items or isinstance(v, frozenset):
+                return call(type(v).__name__, [Bracket("", "{", "}", items)] if items else [])
+            return Bracket("", "{", "}", items)
         if isinstance(v, (torch.dtype, torch.device)):
             self.sources.plain_imports.add("import torch")
             return Atom(f"torch.{v}" if isinstance(v, torch.dtype) else f'torch.device("{v}")')
