@@ -19,6 +19,7 @@ import sys
 import textwrap
 import types
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from torch import nn
 
@@ -92,10 +93,15 @@ class SourceSet:
                 f"({_where(self.origins[name])} and {_where(obj)}); rename one"
             )
         module_name = getattr(obj, "__module__", "") or ""
-        if "<locals>" in getattr(obj, "__qualname__", "") or not _copyable(module_name):
+        if not _copyable(module_name):
             raise NotWritableError(
-                f"{what}: {_where(obj)} cannot be written as source (only code of this project, "
-                "of a --plugin file or of top-level definitions can be copied into the .py)"
+                f"{what}: {_where(obj)} is neither this project's nor a --plugin file's code, so "
+                "the .py cannot copy it"
+            )
+        if "<locals>" in getattr(obj, "__qualname__", ""):
+            raise NotWritableError(
+                f"{what}: {_where(obj)} is defined inside a function; only top-level classes "
+                "and functions can be copied into the .py"
             )
         parsed = self._parse(module_name, what)
         text = _source(obj)
@@ -214,9 +220,14 @@ def _is_typing(value: object) -> bool:
 
 
 def _where(obj: object) -> str:
+    """`qualname (file.py)` for a plugin's code, `module.qualname` for the rest."""
     if isinstance(obj, ast.AST):
         return "a module-level value"
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"
+    module = getattr(obj, "__module__", "?") or "?"
+    name = getattr(obj, "__qualname__", repr(obj))
+    if module.startswith("t7convert_plugin_"):
+        return f"{name} ({Path(getattr(sys.modules.get(module), '__file__', module)).name})"
+    return f"{module}.{name}"
 
 
 @functools.lru_cache(maxsize=1024)

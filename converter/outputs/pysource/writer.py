@@ -59,13 +59,14 @@ def weights_path(path: Path) -> Path:
 
 def _header(stem: str, about: About) -> str:
     text = [
-        f"{stem}: {about.source_file} as plain PyTorch, written by t7convert "
-        f"(irv2-torch7 {about.version}).",
+        f"{about.source_file} as plain PyTorch, written by t7convert (irv2-torch7 "
+        f"{about.version}).",
         "",
-        f"Source: {about.source_file}, sha256 {about.sha256 or 'not recorded'}.",
+        f"Source: {about.source_file}",
+        f"sha256: {about.sha256 or 'not recorded'}",
+        f"Input: {about.inputs}.",
         f"Weights: {stem}.safetensors beside this file, read by load(); state_dict keys are the "
         'Torch7 module paths ("1.2.weight" is model:get(1):get(2).weight).',
-        f"Input: {about.inputs}.",
         "",
         "Needs torch and safetensors only. The classes below that are not torch's carry Torch7's "
         "semantics where PyTorch's differ; they are irv2-torch7's own, copied.",

@@ -1,0 +1,225 @@
+"""`t7convert ... model.py`: the golden generated files, ruff on them, `--inspect` agreeing with
+them, and the refusals (one line, nothing written, no overwrite without --force).
+
+The numbers (Torch7's outputs, the translation's bit for bit) are in test_pysource.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from converter import load_model
+from converter.cli import main
+from converter.generic import registry
+from converter.torch7.objects import T7Object
+from converter.torch7.writer import save_t7
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = {  # golden file in tests/data -> (source, t7convert arguments)
+    "irv2_tiny_generated.py": ("data/irv2_tiny.t7", ("--generic", "--input-shape=3,299,299")),
+    "gmodule_unet_generated.py": ("zoo2/gmodule_unet.t7", ("--generic", "--input-shape=3,16,16")),
+}
+EMPTY = np.zeros(0, dtype=np.float32)
+
+
+@pytest.fixture(autouse=True)
+def own_registry(monkeypatch):
+    """What a test's plugin registers ends with the test."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _source(name: str, request) -> Path:
+    where, _, file = GOLDEN[name][0].partition("/")
+    base = request.getfixturevalue("bundled" if where == "data" else "fixtures")
+    return base / file if where == "data" else base / where / file
+
+
+@pytest.fixture(scope="module")
+def written(request, tmp_path_factory) -> dict[str, Path]:
+    """The golden cases and the mapped tiny IRv2 written again by t7convert."""
+    out = tmp_path_factory.mktemp("written")
+    paths = {}
+    for name, (_, args) in GOLDEN.items():
+        try:
+            source = _source(name, request)
+        except pytest.skip.Exception:
+            continue
+        result = run(source, out / name, *args)
+        assert result.exit_code == 0, result.output
+        paths[name] = out / name
+    bundled = request.getfixturevalue("bundled")
+    result = run(bundled / "irv2_tiny.t7", out / "irv2_tiny_mapped.py")
+    assert result.exit_code == 0, result.output
+    paths["mapped"] = out / "irv2_tiny_mapped.py"
+    return paths
+
+
+@pytest.mark.parametrize("name", list(GOLDEN))
+def test_generated_code_equals_the_golden_file(written, name):
+    if name not in written:
+        pytest.skip("its source is in the Torch7 fixture set, not found here")
+    want = (REPO / "tests" / "data" / name).read_text()
+    got = written[name].read_text()
+    regenerate = f"t7convert {GOLDEN[name][0]} tests/data/{name} {' '.join(GOLDEN[name][1])}"
+    assert got == want, f"the generated code changed; review it and regenerate: {regenerate}"
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed")
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_generated_files_pass_ruff(written, command):
+    config = ["--config", str(REPO / "pyproject.toml")]
+    files = [str(p) for p in written.values()]
+    done = subprocess.run(["ruff", *command, *config, *files], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _inspected(source: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor path -> shape from `t7convert --inspect`: `(i):` children and `[id] (slot)` graph
+    nodes nest by indentation; tensors are listed as `[weight 4x3x3x3, bias 4]`."""
+    result = run("--inspect", source)
+    assert result.exit_code == 0, result.output
+    shapes, stack = {}, {}
+    tree = ("\n" + result.output).split("\n-- ", 1)[1]  # after a table's entries: the tree
+    for line in tree.splitlines()[1:]:
+        depth = (len(line) - len(line.lstrip())) // 2
+        found = re.match(r"\s*(?:\[\d+\] )?\((\w+)\):? ", line)
+        if line.strip().startswith(("nn.", "cudnn.")) and not found:
+            stack = {depth: ""}  # the root module
+            continue
+        if not found:
+            continue
+        parent = stack.get(depth - 1, "")
+        stack[depth] = f"{parent}.{found[1]}" if parent else found[1]
+        tensors = re.search(r"  \[(\w+ [\dx]+(?:, \w+ [\dx]+)*)\]", line)
+        for entry in tensors[1].split(", ") if tensors else []:
+            field, size = entry.split(" ")
+            shapes[f"{stack[depth]}.{field}"] = tuple(int(s) for s in size.split("x"))
+    return shapes
+
+
+def _imported(path: Path):
+    spec = importlib.util.spec_from_file_location(f"generated_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", list(GOLDEN))
+def test_inspect_and_the_generated_module_agree_on_every_tensor(written, request, name):
+    if name not in written:
+        pytest.skip("its source is in the Torch7 fixture set, not found here")
+    model = _imported(written[name]).load()
+    state = {k: tuple(t.shape) for k, t in model.state_dict().items()}
+    state = {k: s for k, s in state.items() if not k.endswith("num_batches_tracked")}
+    listed = _inspected(_source(name, request))
+    print(f"{name}: {len(listed)} tensors listed by --inspect, {len(state)} in the .py")
+    assert listed == state
+
+
+def _write_tree(path: Path, root: T7Object) -> Path:
+    save_t7(root, path)
+    return path
+
+
+def _module(cls: str, **fields) -> T7Object:
+    return T7Object(cls, 1, {"output": EMPTY, "gradInput": EMPTY, "train": False, **fields})
+
+
+PLUGIN_HEAD = """
+import numpy as np
+import torch
+from torch import nn
+
+from converter import register_translation
+"""
+
+
+@pytest.mark.parametrize(
+    ("plugin", "says"),
+    [
+        (  # a class made inside a function: its source is not a top-level definition
+            "def make():\n    class Local(nn.Module):\n        def forward(self, x):\n"
+            "            return x\n    return Local\n\nLocal = make()\n",
+            r"Local at the root: make.<locals>.Local \(mine.py\) is defined inside a function",
+        ),
+        (  # a class whose code needs numpy, which the .py does not import
+            "class Scaled(nn.Module):\n    def forward(self, x):\n"
+            "        return x * float(np.float32(2))\n\nLocal = Scaled\n",
+            r"uses the module numpy, which the generated file cannot import",
+        ),
+        (  # changed after construction: its constructor call alone would not make it
+            "class Scaled(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.scale = 1.0\n\n    def forward(self, x):\n        return x * self.scale\n"
+            "\n\nclass Local(Scaled):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.scale = 1.0\n\n\n_made = Local\n\n\ndef Local():  # noqa: N802\n"
+            "    m = _made()\n    m.scale = 2.0\n    return m\n",
+            r"Local at the root: its scale was set after it was constructed",
+        ),
+    ],
+)
+def test_what_cannot_be_written_is_refused_in_one_line(tmp_path, plugin, says):
+    plugin_file = tmp_path / "mine.py"
+    registration = "\n\n@register_translation('nn.Mine')\ndef _mine(t7, ctx):\n    return Local()\n"
+    plugin_file.write_text(PLUGIN_HEAD + "\n\n" + plugin + registration)
+    source = _write_tree(tmp_path / "m.t7", _module("nn.Mine"))
+    out = tmp_path / "out" / "m.py"
+    out.parent.mkdir()
+    result = run(source, out, "--generic", "--plugin", plugin_file)
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    print(line)
+    assert line.startswith("error: ") and "\n" not in line and "Traceback" not in line
+    assert re.search(says, line), line
+    assert list(out.parent.iterdir()) == []  # nothing written, not even the weights
+
+
+def test_neither_file_is_overwritten_without_force(bundled, tmp_path):
+    source = bundled / "irv2_tiny.t7"
+    for existing in ("tiny.py", "tiny.safetensors"):
+        (tmp_path / existing).write_text("mine")
+        for args in ((), ("--generic",)):
+            result = run(source, tmp_path / "tiny.py", *args)
+            assert result.exit_code == 2 and "pass --force" in result.output, result.output
+            assert existing in result.output
+        assert sorted(p.name for p in tmp_path.iterdir()) == [existing]
+        assert (tmp_path / existing).read_text() == "mine"
+        result = run(source, tmp_path / "tiny.py", "--force")
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.py", "tiny.safetensors"]
+        (tmp_path / "tiny.py").unlink()
+        (tmp_path / "tiny.safetensors").unlink()
+
+
+def test_the_generated_file_runs_with_the_project_not_importable(written, bundled, tmp_path):
+    """The mapped IRv2's .py (its classes copied from converter.irv2.model) in a clean
+    interpreter: builds, loads its weights, prints."""
+    code = (
+        "import sys; sys.path[:0] = sys.argv[1:]; import irv2_tiny_mapped as m; "
+        "net = m.load(); print(type(net).__name__, sum(p.numel() for p in net.parameters())); "
+        "print(any(k.startswith('converter') for k in sys.modules))"
+    )
+    import safetensors
+    import torch
+
+    paths = sorted({str(Path(p.__file__).parents[1]) for p in (torch, safetensors)})
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(written["mapped"].parent), *paths],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    mapped = load_model(bundled / "irv2_tiny.t7")
+    n = sum(p.numel() for p in mapped.parameters())
+    assert done.stdout.split() == ["InceptionResNetV2", str(n), "False"]
