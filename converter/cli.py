@@ -194,6 +194,7 @@ class _GenericJob:
     dtype: str | None = None  # --dtype: the safetensors artifact records it for load_translated
     calls: Any = None  # .py: the constructor calls recorded while the module was built
     shapes: tuple = ()  # --input-shape, as given
+    digest: Any = None  # .py: the source's sha256, computed while the module is built
 
 
 def _write_safetensors(job: _GenericJob) -> str:
@@ -224,15 +225,12 @@ def _write_onnx(job: _GenericJob) -> str:
 def _write_py(job: _GenericJob) -> str:
     from converter.irv2.convert import converter_version
     from converter.outputs.pysource.writer import About, save_python
-    from converter.torch7.digest import BackgroundSha256
 
     floating = [p.dtype for p in job.module.parameters() if p.dtype.is_floating_point]
     dtype = str(floating[0] if floating else "float32").removeprefix("torch.")
     shapes = " and ".join(" x ".join(("N", *map(str, s))) for s in job.shapes)
     inputs = f"{dtype} {shapes}" if shapes else f"{dtype} tensors, as the Torch7 model took them"
-    path = Path(job.name)
-    sha = BackgroundSha256(path).result() if path.is_file() else None
-    about = About(path.name, sha, converter_version(), inputs)
+    about = About(Path(job.name).name, job.digest.result(), converter_version(), inputs)
     return save_python(job.module, job.calls, job.output, job.force, about)
 
 
@@ -267,10 +265,14 @@ def _generic(
         )
     shapes = [_input_shape(text) for text in input_shapes]
     check_writable(output, force)
+    digest = None
     if out_format == "py":
         from converter.outputs.pysource.writer import weights_path
+        from converter.torch7 import checkpoint
+        from converter.torch7.digest import BackgroundSha256
 
         check_writable(weights_path(output), force)
+        digest = BackgroundSha256(checkpoint.resolve(source).model_path)  # while torch imports
     start = time.perf_counter()
     import torch
 
@@ -283,7 +285,7 @@ def _generic(
     with _recording(out_format == "py") as calls:
         module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
     example = _example_input(module, shapes, source) if shapes else None
-    job = _GenericJob(name, root, module, example, output, force, dtype, calls, tuple(shapes))
+    job = _GenericJob(name, root, module, example, output, force, dtype, calls, shapes, digest)
     done = _GENERIC_WRITERS[out_format](job)
     say(f"translated {source} -> {output} ({done}) in {time.perf_counter() - start:.2f} s")
 

@@ -113,6 +113,7 @@ def _inspected(source: Path) -> dict[str, tuple[int, ...]]:
 def _imported(path: Path):
     spec = importlib.util.spec_from_file_location(f"generated_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as `import` would: dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
