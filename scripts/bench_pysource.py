@@ -53,13 +53,16 @@ def generated(source: Path, output: Path, *args: str) -> nn.Module:
 
 
 def forwards(models: dict[str, nn.Module], x: torch.Tensor, args) -> dict[str, float]:  # noqa: ANN001
-    """Seconds per forward of each model: the minimum over rounds of interleaved calls."""
+    """Seconds per forward of each model: the minimum over rounds of interleaved calls, the
+    order rotated each round (the one that runs first must not always be the same)."""
     times: dict[str, list[float]] = {name: [] for name in models}
+    names = list(models)
     with torch.no_grad():
         first = min(bench_translate.timed(lambda m=m: m(x))[0] for m in models.values())
         calls = max(1, round(args.round / first))
-        for _ in range(args.forwards):
-            for name, model in models.items():
+        for r in range(args.forwards):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                model = models[name]
                 times[name].append(bench_translate.per_call(lambda m=model: m(x), calls))
     return {name: min(t) for name, t in times.items()}
 
@@ -126,8 +129,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fixture", type=Path, default=default)
     ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--forwards", type=int, default=10, help="rounds of forwards")
-    ap.add_argument("--round", type=float, default=0.5, help="seconds a round lasts at least")
+    ap.add_argument("--forwards", type=int, default=20, help="rounds of forwards")
+    ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
     ap.add_argument("--repeat", type=int, default=3, help="conversions timed per format")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = ap.parse_args()

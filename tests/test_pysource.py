@@ -1,12 +1,12 @@
 """`t7convert X.t7 model.py [--generic]`: the generated PyTorch source, proven against Torch7.
 
-Every zoo/ and zoo2/ case the translator handles, the real published models (torch-rnn through
-its plugin, whose classes the .py copies), ResNet-18 and the tiny IRv2 (generic and mapped) are
-written as .py + .safetensors, then imported in ONE fresh interpreter (`python -I -S`, cwd = the
-work directory, only torch's and safetensors' directories on its path, so this project cannot
-be imported) and run on the inputs Torch7 ran: each output must match Torch7's within the
-translation's tolerance (t7compare: 1e-5 / 1e-10 x max|ref|) and equal the translated (or
-mapped) module's output bit for bit.
+Every zoo/, zoo2/ and zoo3/ case the translator handles, the real published models (torch-rnn
+through its plugin, whose classes the .py copies), ResNet-18 and the tiny IRv2 (generic and
+mapped) are written as .py + .safetensors, then imported in ONE fresh interpreter (`python -I
+-S`, cwd = the work directory, only torch's and safetensors' directories on its path, so this
+project cannot be imported) and run on the inputs Torch7 ran: each output must match Torch7's
+within the translation's tolerance (t7compare: 1e-5 / 1e-10 x max|ref|) and equal the
+translated (or mapped) module's output bit for bit.
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ from converter.outputs.pysource.writer import About, save_python
 from converter.torch7.reader import load_t7
 
 CHILD = Path(__file__).resolve().parent / "pysource_child.py"
-ZOO = [f"{d}/{p.stem}" for d in ("zoo", "zoo2") for p in sorted((fixtures_dir() / d).glob("*.t7"))]
+ZOO = [
+    f"{d}/{p.stem}"
+    for d in ("zoo", "zoo2", "zoo3")
+    for p in sorted((fixtures_dir() / d).glob("*.t7"))
+]
 CASES = ZOO + [f"realworld/{n}" for n in MODELS] + ["resnet18", "tiny/generic", "tiny/mapped"]
 
 
@@ -47,7 +51,9 @@ def _zoo_case(case: str):
     data = load_t7(fixtures_dir() / f"{case}.t7")
     if not isinstance(data, dict) or "module" not in data:
         return "a reader case, not a module"
-    keys = ["input"] + sorted(k for k in data if k.startswith("input_"))
+    if data.get("mode", "evaluate") != "evaluate":
+        return f"a {data['mode']}-mode case"
+    keys = ["input"] + sorted(k for k in data if k.startswith("input") and k != "input")
     refs = [tensor(data[k.replace("input", "output")]) for k in keys]
     return (lambda: translate(data["module"])), [tensor(data[k]) for k in keys], refs
 
@@ -63,7 +69,7 @@ def _realworld_case(name: str):
 
 def _case(case: str, request):
     kind, _, name = case.partition("/")
-    if kind in ("zoo", "zoo2"):
+    if kind in ("zoo", "zoo2", "zoo3"):
         request.getfixturevalue("fixtures")
         return _zoo_case(case)
     if kind == "realworld":
@@ -155,3 +161,4 @@ def _bitwise_equal(a, b) -> bool:
 def test_every_zoo_case_is_in_the_batch(fixtures):
     assert sum(c.startswith("zoo/") for c in CASES) >= 37, "zoo/ fixtures missing"
     assert sum(c.startswith("zoo2/") for c in CASES) >= 100, "zoo2/ fixtures missing"
+    assert sum(c.startswith("zoo3/") for c in CASES) >= 90, "zoo3/ fixtures missing"

@@ -13,14 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from click.testing import CliRunner
+from test_plugins import module, own_registry, run  # noqa: F401 - own_registry: autouse
 
 from converter import load_model
-from converter.cli import main
-from converter.generic import registry
-from converter.torch7.objects import T7Object
 from converter.torch7.writer import save_t7
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,17 +24,6 @@ GOLDEN = {  # golden file in tests/data -> (source, t7convert arguments)
     "irv2_tiny_generated.py": ("data/irv2_tiny.t7", ("--generic", "--input-shape=3,299,299")),
     "gmodule_unet_generated.py": ("zoo2/gmodule_unet.t7", ("--generic", "--input-shape=3,16,16")),
 }
-EMPTY = np.zeros(0, dtype=np.float32)
-
-
-@pytest.fixture(autouse=True)
-def own_registry(monkeypatch):
-    """What a test's plugin registers ends with the test."""
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def _source(name: str, request) -> Path:
@@ -130,15 +115,6 @@ def test_inspect_and_the_generated_module_agree_on_every_tensor(written, request
     assert listed == state
 
 
-def _write_tree(path: Path, root: T7Object) -> Path:
-    save_t7(root, path)
-    return path
-
-
-def _module(cls: str, **fields) -> T7Object:
-    return T7Object(cls, 1, {"output": EMPTY, "gradInput": EMPTY, "train": False, **fields})
-
-
 PLUGIN_HEAD = """
 import numpy as np
 import torch
@@ -175,7 +151,8 @@ def test_what_cannot_be_written_is_refused_in_one_line(tmp_path, plugin, says):
     plugin_file = tmp_path / "mine.py"
     registration = "\n\n@register_translation('nn.Mine')\ndef _mine(t7, ctx):\n    return Local()\n"
     plugin_file.write_text(PLUGIN_HEAD + "\n\n" + plugin + registration)
-    source = _write_tree(tmp_path / "m.t7", _module("nn.Mine"))
+    source = tmp_path / "m.t7"
+    save_t7(module("nn.Mine"), source)
     out = tmp_path / "out" / "m.py"
     out.parent.mkdir()
     result = run(source, out, "--generic", "--plugin", plugin_file)
