@@ -13,10 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from test_plugins import module, own_registry, run  # noqa: F401 - own_registry: autouse
 
-from converter import load_model
+from converter import load_model, translate
+from converter.torch7.nngraph_writer import GraphBuilder
 from converter.torch7.writer import save_t7
 
 REPO = Path(__file__).resolve().parent.parent
@@ -190,7 +193,6 @@ def test_the_generated_file_runs_with_the_project_not_importable(written, bundle
         "print(any(k.startswith('converter') for k in sys.modules))"
     )
     import safetensors
-    import torch
 
     paths = sorted({str(Path(p.__file__).parents[1]) for p in (torch, safetensors)})
     done = subprocess.run(
@@ -201,3 +203,57 @@ def test_the_generated_file_runs_with_the_project_not_importable(written, bundle
     mapped = load_model(bundled / "irv2_tiny.t7")
     n = sum(p.numel() for p in mapped.parameters())
     assert done.stdout.split() == ["InceptionResNetV2", str(n), "False"]
+
+
+def test_a_graph_with_a_shared_module_and_annotations(tmp_path):
+    """One conv used by two nodes stays one module in the .py (Lua shares the object); nodes
+    are named by their annotations; the output equals the translation's bit for bit."""
+    rng = np.random.default_rng(0)
+    conv = module(
+        "nn.SpatialConvolution", nInputPlane=2, nOutputPlane=2, kW=3, kH=3, dW=1, dH=1,
+        padW=1, padH=1, weight=rng.normal(size=(2, 2, 3, 3)).astype(np.float32),
+        bias=rng.normal(size=2).astype(np.float32),
+    )  # fmt: skip
+    g = GraphBuilder()
+    x = g.node(module("nn.Identity"))
+    first = g.node(conv, [x], name="enc")
+    second = g.node(conv, [g.node(module("nn.Tanh"), [first])], name="enc again")
+    source = tmp_path / "shared.t7"
+    save_t7(g.gmodule([x], [g.node(module("nn.CAddTable"), [first, second])]), source)
+    result = run(source, tmp_path / "shared.py", "--generic")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "shared.py").read_text()
+    assert re.search(r"enc = self\[\"\d\"\]\(", text) and "enc_again = " in text, text
+    generated = _imported(tmp_path / "shared.py").load()
+    translated = translate(source)
+    slots = [k for k, m in translated._modules.items() if isinstance(m, torch.nn.Conv2d)]
+    assert len(slots) == 2 and generated[slots[0]] is generated[slots[1]]
+    inp = torch.randn(2, 2, 5, 5)
+    with torch.no_grad():
+        assert torch.equal(generated(inp), translated(inp))
+
+
+def test_unsupported_classes_are_refused_together(tmp_path):
+    source = tmp_path / "two.t7"
+    save_t7(module("nn.Sequential", modules=[module("nn.Foo"), module("nn.Bar")]), source)
+    result = run(source, tmp_path / "two.py", "--generic")
+    assert result.exit_code == 2
+    first = result.output.splitlines()[0]
+    assert "nn.Foo at 1" in first and "nn.Bar at 2" in first, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["two.t7"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_load_on_cuda(written, bundled):
+    from t7compare import tensor
+
+    from converter.torch7.reader import load_t7
+
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    for name in ("irv2_tiny_generated.py", "mapped"):
+        model = _imported(written[name]).load(device="cuda")
+        with torch.no_grad():
+            got = model(tensor(ref["input"]).cuda()).cpu()
+        delta, scale = float((got - tensor(ref["output"])).abs().max()), float(got.abs().max())
+        print(f"{name} on CUDA: max|Δ| = {delta:.3g} (max|out| = {scale:.3g})")
+        assert delta <= 1e-4 * scale  # cuDNN rounds differently from THNN

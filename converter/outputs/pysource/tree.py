@@ -50,8 +50,8 @@ class TreeWriter:
         return type(m).__name__ + ("" if path is None else f" at {path or 'the root'}")
 
     def _arguments(self, m: nn.Module) -> Iterator[Any]:
-        if isinstance(m, fx.GraphModule):
-            yield from m.children()
+        if isinstance(m, fx.GraphModule):  # every slot: a module two nodes share is in two
+            yield from m._modules.values()
             return
         _, args, kwargs = self._recorded(m)
         yield from args
@@ -109,7 +109,7 @@ class TreeWriter:
                 self.classes.append(source)
             children = [
                 (f"{literal(k).flat()}: ", self.module(c, indent + 2 * INDENT))
-                for k, c in m.named_children()
+                for k, c in m._modules.items()
             ]
             return call(name, [Bracket("", "{", "}", children)])
         _, args, kwargs = self._recorded(m)
