@@ -148,6 +148,11 @@ from converter import register_translation
             "    m = _made()\n    m.scale = 2.0\n    return m\n",
             r"Local at the root: its scale was set after it was constructed",
         ),
+        (  # a name the generated file has for itself
+            "def load():\n    return 2.0\n\n\nclass Local(nn.Module):\n"
+            "    def forward(self, x):\n        return x * load()\n",
+            r"the name load for both the generated load\(\) and load \(mine.py\); rename one",
+        ),
     ],
 )
 def test_what_cannot_be_written_is_refused_in_one_line(tmp_path, plugin, says):

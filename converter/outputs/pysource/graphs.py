@@ -42,7 +42,8 @@ def graph_class(program: fx.GraphModule, path: str, sources: SourceSet) -> tuple
     """(class name, class source) of `program`, the graph at Torch7 `path`."""
     name = class_name(path)
     where = f"the gModule at {path or 'the root'}"
-    sources.add_from_import("torch", "nn")
+    sources.bind(name, f"the class of {where}", where)
+    sources.add_from_import("torch", "nn", where)
     body = []
     # fx avoids builtins' names (its input is `input_1`); as a parameter, `input` reads better
     inputs = [n for n in program.graph.nodes if n.op == "placeholder"]

@@ -69,6 +69,18 @@ class SourceSet:
     origins: dict[str, object] = field(default_factory=dict)  # name -> the object it defines
     from_imports: dict[str, set[str]] = field(default_factory=dict)  # module -> names
     plain_imports: set[str] = field(default_factory=set)  # "import torch", "import x as y"
+    # name -> what binds it in the file: one name, one meaning (the file's own functions too)
+    bound: dict[str, str] = field(
+        default_factory=lambda: {"build": "the generated build()", "load": "the generated load()"}
+    )
+
+    def bind(self, name: str, meaning: str, what: str) -> None:
+        """Claim `name` at the generated file's top level for `meaning`."""
+        if self.bound.setdefault(name, meaning) != meaning:
+            raise NotWritableError(
+                f"{what}: the .py would need the name {name} for both {self.bound[name]} and "
+                f"{meaning}; rename one"
+            )
 
     def reference(self, cls: type, what: str) -> str:
         """The name the generated code calls `cls` by, its source copied in where needed."""
@@ -79,8 +91,14 @@ class SourceSet:
         self.require(cls, what)
         return cls.__name__
 
-    def add_from_import(self, module: str, name: str) -> None:
+    def add_from_import(self, module: str, name: str, what: str = "the model") -> None:
+        self.bind(name, f"from {module} import {name}", what)
         self.from_imports.setdefault(module, set()).add(name)
+
+    def add_import(self, module: str, alias: str | None = None, what: str = "the model") -> None:
+        line = f"import {module}" + (f" as {alias}" if alias and alias != module else "")
+        self.bind(alias or module, line, what)
+        self.plain_imports.add(line)
 
     def require(self, obj: object, what: str) -> None:
         """Copy `obj` (a class or function) and what it uses; `what` names it in a refusal."""
@@ -92,6 +110,7 @@ class SourceSet:
                 f"{what}: two different definitions are both called {name} "
                 f"({_where(self.origins[name])} and {_where(obj)}); rename one"
             )
+        self.bind(name, _where(obj), what)
         module_name = getattr(obj, "__module__", "") or ""
         if not _copyable(module_name):
             raise NotWritableError(
@@ -124,6 +143,7 @@ class SourceSet:
                 self.require(value, what)
         elif name in parsed.assignments:
             if name not in self.definitions:
+                self.bind(name, f"{module.__name__}.{name}", what)
                 text = ast.get_source_segment(parsed.text, parsed.assignments[name]) or ""
                 self.origins[name] = parsed.assignments[name]
                 for used in sorted(_free_names(text) - {name}):
@@ -139,11 +159,9 @@ class SourceSet:
                 "import (it depends on torch and the standard library only)"
             )
         if isinstance(stmt, ast.ImportFrom):
-            self.add_from_import(stmt.module or "", name)
-        elif value.__name__ == name:
-            self.plain_imports.add(f"import {name}")
+            self.add_from_import(stmt.module or "", name, what)
         else:
-            self.plain_imports.add(f"import {value.__name__} as {name}")
+            self.add_import(value.__name__, name, what)
 
     def _import_name(self, stmt: ast.stmt, name: str, what: str) -> None:
         if not isinstance(stmt, ast.ImportFrom) or not _importable(stmt.module or ""):
@@ -151,7 +169,7 @@ class SourceSet:
         original = next(a.name for a in stmt.names if (a.asname or a.name) == name)
         if original != name:
             raise NotWritableError(f"{what}: imports {original} as {name}; import it by its name")
-        self.add_from_import(stmt.module or "", name)
+        self.add_from_import(stmt.module or "", name, what)
 
     def _parse(self, module_name: str, what: str) -> _ModuleSource:
         parsed = _parsed(sys.modules.get(module_name))

@@ -96,7 +96,7 @@ class TreeWriter:
     def _variable(self, m: nn.Module) -> str:
         path = self.paths.get(id(m)) or f"shared{len(self.variables)}"
         name = "m" + re.sub(r"\W", "_", path.replace(".", "_"))
-        taken = set(self.variables.values()) | set(self.sources.definitions)
+        taken = set(self.variables.values()) | set(self.sources.bound)
         while name in taken:
             name += "_"
         return name
@@ -130,7 +130,7 @@ class TreeWriter:
             return plain
         inner = indent + INDENT
         if isinstance(v, OrderedDict):
-            self.sources.add_from_import("collections", "OrderedDict")
+            self.sources.add_from_import("collections", "OrderedDict", where)
             return call("OrderedDict", [self.value(dict(v), inner, where)])
         if isinstance(v, dict):
             items = [
@@ -147,7 +147,7 @@ class TreeWriter:
                 return call(type(v).__name__, [Bracket("", "{", "}", items)] if items else [])
             return Bracket("", "{", "}", items)
         if isinstance(v, (torch.dtype, torch.device)):
-            self.sources.plain_imports.add("import torch")
+            self.sources.add_import("torch", what=where)
             return Atom(f"torch.{v}" if isinstance(v, torch.dtype) else f'torch.device("{v}")')
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
             fields = [f for f in dataclasses.fields(v) if f.init]

@@ -81,8 +81,7 @@ def _header(stem: str, about: About) -> str:
 def python_source(model: nn.Module, calls: Calls, stem: str, about: About) -> str:
     """The text of the generated file for `model`, built while `calls` was recorded."""
     sources = SourceSet()
-    for line in ("import torch",):
-        sources.plain_imports.add(line)
+    sources.add_import("torch")
     sources.add_from_import("pathlib", "Path")
     sources.add_from_import("safetensors.torch", "load_file")
     sources.add_from_import("torch", "nn")
@@ -180,7 +179,10 @@ def save_python(model: nn.Module, calls: Calls, path: Path, force: bool, about: 
     with atomic_path(weights, force) as tmp_weights, atomic_path(path, force) as tmp:
         save_file(tensors, tmp_weights, metadata=meta)
         tmp.write_text(text, encoding="utf-8")
-    return (
-        f"{text.count(chr(10))} lines of PyTorch, {len(tensors)} tensors in {weights.name}; "
+    use = (
         f"import {path.stem} and call load()"
+        if path.stem.isidentifier()
+        else f"{path.stem!r} is no Python name: load it with importlib, or rename it to import it"
     )
+    n_lines = text.count("\n")
+    return f"{n_lines} lines of PyTorch, {len(tensors)} tensors in {weights.name}; {use}"
