@@ -7,6 +7,7 @@ The numbers (Torch7's outputs, the translation's bit for bit) are in test_pysour
 from __future__ import annotations
 
 import importlib.util
+import operator
 import re
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ import torch
 from test_plugins import module, own_registry, run  # noqa: F401 - own_registry: autouse
 
 from converter import load_model, translate
+from converter.outputs.pysource.record import recording
+from converter.outputs.pysource.writer import About, save_python
 from converter.torch7.nngraph_writer import GraphBuilder
 from converter.torch7.writer import save_t7
 
@@ -262,3 +265,26 @@ def test_load_on_cuda(written, bundled):
         delta, scale = float((got - tensor(ref["output"])).abs().max()), float(got.abs().max())
         print(f"{name} on CUDA: max|Δ| = {delta:.3g} (max|out| = {scale:.3g})")
         assert delta <= 1e-4 * scale  # cuDNN rounds differently from THNN
+
+
+def test_a_graph_calling_functions_and_methods_is_written_out(tmp_path):
+    """fx nodes that call torch functions, operators and tensor methods (as a translator that
+    calls functions instead of do-nothing modules would build them) become the same calls."""
+    with recording() as calls:
+        g = torch.fx.Graph()
+        x = g.placeholder("input")
+        relu = g.call_function(torch.relu, (g.call_module("1", (x,)),))
+        flat = g.call_method("flatten", (g.call_function(operator.add, (relu, x)), 1))
+        g.output(g.call_function(torch.nn.functional.softmax, (flat,), {"dim": 1}))
+        root = torch.nn.Module()
+        root.add_module("1", torch.nn.Conv2d(2, 2, 3, padding=1))
+        program = torch.fx.GraphModule(root, g, class_name="gModule")
+    save_python(program, calls, tmp_path / "fx.py", False, About("fx", None, "test", "test"))
+    text = (tmp_path / "fx.py").read_text()
+    for line in ("relu = torch.relu(_1)", "add = operator.add(relu, input)",
+                 "flatten = add.flatten(1)", "softmax = F.softmax(flatten, dim=1)"):  # fmt: skip
+        assert line in text, text
+    generated = _imported(tmp_path / "fx.py").load()
+    inp = torch.randn(2, 2, 4, 4)
+    with torch.no_grad():
+        assert torch.equal(generated(inp), program(inp))

@@ -13,6 +13,8 @@ import operator
 import re
 from typing import Any
 
+import torch
+import torch.nn.functional as F
 from torch import fx
 
 from converter.outputs.pysource.layout import INDENT, Atom, Bracket, Expr, lines, literal
@@ -38,6 +40,30 @@ def _value(arg: Any, names: dict[fx.Node, str], where: str) -> Expr:
     return plain
 
 
+def _callee(node: fx.Node, names: dict[fx.Node, str], sources: SourceSet, where: str) -> str:
+    """What a node calls: a node module, a tensor method, or a function (torch's, the standard
+    library's, or one copied like the helper classes)."""
+    if node.op == "call_module":
+        return f"self[{literal(node.target).flat()}]"
+    if node.op == "call_method":
+        return f"{_value(node.args[0], names, where).flat()}.{node.target}"
+    target = node.target
+    if node.op == "call_function" and callable(target):
+        name, module = getattr(target, "__name__", ""), getattr(target, "__module__", None)
+        if getattr(torch, name, None) is target:
+            sources.add_import("torch", what=where)
+            return f"torch.{name}"
+        if getattr(F, name, None) is target:
+            sources.add_import("torch.nn.functional", "F", where)
+            return f"F.{name}"
+        if module in ("operator", "_operator", "math"):
+            sources.add_import(module.lstrip("_"), what=where)
+            return f"{module.lstrip('_')}.{name}"
+        sources.require(target, where)
+        return name
+    raise NotWritableError(f"{where}: its graph holds a {node.op} node ({target}), not writable")
+
+
 def graph_class(program: fx.GraphModule, path: str, sources: SourceSet) -> tuple[str, str]:
     """(class name, class source) of `program`, the graph at Torch7 `path`."""
     name = class_name(path)
@@ -50,17 +76,14 @@ def graph_class(program: fx.GraphModule, path: str, sources: SourceSet) -> tuple
     taken = {n.name for n in program.graph.nodes}
     names = {inputs[0]: "input"} if len(inputs) == 1 and "input" not in taken else {}
     for node in program.graph.nodes:
-        if node.op == "call_module":
-            call = Bracket(f"self[{literal(node.target).flat()}]", "(", ")")
-            call.items = [("", _value(a, names, where)) for a in node.args]
-            body += lines(call, 2 * INDENT, f"{node.name} = ")
-        elif node.op == "output":
+        if node.op == "output":
             body += lines(_value(node.args[0], names, where), 2 * INDENT, "return ")
         elif node.op != "placeholder" and node.target is not operator.getitem:
-            raise NotWritableError(
-                f"{where}: its graph holds a {node.op} node ({node.target}), which this writer "
-                "does not write out"
-            )
+            call = Bracket(_callee(node, names, sources, where), "(", ")")
+            args = node.args[1:] if node.op == "call_method" else node.args
+            call.items = [("", _value(a, names, where)) for a in args]
+            call.items += [(f"{k}=", _value(v, names, where)) for k, v in node.kwargs.items()]
+            body += lines(call, 2 * INDENT, f"{node.name} = ")
     head = [
         f"class {name}(nn.ModuleDict):",
         f'    """nngraph gModule at {path or "the root"}: its nodes in nngraph\'s order."""',
