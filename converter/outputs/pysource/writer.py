@@ -107,9 +107,24 @@ def check_rebuilds(text: str, model: nn.Module) -> None:
         exec(compile(text, module.__file__, "exec"), vars(module))  # noqa: S102 - our own text
         with torch.device("meta"):
             rebuilt = module.build()
+    except Exception as e:  # noqa: BLE001 - whatever copied code raises becomes one line
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise NotWritableError(
+            f"the generated code fails when it builds the model ({type(e).__name__}: {first})"
+        ) from None
     finally:
         del sys.modules[name]
     _compare(model, rebuilt)
+    if _sharing(model) != _sharing(rebuilt):
+        raise NotWritableError("the generated code shares modules differently from the model")
+
+
+def _sharing(model: nn.Module) -> list[list[str]]:
+    """The paths of each module object, for those under more than one path."""
+    by_id: dict[int, list[str]] = {}
+    for path, m in model.named_modules(remove_duplicate=False):
+        by_id.setdefault(id(m), []).append(path)
+    return sorted(paths for paths in by_id.values() if len(paths) > 1)
 
 
 def _compare(model: nn.Module, rebuilt: nn.Module) -> None:
