@@ -129,7 +129,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fixture", type=Path, default=default)
     ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--forwards", type=int, default=20, help="rounds of forwards")
+    ap.add_argument("--forwards", type=int, default=40, help="rounds of forwards")
     ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
     ap.add_argument("--repeat", type=int, default=3, help="conversions timed per format")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
