@@ -285,89 +285,122 @@ class View(nn.Module):
 
 def build() -> nn.Module:
     """The network with untrained weights (load() puts them in)."""
-    m1_4_2 = nn.Sequential(
+    m1_1 = nn.Sequential(
         OrderedDict(
             {
-                "1": nn.Conv2d(8, 12, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
+                "1": nn.Conv2d(3, 4, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 4, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m1_2 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(4, 4, (3, 3), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 4, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m1_3 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(4, 8, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
+                "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m1_4 = ConcatTable(
+        [
+            MaxPool((3, 3), (2, 2), (0, 0), False),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": nn.Conv2d(8, 12, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
+                        "2": BatchNorm(4, 12, eps=1e-05, momentum=0.1, affine=True),
+                        "3": nn.ReLU(True),
+                    },
+                ),
+            ),
+        ],
+    )
+    m1_6_1_1 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(20, 8, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m1_6_1_2 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(8, 12, (3, 3), (1, 1), (0, 0), groups=1, bias=False),
                 "2": BatchNorm(4, 12, eps=1e-05, momentum=0.1, affine=True),
                 "3": nn.ReLU(True),
             },
         ),
     )
-    m1_6_1 = nn.Sequential(
+    m1_6_2_1 = nn.Sequential(
         OrderedDict(
             {
-                "1": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(20, 8, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-                "2": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(8, 12, (3, 3), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 12, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-            },
-        ),
-    )
-    m1_6_2 = nn.Sequential(
-        OrderedDict(
-            {
-                "1": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(20, 8, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-                "2": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(8, 8, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
-                            "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(8, 8, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-                "4": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(8, 12, (3, 3), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 12, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-            },
-        ),
-    )
-    m1_8_1 = nn.Sequential(
-        OrderedDict(
-            {
-                "1": nn.Conv2d(24, 24, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
-                "2": BatchNorm(4, 24, eps=1e-05, momentum=0.1, affine=True),
+                "1": nn.Conv2d(20, 8, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
                 "3": nn.ReLU(True),
             },
         ),
+    )
+    m1_6_2_2 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(8, 8, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
+                "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m1_6_2_3 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(8, 8, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m1_6_2_4 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(8, 12, (3, 3), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 12, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m1_6 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m1_6_1_1, "2": m1_6_1_2})),
+            nn.Sequential(
+                OrderedDict({"1": m1_6_2_1, "2": m1_6_2_2, "3": m1_6_2_3, "4": m1_6_2_4}),
+            ),
+        ],
+    )
+    m1_8 = ConcatTable(
+        [
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": nn.Conv2d(24, 24, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
+                        "2": BatchNorm(4, 24, eps=1e-05, momentum=0.1, affine=True),
+                        "3": nn.ReLU(True),
+                    },
+                ),
+            ),
+            MaxPool((3, 3), (2, 2), (0, 0), False),
+        ],
     )
     m2_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -423,30 +456,35 @@ def build() -> nn.Module:
             },
         ),
     )
-    m2_1_2 = nn.Sequential(
+    m2_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m2_1_2_1_1_1})),
+            nn.Sequential(OrderedDict({"1": m2_1_2_1_2_1, "2": m2_1_2_1_2_2})),
+            nn.Sequential(OrderedDict({"1": m2_1_2_1_3_1, "2": m2_1_2_1_3_2, "3": m2_1_2_1_3_3})),
+        ],
+    )
+    m2_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m2_1_2_1_1_1})),
-                        nn.Sequential(OrderedDict({"1": m2_1_2_1_2_1, "2": m2_1_2_1_2_2})),
-                        nn.Sequential(
-                            OrderedDict({"1": m2_1_2_1_3_1, "2": m2_1_2_1_3_2, "3": m2_1_2_1_3_3}),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m2_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m2_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m2_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m3_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -502,30 +540,35 @@ def build() -> nn.Module:
             },
         ),
     )
-    m3_1_2 = nn.Sequential(
+    m3_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m3_1_2_1_1_1})),
+            nn.Sequential(OrderedDict({"1": m3_1_2_1_2_1, "2": m3_1_2_1_2_2})),
+            nn.Sequential(OrderedDict({"1": m3_1_2_1_3_1, "2": m3_1_2_1_3_2, "3": m3_1_2_1_3_3})),
+        ],
+    )
+    m3_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m3_1_2_1_1_1})),
-                        nn.Sequential(OrderedDict({"1": m3_1_2_1_2_1, "2": m3_1_2_1_2_2})),
-                        nn.Sequential(
-                            OrderedDict({"1": m3_1_2_1_3_1, "2": m3_1_2_1_3_2, "3": m3_1_2_1_3_3}),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m3_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m3_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m3_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m4_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -581,30 +624,35 @@ def build() -> nn.Module:
             },
         ),
     )
-    m4_1_2 = nn.Sequential(
+    m4_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m4_1_2_1_1_1})),
+            nn.Sequential(OrderedDict({"1": m4_1_2_1_2_1, "2": m4_1_2_1_2_2})),
+            nn.Sequential(OrderedDict({"1": m4_1_2_1_3_1, "2": m4_1_2_1_3_2, "3": m4_1_2_1_3_3})),
+        ],
+    )
+    m4_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m4_1_2_1_1_1})),
-                        nn.Sequential(OrderedDict({"1": m4_1_2_1_2_1, "2": m4_1_2_1_2_2})),
-                        nn.Sequential(
-                            OrderedDict({"1": m4_1_2_1_3_1, "2": m4_1_2_1_3_2, "3": m4_1_2_1_3_3}),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m4_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m4_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m4_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m5_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -660,30 +708,35 @@ def build() -> nn.Module:
             },
         ),
     )
-    m5_1_2 = nn.Sequential(
+    m5_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m5_1_2_1_1_1})),
+            nn.Sequential(OrderedDict({"1": m5_1_2_1_2_1, "2": m5_1_2_1_2_2})),
+            nn.Sequential(OrderedDict({"1": m5_1_2_1_3_1, "2": m5_1_2_1_3_2, "3": m5_1_2_1_3_3})),
+        ],
+    )
+    m5_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m5_1_2_1_1_1})),
-                        nn.Sequential(OrderedDict({"1": m5_1_2_1_2_1, "2": m5_1_2_1_2_2})),
-                        nn.Sequential(
-                            OrderedDict({"1": m5_1_2_1_3_1, "2": m5_1_2_1_3_2, "3": m5_1_2_1_3_3}),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m5_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m5_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m5_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m6_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -739,72 +792,77 @@ def build() -> nn.Module:
             },
         ),
     )
-    m6_1_2 = nn.Sequential(
+    m6_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m6_1_2_1_1_1})),
+            nn.Sequential(OrderedDict({"1": m6_1_2_1_2_1, "2": m6_1_2_1_2_2})),
+            nn.Sequential(OrderedDict({"1": m6_1_2_1_3_1, "2": m6_1_2_1_3_2, "3": m6_1_2_1_3_3})),
+        ],
+    )
+    m6_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m6_1_2_1_1_1})),
-                        nn.Sequential(OrderedDict({"1": m6_1_2_1_2_1, "2": m6_1_2_1_2_2})),
-                        nn.Sequential(
-                            OrderedDict({"1": m6_1_2_1_3_1, "2": m6_1_2_1_3_2, "3": m6_1_2_1_3_3}),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
     )
-    m7_1_2 = nn.Sequential(
+    m6_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m6_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m6_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
+    )
+    m7_1_3_1 = nn.Sequential(
         OrderedDict(
             {
-                "1": nn.Conv2d(48, 48, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
+                "1": nn.Conv2d(48, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m7_1_3_2 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(32, 32, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
+                "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m7_1_3_3 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(32, 48, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
                 "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
                 "3": nn.ReLU(True),
             },
         ),
     )
-    m7_1_3 = nn.Sequential(
-        OrderedDict(
-            {
-                "1": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
+    m7_1 = ConcatTable(
+        [
+            MaxPool((3, 3), (2, 2), (0, 0), False),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": nn.Conv2d(48, 48, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
+                        "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
+                        "3": nn.ReLU(True),
+                    },
                 ),
-                "2": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(32, 32, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
-                            "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(32, 48, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-            },
-        ),
+            ),
+            nn.Sequential(OrderedDict({"1": m7_1_3_1, "2": m7_1_3_2, "3": m7_1_3_3})),
+        ],
     )
     m8_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -842,29 +900,34 @@ def build() -> nn.Module:
             },
         ),
     )
-    m8_1_2 = nn.Sequential(
+    m8_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m8_1_2_1_1_1})),
+            nn.Sequential(OrderedDict({"1": m8_1_2_1_2_1, "2": m8_1_2_1_2_2, "3": m8_1_2_1_2_3})),
+        ],
+    )
+    m8_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m8_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict({"1": m8_1_2_1_2_1, "2": m8_1_2_1_2_2, "3": m8_1_2_1_2_3}),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m8_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m8_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m8_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m9_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -902,29 +965,34 @@ def build() -> nn.Module:
             },
         ),
     )
-    m9_1_2 = nn.Sequential(
+    m9_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m9_1_2_1_1_1})),
+            nn.Sequential(OrderedDict({"1": m9_1_2_1_2_1, "2": m9_1_2_1_2_2, "3": m9_1_2_1_2_3})),
+        ],
+    )
+    m9_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m9_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict({"1": m9_1_2_1_2_1, "2": m9_1_2_1_2_2, "3": m9_1_2_1_2_3}),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m9_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m9_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m9_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m10_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -962,31 +1030,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m10_1_2 = nn.Sequential(
+    m10_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m10_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m10_1_2_1_2_1, "2": m10_1_2_1_2_2, "3": m10_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m10_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m10_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m10_1_2_1_2_1, "2": m10_1_2_1_2_2, "3": m10_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m10_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m10_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m10_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m11_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1024,31 +1097,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m11_1_2 = nn.Sequential(
+    m11_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m11_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m11_1_2_1_2_1, "2": m11_1_2_1_2_2, "3": m11_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m11_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m11_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m11_1_2_1_2_1, "2": m11_1_2_1_2_2, "3": m11_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m11_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m11_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m11_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m12_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1086,31 +1164,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m12_1_2 = nn.Sequential(
+    m12_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m12_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m12_1_2_1_2_1, "2": m12_1_2_1_2_2, "3": m12_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m12_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m12_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m12_1_2_1_2_1, "2": m12_1_2_1_2_2, "3": m12_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m12_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m12_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m12_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m13_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1148,31 +1231,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m13_1_2 = nn.Sequential(
+    m13_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m13_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m13_1_2_1_2_1, "2": m13_1_2_1_2_2, "3": m13_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m13_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m13_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m13_1_2_1_2_1, "2": m13_1_2_1_2_2, "3": m13_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m13_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m13_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m13_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m14_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1210,31 +1298,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m14_1_2 = nn.Sequential(
+    m14_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m14_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m14_1_2_1_2_1, "2": m14_1_2_1_2_2, "3": m14_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m14_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m14_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m14_1_2_1_2_1, "2": m14_1_2_1_2_2, "3": m14_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m14_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m14_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m14_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m15_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1272,31 +1365,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m15_1_2 = nn.Sequential(
+    m15_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m15_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m15_1_2_1_2_1, "2": m15_1_2_1_2_2, "3": m15_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m15_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m15_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m15_1_2_1_2_1, "2": m15_1_2_1_2_2, "3": m15_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m15_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m15_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m15_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m16_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1334,31 +1432,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m16_1_2 = nn.Sequential(
+    m16_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m16_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m16_1_2_1_2_1, "2": m16_1_2_1_2_2, "3": m16_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m16_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m16_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m16_1_2_1_2_1, "2": m16_1_2_1_2_2, "3": m16_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m16_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m16_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m16_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m17_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1396,112 +1499,107 @@ def build() -> nn.Module:
             },
         ),
     )
-    m17_1_2 = nn.Sequential(
+    m17_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m17_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m17_1_2_1_2_1, "2": m17_1_2_1_2_2, "3": m17_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m17_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m17_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m17_1_2_1_2_1, "2": m17_1_2_1_2_2, "3": m17_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 144, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
     )
-    m18_1_2 = nn.Sequential(
+    m17_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m17_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m17_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
+    )
+    m18_1_2_1 = nn.Sequential(
         OrderedDict(
             {
-                "1": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(144, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-                "2": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(32, 48, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
+                "1": nn.Conv2d(144, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
             },
         ),
     )
-    m18_1_3 = nn.Sequential(
+    m18_1_2_2 = nn.Sequential(
         OrderedDict(
             {
-                "1": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(144, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-                "2": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(32, 32, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
+                "1": nn.Conv2d(32, 48, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 48, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
             },
         ),
     )
-    m18_1_4 = nn.Sequential(
+    m18_1_3_1 = nn.Sequential(
         OrderedDict(
             {
-                "1": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(144, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-                "2": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(32, 32, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
-                            "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(32, 32, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
-                            "3": nn.ReLU(True),
-                        },
-                    ),
-                ),
+                "1": nn.Conv2d(144, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
             },
         ),
+    )
+    m18_1_3_2 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(32, 32, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m18_1_4_1 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(144, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m18_1_4_2 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(32, 32, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
+                "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m18_1_4_3 = nn.Sequential(
+        OrderedDict(
+            {
+                "1": nn.Conv2d(32, 32, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 32, eps=1e-05, momentum=0.1, affine=True),
+                "3": nn.ReLU(True),
+            },
+        ),
+    )
+    m18_1 = ConcatTable(
+        [
+            MaxPool((3, 3), (2, 2), (0, 0), False),
+            nn.Sequential(OrderedDict({"1": m18_1_2_1, "2": m18_1_2_2})),
+            nn.Sequential(OrderedDict({"1": m18_1_3_1, "2": m18_1_3_2})),
+            nn.Sequential(OrderedDict({"1": m18_1_4_1, "2": m18_1_4_2, "3": m18_1_4_3})),
+        ],
     )
     m19_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1539,31 +1637,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m19_1_2 = nn.Sequential(
+    m19_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m19_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m19_1_2_1_2_1, "2": m19_1_2_1_2_2, "3": m19_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m19_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m19_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m19_1_2_1_2_1, "2": m19_1_2_1_2_2, "3": m19_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m19_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m19_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m19_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m20_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1601,31 +1704,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m20_1_2 = nn.Sequential(
+    m20_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m20_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m20_1_2_1_2_1, "2": m20_1_2_1_2_2, "3": m20_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m20_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m20_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m20_1_2_1_2_1, "2": m20_1_2_1_2_2, "3": m20_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m20_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m20_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m20_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m21_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1663,31 +1771,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m21_1_2 = nn.Sequential(
+    m21_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m21_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m21_1_2_1_2_1, "2": m21_1_2_1_2_2, "3": m21_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m21_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m21_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m21_1_2_1_2_1, "2": m21_1_2_1_2_2, "3": m21_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m21_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m21_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m21_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m22_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1725,31 +1838,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m22_1_2 = nn.Sequential(
+    m22_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m22_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m22_1_2_1_2_1, "2": m22_1_2_1_2_2, "3": m22_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m22_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m22_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m22_1_2_1_2_1, "2": m22_1_2_1_2_2, "3": m22_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m22_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m22_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m22_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     m23_1_2_1_1_1 = nn.Sequential(
         OrderedDict(
@@ -1787,31 +1905,36 @@ def build() -> nn.Module:
             },
         ),
     )
-    m23_1_2 = nn.Sequential(
+    m23_1_2_1 = ConcatTable(
+        [
+            nn.Sequential(OrderedDict({"1": m23_1_2_1_1_1})),
+            nn.Sequential(
+                OrderedDict({"1": m23_1_2_1_2_1, "2": m23_1_2_1_2_2, "3": m23_1_2_1_2_3}),
+            ),
+        ],
+    )
+    m23_1_2_3 = nn.Sequential(
         OrderedDict(
             {
-                "1": ConcatTable(
-                    [
-                        nn.Sequential(OrderedDict({"1": m23_1_2_1_1_1})),
-                        nn.Sequential(
-                            OrderedDict(
-                                {"1": m23_1_2_1_2_1, "2": m23_1_2_1_2_2, "3": m23_1_2_1_2_3},
-                            ),
-                        ),
-                    ],
-                ),
-                "2": JoinTable(2, 4),
-                "3": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
-                            "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
-                        },
-                    ),
-                ),
-                "4": Constant("mul", 0.1, False),
+                "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
+                "2": BatchNorm(4, 256, eps=1e-05, momentum=0.1, affine=True),
             },
         ),
+    )
+    m23_1 = ConcatTable(
+        [
+            nn.Identity(),
+            nn.Sequential(
+                OrderedDict(
+                    {
+                        "1": m23_1_2_1,
+                        "2": JoinTable(2, 4),
+                        "3": m23_1_2_3,
+                        "4": Constant("mul", 0.1, False),
+                    },
+                ),
+            ),
+        ],
     )
     return nn.Sequential(
         OrderedDict(
@@ -1819,264 +1942,118 @@ def build() -> nn.Module:
                 "1": nn.Sequential(
                     OrderedDict(
                         {
-                            "1": nn.Sequential(
-                                OrderedDict(
-                                    {
-                                        "1": nn.Conv2d(
-                                            3,
-                                            4,
-                                            (3, 3),
-                                            (2, 2),
-                                            (0, 0),
-                                            groups=1,
-                                            bias=False,
-                                        ),
-                                        "2": BatchNorm(4, 4, eps=1e-05, momentum=0.1, affine=True),
-                                        "3": nn.ReLU(True),
-                                    },
-                                ),
-                            ),
-                            "2": nn.Sequential(
-                                OrderedDict(
-                                    {
-                                        "1": nn.Conv2d(
-                                            4,
-                                            4,
-                                            (3, 3),
-                                            (1, 1),
-                                            (0, 0),
-                                            groups=1,
-                                            bias=False,
-                                        ),
-                                        "2": BatchNorm(4, 4, eps=1e-05, momentum=0.1, affine=True),
-                                        "3": nn.ReLU(True),
-                                    },
-                                ),
-                            ),
-                            "3": nn.Sequential(
-                                OrderedDict(
-                                    {
-                                        "1": nn.Conv2d(
-                                            4,
-                                            8,
-                                            (3, 3),
-                                            (1, 1),
-                                            (1, 1),
-                                            groups=1,
-                                            bias=False,
-                                        ),
-                                        "2": BatchNorm(4, 8, eps=1e-05, momentum=0.1, affine=True),
-                                        "3": nn.ReLU(True),
-                                    },
-                                ),
-                            ),
-                            "4": ConcatTable([MaxPool((3, 3), (2, 2), (0, 0), False), m1_4_2]),
+                            "1": m1_1,
+                            "2": m1_2,
+                            "3": m1_3,
+                            "4": m1_4,
                             "5": JoinTable(2, 4),
-                            "6": ConcatTable([m1_6_1, m1_6_2]),
+                            "6": m1_6,
                             "7": JoinTable(2, 4),
-                            "8": ConcatTable([m1_8_1, MaxPool((3, 3), (2, 2), (0, 0), False)]),
+                            "8": m1_8,
                             "9": JoinTable(2, 4),
                         },
                     ),
                 ),
                 "2": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m2_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m2_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "3": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m3_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m3_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "4": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m4_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m4_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "5": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m5_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m5_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "6": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m6_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m6_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "7": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": ConcatTable(
-                                [MaxPool((3, 3), (2, 2), (0, 0), False), m7_1_2, m7_1_3],
-                            ),
-                            "2": JoinTable(2, 4),
-                        },
-                    ),
-                ),
+                "7": nn.Sequential(OrderedDict({"1": m7_1, "2": JoinTable(2, 4)})),
                 "8": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m8_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m8_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "9": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m9_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m9_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "10": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m10_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m10_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "11": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m11_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m11_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "12": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m12_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m12_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "13": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m13_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m13_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "14": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m14_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m14_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "15": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m15_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m15_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "16": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m16_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m16_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "17": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m17_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m17_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "18": nn.Sequential(
-                    OrderedDict(
-                        {
-                            "1": ConcatTable(
-                                [MaxPool((3, 3), (2, 2), (0, 0), False), m18_1_2, m18_1_3, m18_1_4],
-                            ),
-                            "2": JoinTable(2, 4),
-                        },
-                    ),
-                ),
+                "18": nn.Sequential(OrderedDict({"1": m18_1, "2": JoinTable(2, 4)})),
                 "19": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m19_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m19_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "20": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m20_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m20_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "21": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m21_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m21_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "22": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m22_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m22_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "23": nn.Sequential(
                     OrderedDict(
-                        {
-                            "1": ConcatTable([nn.Identity(), m23_1_2]),
-                            "2": Combine("add", False, pair=False),
-                            "3": nn.ReLU(True),
-                        },
+                        {"1": m23_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
                 "24": AvgPool((8, 8), (1, 1), (0, 0), False, True, True),

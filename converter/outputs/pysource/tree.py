@@ -25,8 +25,8 @@ from converter.outputs.pysource.layout import INDENT, Atom, Bracket, Expr, call,
 from converter.outputs.pysource.record import Calls
 from converter.outputs.pysource.sources import NotWritableError, SourceSet
 
-# a container that would be printed exploded this far in gets a variable of its own
-HOIST_INDENT = 9 * INDENT
+# a container this far in gets a variable of its own, so its layers still fit on one line each
+HOIST_INDENT = 5 * INDENT
 
 
 class TreeWriter:
