@@ -1,12 +1,12 @@
 """`t7convert X.t7 model.py [--generic]`: the generated PyTorch source, proven against Torch7.
 
-Every zoo/, zoo2/ and zoo3/ case the translator handles, the real published models (torch-rnn
-through its plugin, whose classes the .py copies), ResNet-18 and the tiny IRv2 (generic and
-mapped) are written as .py + .safetensors, then imported in ONE fresh interpreter (`python -I
--S`, cwd = the work directory, only torch's and safetensors' directories on its path, so this
-project cannot be imported) and run on the inputs Torch7 ran: each output must match Torch7's
-within the translation's tolerance (t7compare: 1e-5 / 1e-10 x max|ref|) and equal the
-translated (or mapped) module's output bit for bit.
+Every zoo/, zoo2/ and zoo3/ case the translator handles, texture_nets' zoo3 cases through its
+plugin (whose classes the .py copies), the real published models, ResNet-18 and the tiny IRv2
+(generic and mapped) are written as .py + .safetensors, then imported in ONE fresh interpreter
+(`python -I -S`, cwd = the work directory, only torch's and safetensors' directories on its
+path, so this project cannot be imported) and run on the inputs Torch7 ran: each output must
+match Torch7's within the translation's tolerance (t7compare: 1e-5 / 1e-10 x max|ref|) and
+equal the translated (or mapped) module's output bit for bit.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import safetensors
 import torch
 from conftest import fixtures_dir, shared_dir
 from t7compare import tensor
-from test_realworld_models import MODELS, PLUGINS
+from test_realworld_models import MODELS
 from zoo2cases import compare
 
 from converter.generic import registry
@@ -34,12 +34,19 @@ from converter.outputs.pysource.writer import About, save_python
 from converter.torch7.reader import load_t7
 
 CHILD = Path(__file__).resolve().parent / "pysource_child.py"
+PLUGINS = Path(__file__).resolve().parent / "plugins"
+# zoo3 cases whose class a plugin of tests/plugins translates: the .py copies the plugin's code
+PLUGIN_CASES = {
+    "tn2016_circularpad1": "texture_nets.py",
+    "tn2016_circularpad2": "texture_nets.py",
+}
 ZOO = [
     f"{d}/{p.stem}"
     for d in ("zoo", "zoo2", "zoo3")
     for p in sorted((fixtures_dir() / d).glob("*.t7"))
 ]
-CASES = ZOO + [f"realworld/{n}" for n in MODELS] + ["resnet18", "tiny/generic", "tiny/mapped"]
+CASES = ZOO + [f"plugin/{n}" for n in PLUGIN_CASES] + [f"realworld/{n}" for n in MODELS]
+CASES += ["resnet18", "tiny/generic", "tiny/mapped"]
 
 
 def module_name(case: str) -> str:
@@ -59,9 +66,9 @@ def _zoo_case(case: str):
 
 
 def _realworld_case(name: str):
-    path, dtype, plugin = MODELS[name]
-    if plugin:
-        load_plugin(PLUGINS / plugin)
+    path, dtype, *plugin = MODELS[name]  # (file, dtype[, the plugin it needs])
+    if plugin and plugin[0]:
+        load_plugin(PLUGINS / plugin[0])
     ref = load_t7(shared_dir() / "realworld" / "models" / f"{name}_ref.t7")
     build = lambda: translate(shared_dir() / "realworld" / path, dtype)  # noqa: E731
     return build, [tensor(ref["input"])], [tensor(ref["output"])]
@@ -72,6 +79,10 @@ def _case(case: str, request):
     if kind in ("zoo", "zoo2", "zoo3"):
         request.getfixturevalue("fixtures")
         return _zoo_case(case)
+    if kind == "plugin":
+        request.getfixturevalue("fixtures")
+        load_plugin(PLUGINS / PLUGIN_CASES[name])
+        return _zoo_case(f"zoo3/{name}")
     if kind == "realworld":
         request.getfixturevalue("realworld")
         return _realworld_case(name)
