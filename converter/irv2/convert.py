@@ -40,7 +40,7 @@ class Conversion:
         return model.eval()
 
 
-def _converter_version() -> str:
+def converter_version() -> str:
     """The installed distribution's version (pyproject.toml is the one place it is set)."""
     try:
         return importlib.metadata.version("irv2-torch7")
@@ -102,6 +102,6 @@ def convert_tree(
         "source_sha256": digest.result() if digest is not None else None,
         "source_epoch": source.epoch,
         "mapping": table,
-        "converter_version": _converter_version(),
+        "converter_version": converter_version(),
     }
     return Conversion(state, config, source, meta)
