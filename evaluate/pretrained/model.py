@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from converter.architecture import IRV2, TRANSLATED
 from converter.errors import UserError
 from converter.irv2.model import InceptionResNetV2
 from converter.load import RUNNING_TOOLS
@@ -38,6 +39,11 @@ class PretrainedModel:
     description: str  # one line: what was loaded, for the user and for every output
     recorded_classes: list[str] | None = None  # a fine-tuned model's class-folder names
     input_size: int | None = None  # the one crop size an exported program takes
+
+    @property
+    def arch(self) -> str:
+        """What the outputs record as the architecture (a program's or graph's is not known)."""
+        return {"mapped": IRV2, "generic": TRANSLATED}.get(self.kind, self.kind)
 
     def class_names(self, num_outputs: int) -> ClassNames:
         return classes.for_model(num_outputs, self.recorded_classes)
