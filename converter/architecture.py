@@ -15,7 +15,7 @@ parameters and statistics) are not stored twice; the few it does not (Torch7 boo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from converter.errors import UserError
@@ -42,6 +42,7 @@ class Architecture:
     dtype: str | None = None  # a translated network's parameter type ("float32", "float64")
     head: dict[str, Any] | None = None  # {"path", "in_features", "out_features"}
     name: str = "network"  # what messages call it (its source file)
+    _encoded: tuple[dict, dict] | None = field(default=None, repr=False, compare=False)
 
     @property
     def preset(self) -> str:
@@ -92,9 +93,12 @@ class Architecture:
         return {**state_dict, **extra}
 
     def _spec(self) -> tuple[dict, dict]:
+        """The tree as spec and arrays, encoded once (checkpoints are written every epoch)."""
         from converter.outputs.spec import to_spec
 
-        return to_spec(self.tree, {}, self.name)
+        if self._encoded is None:
+            self._encoded = to_spec(self.tree, {}, self.name)
+        return self._encoded
 
 
 def _same(tensor: torch.Tensor | None, array: Any) -> bool:

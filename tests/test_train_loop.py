@@ -246,7 +246,7 @@ def run_cli(*args: str) -> tuple[int, str]:
     "extra, message",
     [
         (["--resume", "X", "--weights", "Y"], "give one starting point"),
-        (["--reset-classifier"], "needs --num-classes"),
+        (["--reset-classifier"], "give --weights MODEL"),
         (["--fresh-momentum"], "only applies to --resume-t7"),
         (["--no-val", "--ten-crop"], "--no-val contradicts"),
         (["--momentum", "0"], "--nesterov needs"),
@@ -296,7 +296,7 @@ def test_corrupt_and_foreign_checkpoints_are_refused(dataset, tmp_path):
     )
     code, out = run_cli("--data", str(dataset), "--resume", str(run), "--device", "cpu")
     print(out)
-    assert code == 2 and "not inception_resnet_v2" in out
+    assert code == 2 and "not of inception_resnet_v2 or torch7_translated" in out
 
 
 def test_lua_directory_without_optimizer_state_needs_the_flag(fixtures, dataset, tmp_path):

@@ -32,6 +32,8 @@ def check_image_classifier(network: nn.Module, crop_size: int, description: str)
         _refuse(description, takes, "not one batch of images")
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(shape, generator=generator, dtype=_dtype(network))
+    was_training = network.training
+    network.eval()  # BatchNorm statistics must not learn from the probe
     try:
         # torch.fx prints a generated-code dump to stderr when a graph fails: not for the user
         with torch.inference_mode(), contextlib.redirect_stderr(io.StringIO()):
@@ -44,6 +46,8 @@ def check_image_classifier(network: nn.Module, crop_size: int, description: str)
                 "preset with the image size it was trained on (--preset)"
             ) from None
         _refuse(description, takes, f"a {batch} batch of images fails in it ({first})")
+    finally:
+        network.train(was_training)
     if not isinstance(out, torch.Tensor):
         returns = f"a {type(out).__name__} of {len(out)} outputs"
         _refuse(description, takes, f"for a {batch} batch it returns {returns}{_NOT_SCORES}")

@@ -37,6 +37,8 @@ def train(o: dict[str, Any], given: set[str]) -> None:
     """Assemble model, data, trainer and loop from the options, then run."""
     import torch
 
+    from evaluate.pretrained.presets import PRESETS
+    from evaluate.pretrained.probe import check_image_classifier
     from evaluate.runtime import devices, distributed
     from evaluate.train import checkpoint
     from evaluate.train.log import TrainLog
@@ -62,8 +64,12 @@ def train(o: dict[str, Any], given: set[str]) -> None:
                     f"{run_dir} has finished epoch {done} {of}; pass --epochs N (> {done}) to go on"
                 )
             return
-        model, source_note, t7_source = _build_model(o, resumed, device)
-        train_images, val_images = _open_data(Path(o["data"]), model.num_classes, o, resumed)
+        train_images, val_images = _open_data(Path(o["data"]))
+        model, source_note, t7_source = _build_model(o, resumed, len(train_images.classes))
+        _check_classes(model, train_images, Path(o["data"]), o, resumed)
+        preset = PRESETS[model.architecture.preset]
+        check_image_classifier(model, preset.crop_size, source_note)
+        model = model.to(device).train()
         state.classes = train_images.classes
         iters = _iters(len(train_images), loop_cfg, info)
         train_cfg = _train_config(o, given, resumed, iters, amp)
@@ -83,13 +89,13 @@ def train(o: dict[str, Any], given: set[str]) -> None:
         )
         loop = TrainLoop(
             trainer,
-            _train_loader(train_images, loop_cfg, info, device),
+            _train_loader(train_images, loop_cfg, info, device, preset),
             loop_cfg,
             state,
             info,
             log,
             run_dir,
-            _validator(o, val_images, loop_cfg, info, device, amp, log),
+            _validator(o, val_images, loop_cfg, info, device, amp, log, preset),
             meta={"source": source_note},
         )
         if resumed is not None:
@@ -198,16 +204,18 @@ def _train_config(o, given, resumed, iters: int, amp: str | None):
         raise UserError(str(e)) from None
 
 
-def _build_model(o: dict[str, Any], resumed: dict | None, device):
-    """The network and a one-line note of where it came from (and the Lua source, if any)."""
-    from converter import load_model
+def _build_model(o: dict[str, Any], resumed: dict | None, n_folders: int):
+    """The network (on the CPU, checked to classify images of its preset's size), a one-line note
+    of where it came from, and the Lua source, if any."""
+    from converter.architecture import num_classes, of_network, rebuild
     from converter.irv2.convert import convert_checkpoint
     from converter.irv2.model import InceptionResNetV2, IRV2Config
+    from converter.load import load
+    from evaluate.train import checkpoint
 
     t7_source = None
     if resumed is not None:
-        model = InceptionResNetV2(IRV2Config(**resumed["meta"]["config"]))
-        model.load_state_dict(resumed["state_dict"])
+        model = rebuild(resumed["meta"], resumed["state_dict"], str(checkpoint.find(o["resume"])))
         meta = resumed["meta"]
         note = f"resuming {o['resume']} (epoch {meta['epoch']}, iteration {meta['batches_done']})"
     elif o["resume_t7"]:
@@ -226,45 +234,58 @@ def _build_model(o: dict[str, Any], resumed: dict | None, device):
         model = conversion.build_model()
         note = f"continuing the Lua run {t7_source.describe()}"
     elif o["weights"]:
-        model = load_model(o["weights"])
-        note = f"fine-tuning from {o['weights']}"
+        loaded = load(o["weights"])
+        loaded.require_trainable("irv2-train")
+        model = loaded.network
+        note = f"fine-tuning from {loaded.description}"
     else:
         model = InceptionResNetV2(IRV2Config(num_classes=o["num_classes"] or 1000))
         note = "training from scratch"
+    record = getattr(model, "architecture", None) or of_network(model)
     if o["reset_classifier"]:
-        model.reset_classifier(o["num_classes"])
-        note += f", new {o['num_classes']}-class classifier"
-    elif o["num_classes"] is not None and o["num_classes"] != model.num_classes:
+        n = o["num_classes"] or n_folders
+        if isinstance(model, InceptionResNetV2):
+            model.reset_classifier(n)
+        else:
+            from converter.architecture import last_linear, replace_linear
+
+            record.head = replace_linear(model, last_linear(model)[0], n)
+        note += f", new {n}-class classifier"
+    elif o["num_classes"] is not None and o["num_classes"] != num_classes(model):
         raise UserError(
-            f"--num-classes {o['num_classes']} but the model has {model.num_classes} outputs; "
+            f"--num-classes {o['num_classes']} but the model has {num_classes(model)} outputs; "
             "add --reset-classifier to replace its classifier"
         )
-    return model.to(device).train(), note, t7_source
+    if isinstance(model, InceptionResNetV2):  # its config changes with a new classifier
+        record = of_network(model)
+    model.architecture = record
+    return model, note, t7_source
 
 
-def _open_data(root: Path, num_classes: int, o: dict[str, Any], resumed: dict | None):
-    from evaluate.data.imagelist import class_folders
+def _check_classes(
+    model, train_images, root: Path, o: dict[str, Any], resumed: dict | None
+) -> None:
+    """The class folders against the model's outputs and the resumed run's classes."""
+    from converter.architecture import num_classes
 
-    if not (root / "train").is_dir():
-        raise UserError(f"{root}: no train/ folder; --data must hold train/ and val/ class folders")
-    train_images = class_folders(root / "train")
+    n_outputs = num_classes(model)
     found = len(train_images.classes)
     resuming = o["resume"] or o["resume_t7"]
-    if found != num_classes and o["num_classes"] is not None and not resuming:
+    if found != n_outputs and o["num_classes"] is not None and not resuming:
         # The user chose the size: repeating "--num-classes N --reset-classifier" back would
         # not say which of the two, the number or the dataset, is wrong.
         raise UserError(
-            f"{root}/train has {found} class folders but --num-classes is {num_classes}; "
-            f"pass --num-classes {found} or point --data at the {num_classes}-class dataset"
+            f"{root}/train has {found} class folders but --num-classes is {n_outputs}; "
+            f"pass --num-classes {found} or point --data at the {n_outputs}-class dataset"
         )
-    if found != num_classes:
+    if found != n_outputs:
         remedy = (
             "resume with the dataset the run was trained on"
             if resuming
-            else "pass --num-classes N --reset-classifier to fine-tune on these classes"
+            else "pass --reset-classifier to fine-tune on these classes"
         )
         raise UserError(
-            f"{root}/train: {found} classes but the model has {num_classes} outputs; {remedy}"
+            f"{root}/train: {found} classes but the model has {n_outputs} outputs; {remedy}"
         )
     old = None if resumed is None else resumed["loop"]["state"].get("classes")
     if old is not None and old != train_images.classes:
@@ -272,6 +293,14 @@ def _open_data(root: Path, num_classes: int, o: dict[str, Any], resumed: dict | 
             f"{root}/train: its class folders differ from the run's ({len(old)} classes); "
             "resume with the dataset the run was trained on"
         )
+
+
+def _open_data(root: Path):
+    from evaluate.data.imagelist import class_folders
+
+    if not (root / "train").is_dir():
+        raise UserError(f"{root}: no train/ folder; --data must hold train/ and val/ class folders")
+    train_images = class_folders(root / "train")
     val_images = None
     if (root / "val").is_dir():
         val_images = class_folders(root / "val")
@@ -322,15 +351,15 @@ def _rule_lr(cfg, epoch: int) -> float:
     return learning_rate(cfg, epoch, cfg.iters_per_epoch)
 
 
-def _train_loader(images, cfg, info, device):
+def _train_loader(images, cfg, info, device, preset):
     from evaluate.data.augment import TrainTransform
     from evaluate.train.loader import SeededSamples, make_loader
 
-    samples = SeededSamples(images.paths, images.labels, TrainTransform(), cfg.seed)
+    samples = SeededSamples(images.paths, images.labels, TrainTransform(preset.crop_size), cfg.seed)
     return make_loader(samples, cfg, info, pin=device.type == "cuda")
 
 
-def _validator(o, val_images, cfg, info, device, amp, log):
+def _validator(o, val_images, cfg, info, device, amp, log, preset):
     if o["no_val"] or val_images is None:
         if not o["no_val"]:
             log.line(f"=> no {Path(o['data']) / 'val'} folder: training without validation")
@@ -340,6 +369,7 @@ def _validator(o, val_images, cfg, info, device, amp, log):
     batch = o["val_batch_size"] or max(1, cfg.batch_size // info.world_size)
     return make_validator(
         val_images,
+        preset=preset,
         crops=10 if o["ten_crop"] else 1,
         batch_size=batch,
         workers=cfg.workers,
