@@ -10,6 +10,7 @@
     t7convert resnet_50.t7 resnet50.onnx --generic --input-shape 3,224,224
     t7convert style.t7 style.safetensors --generic --plugin my_layers.py
     t7convert model_90.t7 irv2.pt --verify         # cross-check the mapping with --generic's path
+    t7convert runs/ft/model_best.pt ft.safetensors # irv2-train's (and t7convert's) own files too
 
 torch is imported only when a command needs it, so --help answers at once.
 """
@@ -102,9 +103,13 @@ def main(
         raise UserError("--plugin and --dtype apply to --generic translation; add --generic")
     from converter.outputs import mapped as out
     from converter.outputs.atomic import check_writable
+    from converter.outputs.reconvert import is_ours
     from converter.torch7 import checkpoint
     from converter.torch7.digest import BackgroundSha256
 
+    if is_ours(source):
+        _reconvert(source, output, fmt, force, generic or verify or plugins, input_shapes, say)
+        return
     if generic:
         _generic(source, output, fmt, force, input_shapes, plugins, dtype, say)
         return
@@ -144,6 +149,23 @@ def main(
         f"width 1/{conversion.config.width_divisor}, {conversion.config.num_classes} classes, "
         f"{time.perf_counter() - start:.2f} s"
     )
+
+
+def _reconvert(source, output, fmt, force, torch7_only, input_shapes, say) -> None:  # noqa: ANN001
+    """One of the tools' own files (irv2-train's, t7convert's) to another format."""
+    from converter.outputs.reconvert import reconvert
+
+    if torch7_only:
+        raise UserError(
+            f"{source}: already converted; --generic/--verify/--plugin apply to Torch7 files: "
+            f"t7convert {source} OUTPUT converts it to OUTPUT's format"
+        )
+    if len(input_shapes) > 1:
+        raise UserError("a classifier takes one input: give --input-shape once")
+    start = time.perf_counter()
+    shape = _input_shape(input_shapes[0]) if input_shapes else None
+    done = reconvert(source, output, fmt, force, shape)
+    say(f"converted {source} -> {output} ({done}), {time.perf_counter() - start:.2f} s")
 
 
 def _input_shape(text: str) -> tuple[int, ...]:
@@ -260,6 +282,11 @@ def _example_input(module, shapes: list[tuple[int, ...]], source: Path):  # noqa
 
 
 def _inspect(source: Path) -> None:
+    from converter.outputs.reconvert import describe_ours, is_ours
+
+    if is_ours(source):
+        click.echo(describe_ours(source))
+        return
     from converter.torch7 import checkpoint
     from converter.torch7.describe import describe
     from converter.torch7.reader import load_t7

@@ -45,7 +45,8 @@ class Loaded:
     @property
     def preset(self) -> str | None:
         """The preprocessing preset it was trained with (None: decided by `input_size`)."""
-        return {"mapped": "irv2", "generic": "fbresnet"}.get(self.kind)
+        recorded = self.meta.get("preset")
+        return {"mapped": "irv2", "generic": "fbresnet"}.get(self.kind, recorded)
 
     def require_trainable(self, tool: str) -> None:
         """Refuse a program or graph where `tool` needs the network's modules."""
@@ -81,7 +82,8 @@ def _load_file(path: Path, said: str) -> Loaded:
 
         network = OnnxNetwork(path)
         size = network.input_size
-        return Loaded(network, "onnx", f"{path} (ONNX graph, {size}x{size} inputs)", {}, size)
+        said = f"{path} (ONNX graph, {size}x{size} inputs)"
+        return Loaded(network, "onnx", said, network.metadata(), size)
     if fmt == "safetensors":
         from converter.outputs.translated import is_translated
 

@@ -339,7 +339,6 @@ def _set_up(
     from evaluate.data.preprocess import ValTransform
     from evaluate.pretrained import presets
     from evaluate.pretrained.model import load_pretrained
-    from evaluate.pretrained.probe import check_image_classifier
     from evaluate.pretrained.subset import match_classes
     from evaluate.runtime.devices import resolve_amp_dtype
     from evaluate.validate import prepare_model
@@ -348,8 +347,7 @@ def _set_up(
     dtype = resolve_amp_dtype(amp, amp_dtype, device)
     model = load_pretrained(weights)
     preset = presets.get(preset_name) if preset_name else model.preset
-    model.check_preset(preset)
-    num_outputs = check_image_classifier(model.network, preset.crop_size, model.description)
+    num_outputs = model.check_preset(preset)
     names = model.class_names(num_outputs)
     match = match_classes(images, num_outputs, model.recorded_classes, weights)
     network = prepare_model(model.network, device, channels_last=channels_last, compile=compile_)

@@ -128,10 +128,15 @@ def _compare(path: Path, module: nn.Module, example: Any, batch: int) -> tuple[f
 
 
 def save_onnx(
-    module: nn.Module, path: Path, example: torch.Tensor | Sequence[torch.Tensor], force: bool
+    module: nn.Module,
+    path: Path,
+    example: torch.Tensor | Sequence[torch.Tensor],
+    force: bool,
+    metadata: dict[str, str] | None = None,
 ) -> OnnxCheck:
     """Write `module` as ONNX (traced on `example`, batch axis dynamic where the network
-    allows) and check it; raises UserError, writing nothing, when a check fails."""
+    allows, `metadata` as the model's metadata_props) and check it; raises UserError, writing
+    nothing, when a check fails."""
     try:
         import onnx
     except ImportError:
@@ -144,6 +149,9 @@ def save_onnx(
         try:
             _export(module, example, tmp)
             model = onnx.load(str(tmp))
+            if metadata:
+                onnx.helper.set_model_props(model, metadata)
+                onnx.save(model, str(tmp))
             onnx.checker.check_model(model, full_check=True)
         except Exception as e:  # noqa: BLE001 - the exporter's and checker's errors: one line
             raise UserError(f"{path}: ONNX export failed: {_first_line(e)}") from None

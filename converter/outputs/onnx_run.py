@@ -41,6 +41,19 @@ class OnnxNetwork(nn.Module):
         self.input_size = square_size(shape, path, "ONNX graph")
         self.input_name = inputs[0].name
 
+    def metadata(self) -> dict:
+        """The metadata t7convert carried into the graph (classes, preset...), or {}."""
+        import json
+
+        from converter.outputs.reconvert import ONNX_META_KEY
+
+        text = self.session.get_modelmeta().custom_metadata_map.get(ONNX_META_KEY)
+        try:
+            meta = json.loads(text) if text else {}
+        except ValueError:
+            meta = {}
+        return meta if isinstance(meta, dict) else {}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         array = x.detach().to("cpu", torch.float32).contiguous().numpy()
         out = self.session.run(None, {self.input_name: array})[0]

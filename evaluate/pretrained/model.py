@@ -62,14 +62,19 @@ class PretrainedModel:
         module = LinearInput(self.network)
         return module, f"input of the last nn.Linear (Torch7 path {module.path})"
 
-    def check_preset(self, preset: Preset) -> None:
-        """Refuse crops an exported program cannot take, before any image is read."""
+    def check_preset(self, preset: Preset) -> int:
+        """Refuse crops an exported program cannot take, and a model that does not classify
+        images of the preset's size (evaluate.pretrained.probe), before any image is read;
+        returns the number of class scores per image."""
+        from evaluate.pretrained.probe import check_image_classifier
+
         if self.input_size is not None and preset.crop_size != self.input_size:
             raise UserError(
                 f"{self.description}: it takes {self.input_size}x{self.input_size} inputs but "
                 f"preset {preset.name} crops {preset.crop_size}x{preset.crop_size}; "
                 "choose the preset with that crop size"
             )
+        return check_image_classifier(self.network, preset.crop_size, self.description)
 
 
 class PooledFeatures(nn.Module):
@@ -140,7 +145,7 @@ def load_pretrained(path: str | Path) -> PretrainedModel:
 
     loaded = load(path)
     if loaded.preset is not None:
-        preset = presets.PRESETS[loaded.preset]
+        preset = presets.get(loaded.preset)
     else:  # a program or graph of one input size: the preset whose crops it takes
         preset = presets.for_crop(loaded.input_size) or presets.PRESETS["fbresnet"]
     return PretrainedModel(

@@ -27,9 +27,9 @@ def check_image_classifier(network: nn.Module, crop_size: int, description: str)
     shape = (PROBE_BATCH, 3, crop_size, crop_size)
     batch = "x".join(map(str, shape))
     if takes.endswith("-channel images") and not takes.startswith("3-"):
-        _refuse(description, takes, "not 3-channel (RGB) images")
+        _refuse(description, f"{takes}, not 3-channel (RGB) ones")
     if takes.startswith("a table"):
-        _refuse(description, takes, "not one batch of images")
+        _refuse(description, f"{takes}, not one batch of images")
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(shape, generator=generator, dtype=_dtype(network))
     was_training = network.training
@@ -45,23 +45,25 @@ def check_image_classifier(network: nn.Module, crop_size: int, description: str)
                 f"{description}: fails on {crop_size}x{crop_size} images ({first}); choose the "
                 "preset with the image size it was trained on (--preset)"
             ) from None
-        _refuse(description, takes, f"a {batch} batch of images fails in it ({first})")
+        _refuse(description, f"{takes}; a {batch} batch of images fails in it ({first})")
     finally:
         network.train(was_training)
     if not isinstance(out, torch.Tensor):
         returns = f"a {type(out).__name__} of {len(out)} outputs"
-        _refuse(description, takes, f"for a {batch} batch it returns {returns}{_NOT_SCORES}")
+        _refuse(description, f"{takes}; for a {batch} batch it returns {returns}{_NOT_SCORES}")
     if out.dim() != 2 or out.shape[0] != PROBE_BATCH or not out.is_floating_point():
         returns = f"a {'x'.join(map(str, out.shape))} {str(out.dtype).removeprefix('torch.')}"
-        _refuse(description, takes, f"for a {batch} batch it returns {returns} tensor{_NOT_SCORES}")
+        _refuse(
+            description, f"{takes}; for a {batch} batch it returns {returns} tensor{_NOT_SCORES}"
+        )
     return int(out.shape[1])
 
 
 _NOT_SCORES = ", not one row of class scores per image"
 
 
-def _refuse(description: str, takes: str, what: str) -> None:
-    raise UserError(f"{description}: not an image classifier: it takes {takes}; {what}")
+def _refuse(description: str, what: str) -> None:
+    raise UserError(f"{description}: not an image classifier: it takes {what}")
 
 
 def _takes(network: nn.Module) -> str:
