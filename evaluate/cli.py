@@ -339,11 +339,12 @@ def _set_up(
     from evaluate.data.preprocess import ValTransform
     from evaluate.pretrained import presets
     from evaluate.pretrained.model import load_pretrained
-    from evaluate.pretrained.subset import match_classes
+    from evaluate.pretrained.subset import match_classes, refuse_dataset_root
     from evaluate.runtime.devices import resolve_amp_dtype
     from evaluate.validate import prepare_model
 
     images = open_images(data, labels, classes, devkit_meta).limit(limit)
+    refuse_dataset_root(images)
     dtype = resolve_amp_dtype(amp, amp_dtype, device)
     model = load_pretrained(weights)
     preset = presets.get(preset_name) if preset_name else model.preset

@@ -35,7 +35,6 @@ def match_classes(
     if images.classes is None:  # a flat folder's --labels are output indices already
         images.check_num_classes(num_outputs)
         return ClassMatch(images, None)
-    _refuse_dataset_root(images)
     if recorded is not None:
         keys = list(recorded)
     else:
@@ -70,7 +69,7 @@ def match_classes(
     return ClassMatch(relabelled, present)
 
 
-def _refuse_dataset_root(images: ImageList) -> None:
+def refuse_dataset_root(images: ImageList) -> None:
     """A dataset root (train/, val/) is not a folder of classes: point at its val/."""
     splits = sorted(set(images.classes or ()) & DATASET_SPLITS)
     if splits and (images.root / "val").is_dir():
