@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 import pytest
 import torchfile
-from click.testing import CliRunner
+from cli_invoke import invoke as run
 
 from evaluate.cli import main as eval_main
 from evaluate.pretrained.classes import imagenet
@@ -30,13 +30,6 @@ TOL = 1e-5
 # photo prefix -> 0-based ImageNet class of its folder: Torch7's top-1 for three, its rank-2
 # class for one, classes outside Torch7's top 5 for three (so top-1, top-5 and misses all occur)
 LABELS = {"01": 254, "02": 254, "04": 678, "06": 678, "07": 395, "08": 0, "09": 0}
-
-
-def run(main, *args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [*map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 @pytest.fixture(scope="module")

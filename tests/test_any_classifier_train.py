@@ -14,20 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_invoke import invoke as run
 from PIL import Image
 
 from converter.cli import main as t7convert
 from evaluate.train.cli import main as train_main
 
 TOL = 1e-5
-
-
-def run(main, *args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [*map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,14 @@ from torch import fx, nn
 from converter.errors import UserError
 
 PROBE_BATCH = 2  # the smallest batch in which "one row per image" can be seen
+# the first layer with weights -> what the network reads, in words
+FIRST_LAYERS = {
+    nn.Conv2d: lambda m: f"{m.in_channels}-channel images",
+    nn.Conv1d: lambda m: f"sequences of {m.in_channels}-value frames",
+    nn.Conv3d: lambda m: f"volumes of {m.in_channels} channels",
+    nn.Linear: lambda m: f"vectors of {m.in_features} values",
+    nn.Embedding: lambda m: "token indices",
+}
 
 
 def check_image_classifier(network: nn.Module, crop_size: int, description: str) -> int:
@@ -73,16 +81,9 @@ def _takes(network: nn.Module) -> str:
         if len(inputs) > 1:
             return f"a table of {len(inputs)} inputs"
     for module in network.modules():
-        if isinstance(module, nn.Conv2d):
-            return f"{module.in_channels}-channel images"
-        if isinstance(module, nn.Conv1d):
-            return f"sequences of {module.in_channels}-value frames"
-        if isinstance(module, nn.Conv3d):
-            return f"volumes of {module.in_channels} channels"
-        if isinstance(module, nn.Linear):
-            return f"vectors of {module.in_features} values"
-        if isinstance(module, nn.Embedding):
-            return "token indices"
+        for kind, words in FIRST_LAYERS.items():
+            if isinstance(module, kind):
+                return words(module)
     return "inputs its first layers do not tell"
 
 
