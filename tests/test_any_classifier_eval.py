@@ -125,9 +125,11 @@ def test_restrict_to_present_ranks_only_the_folders_classes(r18_forms, wnid_fold
     assert classes.shape == (7, 4) and set(classes.ravel()) == set(LABELS.values())
 
 
-def test_a_dataset_root_points_to_its_val_folder(bundled, tmp_path):
+def test_a_dataset_root_points_to_its_val_folder(bundled, fixtures, tmp_path):
+    photo = sorted((fixtures / "images").glob("*.JPEG"))[0]
     for split in ("train", "val"):
         (tmp_path / split / "n01440764").mkdir(parents=True)
+        shutil.copy(photo, tmp_path / split / "n01440764" / photo.name)
     code, out = run(eval_main, "--data", tmp_path, "--weights", bundled / "irv2_tiny.t7")
     assert code == 2 and len(out.strip().splitlines()) == 1
     assert f"holds train/, val/ rather than class folders; give --data {tmp_path / 'val'}" in out
