@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO.parent / "shared" / "fixtures" / "torch7"
+FIXTURES = Path(os.environ.get("IRV2_FIXTURES", REPO.parent / "shared" / "fixtures" / "torch7"))
 
 
 def image_folder(root: Path, n: int, photos: Path) -> Path:
