@@ -41,7 +41,7 @@ def check_image_classifier(network: nn.Module, crop_size: int, description: str)
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(shape, generator=generator, dtype=_dtype(network))
     was_training = network.training
-    network.eval()  # BatchNorm statistics must not learn from the probe
+    _set_training(network, False)  # BatchNorm statistics must not learn from the probe
     try:
         # torch.fx prints a generated-code dump to stderr when a graph fails: not for the user
         with torch.inference_mode(), contextlib.redirect_stderr(io.StringIO()):
@@ -50,12 +50,12 @@ def check_image_classifier(network: nn.Module, crop_size: int, description: str)
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         if takes == "3-channel images":
             raise UserError(
-                f"{description}: fails on {crop_size}x{crop_size} images ({first}); choose the "
-                "preset with the image size it was trained on (--preset)"
+                f"{description}: the model cannot run on {crop_size}x{crop_size} crops "
+                f"({first}); choose the preset with the image size it was trained on (--preset)"
             ) from None
         _refuse(description, f"{takes}; a {batch} batch of images fails in it ({first})")
     finally:
-        network.train(was_training)
+        _set_training(network, was_training)
     if not isinstance(out, torch.Tensor):
         returns = f"a {type(out).__name__} of {len(out)} outputs"
         _refuse(description, f"{takes}; for a {batch} batch it returns {returns}{_NOT_SCORES}")
@@ -85,6 +85,13 @@ def _takes(network: nn.Module) -> str:
             if isinstance(module, kind):
                 return words(module)
     return "inputs its first layers do not tell"
+
+
+def _set_training(network: nn.Module, mode: bool) -> None:
+    try:
+        network.train(mode)
+    except NotImplementedError:  # a torch.export program runs in the mode it was exported in
+        pass
 
 
 def _dtype(network: nn.Module) -> torch.dtype:
