@@ -30,9 +30,12 @@ def _summary(
         skipped=[{"path": images.relpath(i), "error": msg} for i, msg in result.skipped],
         metrics_exclude_skipped=bool(result.skipped),
         notes=images.notes,
-        # the published figures are the IRv2's on ImageNet: beside another model they mislead
+        # the published figures are the IRv2's on all of ImageNet: beside another model, or a
+        # subset of the classes, they mislead
         authors=AUTHORS
-        if settings.get("arch") == "inception_resnet_v2" and settings["num_classes"] == 1000
+        if settings.get("arch") == "inception_resnet_v2"
+        and settings["num_classes"] == 1000
+        and settings.get("classes_present") is None
         else None,
         settings={
             key: str(value) if isinstance(value, Path) else value for key, value in settings.items()
