@@ -146,3 +146,21 @@ def test_classes_the_model_was_not_trained_on_are_refused(runs, tmp_path):
     code, out = run(eval_main, "--data", tmp_path, "--weights", runs[1] / "model_best.pt")
     assert code == 2 and len(out.strip().splitlines()) == 1
     assert "1 class folder(s) are not among the 2 classes" in out and "bird" in out
+
+
+def test_mapped_irv2_files_convert_between_formats_with_their_metadata(tiny_pt, tmp_path):
+    """The IRv2 side of the same rule: t7convert's .pt -> .safetensors -> .h5, the same network
+    and metadata each time; --generic (a Torch7-only option) on one of them is one line."""
+    from converter import load_model_meta
+
+    chain = [tiny_pt, tmp_path / "t.safetensors", tmp_path / "t.h5"]
+    for source, output in zip(chain, chain[1:]):
+        code, out = run(t7convert, source, output)
+        assert code == 0 and "inception_resnet_v2, metadata carried" in out, out
+    (a, meta_a), (b, meta_b) = (load_model_meta(p) for p in (chain[0], chain[-1]))
+    x = torch.rand(2, 3, 299, 299, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x))
+    assert meta_b["source_sha256"] == meta_a["source_sha256"] and meta_b["preset"] == "irv2"
+    code, out = run(t7convert, tiny_pt, tmp_path / "g.safetensors", "--generic")
+    assert code == 2 and "already converted" in out and not (tmp_path / "g.safetensors").exists()
