@@ -2,8 +2,8 @@
 tree, nngraph graphs included (translated generically).
 
     from converter import load_converted, load_model, load_translated, translate
-    model = load_converted("irv2.safetensors")   # written by t7convert (.safetensors, .pt, .h5)
-    model = load_model("model_90.t7")            # those, a .t7 file or a checkpoint directory
+    model = load_converted("irv2.safetensors")   # by t7convert or irv2-train (.safetensors/.pt/.h5)
+    model = load_model("model_90.t7")            # any model file, checkpoint or run directory
     net = translate("model.t7")                  # any supported Torch7 nn tree as an nn.Module
     net = load_translated("resnet.safetensors")  # written by t7convert --generic
     model, meta = load_model_meta("irv2.pt")     # and its metadata (a fine-tuned one's classes)
@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from converter.irv2.model import InceptionResNetV2
 
 __all__ = [
     "load_converted",
@@ -54,61 +52,34 @@ def __getattr__(name: str):  # noqa: ANN202 - the attribute's own type
     return getattr(importlib.import_module(_LAZY[name]), name)
 
 
-def load_converted(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
-    """The model stored by `t7convert` (.safetensors, .pt or .h5), in eval mode, on `device`."""
+def load_converted(path: str | Path, device: str = "cpu") -> nn.Module:
+    """The model stored by `t7convert` or irv2-train (.safetensors, .pt or .h5), in eval mode."""
     return load_converted_meta(path, device)[0]
 
 
-def load_converted_meta(
-    path: str | Path, device: str = "cpu"
-) -> tuple[InceptionResNetV2, dict[str, Any]]:
+def load_converted_meta(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """`load_converted`'s model and the metadata stored beside it: architecture, source file,
     and for a model irv2-train fine-tuned, `classes` (its class-folder names)."""
-    from converter.errors import UserError
-    from converter.irv2.model import InceptionResNetV2, IRV2Config
+    from converter.architecture import rebuild
     from converter.outputs import mapped as output
 
-    state, meta = output.load(path)
-    if meta.get("arch") != "inception_resnet_v2":
-        raise UserError(f"{path}: holds a {meta.get('arch')!r} model, not inception_resnet_v2")
-    model = InceptionResNetV2(IRV2Config(**meta["config"]))
-    model.load_state_dict(state)
-    return model.to(device).eval(), meta
+    tensors, meta = output.load(path)
+    return rebuild(meta, tensors, str(path)).to(device), meta
 
 
-def load_model(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
-    """Any form a user has: converted .safetensors/.pt/.h5, a Torch7 .t7 model, or a checkpoint
-    directory."""
+def load_model(path: str | Path, device: str = "cpu") -> nn.Module:
+    """Any form a user has (converter.load): a Torch7 .t7 model or checkpoint directory, what
+    t7convert writes (.safetensors/.pt/.h5, .pt2, .onnx), irv2-train's files and run
+    directories; in eval mode."""
     return load_model_meta(path, device)[0]
 
 
-def load_model_meta(
-    path: str | Path, device: str = "cpu"
-) -> tuple[InceptionResNetV2, dict[str, Any]]:
-    """`load_model`'s model and its metadata (`load_converted_meta`'s, or the conversion's)."""
-    from converter.errors import UserError
-    from converter.irv2.convert import convert_checkpoint
-    from converter.outputs.mapped import READERS, format_of
+def load_model_meta(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """`load_model`'s model and its file's metadata (a fine-tuned one's classes, its epoch)."""
+    from converter.load import load
 
-    p = Path(path)
-    fmt = format_of(p)
-    if fmt in NOT_WEIGHTS:
-        raise UserError(
-            f"{p}: {NOT_WEIGHTS[fmt]}, not converted IRv2 weights; give a .safetensors/.pt/.h5 "
-            "from t7convert, a .t7 file or a checkpoint directory"
-        )
-    if fmt in READERS and not p.is_dir():
-        return load_converted_meta(p, device)
-    conversion = convert_checkpoint(p)
-    return conversion.build_model().to(device), conversion.meta
-
-
-# outputs of t7convert that are programs, not weights: what they are and what runs them
-NOT_WEIGHTS = {
-    "pt2": "a torch.export program (t7convert --generic); load it with "
-    "torch.export.load(path).module() (it unpickles: only files you trust)",
-    "onnx": "an ONNX model; run it with onnxruntime",
-}
+    loaded = load(path)
+    return loaded.network.to(device), loaded.meta
 
 
 def load_translated(path: str | Path, device: str = "cpu") -> nn.Module:

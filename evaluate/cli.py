@@ -1,12 +1,14 @@
-"""irv2-eval: top-1/top-5 error of a converted (or Torch7) Inception-ResNet-v2 on ImageNet val.
+"""irv2-eval: top-1/top-5 error of a converted (or Torch7) classifier on ImageNet val.
 
 \b
     irv2-eval --data /imagenet/val --weights irv2.pt              # .safetensors/.pt/.h5/.t7/dir
+    irv2-eval --data /imagenet/val --weights resnet18.t7          # any translated classifier
     irv2-eval --data /imagenet/val --weights irv2.pt --crops 10   # fb.resnet.torch ten-crop
     irv2-eval --data /imagenet/val_flat --labels LOC_val_solution.csv --weights irv2.pt
     torchrun --nproc_per_node 8 -m evaluate.cli --data /imagenet/val --weights irv2.pt
 
-Prints top-1/top-5 error and accuracy beside the authors' published 1-crop figures. Metrics
+Prints top-1/top-5 error and accuracy (beside the authors' published 1-crop figures for the
+Inception-ResNet-v2). Class folders named by WNID may be any subset of ImageNet's. Metrics
 are exact per image; --lua-batch-mean adds the fork's per-batch-averaged figure. Under torchrun
 the images are sharded over the ranks (each evaluated once) and rank 0 reports.
 
@@ -15,6 +17,7 @@ torch is imported only when evaluating, so --help answers at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +63,16 @@ COMPILE_NOTE = (
     "('ILSVRC2012_ID WNID' per line), for the devkit ground truth.",
 )
 @model_input_options(
-    "Model: .safetensors/.pt/.h5 from t7convert, a Torch7 .t7, or a checkpoint directory.",
+    "Model: a Torch7 .t7 or checkpoint directory, t7convert's .safetensors/.pt/.h5/.pt2/.onnx, "
+    "irv2-train's .pt or run directory.",
     crops_help="scores summed",
+    preset=True,
+)
+@click.option(
+    "--restrict-to-present",
+    is_flag=True,
+    help="With class folders of some of the model's classes: rank only those classes "
+    "(default: top-k over all outputs).",
 )
 @device_options
 @click.option(
@@ -109,6 +120,8 @@ def _evaluate(
     devkit_meta: Path | None,
     weights: Path,
     crops: str,
+    preset: str | None,
+    restrict_to_present: bool,
     preprocess: str,
     batch_size: int,
     workers: int | None,
@@ -140,12 +153,13 @@ def _evaluate(
 
             declared = [Output("--output", output, ("json",))]
             check_outputs([*declared, Output("--predictions", predictions, ("h5",))], force)
-        images, model, dtype, dataset, names = _set_up(
+        setup = _set_up(
             data,
             labels,
             classes,
             devkit_meta,
             weights,
+            preset,
             n_crops,
             preprocess,
             limit,
@@ -160,6 +174,7 @@ def _evaluate(
     except OSError as e:  # e.g. an unreadable --data folder: every rank must hear of it
         error = as_user_error(e)
     distributed.raise_together(error, info)
+    images, dataset = setup.images, setup.dataset
 
     from evaluate.data.transforms import bicubic_kernel
     from evaluate.validate import evaluate_model
@@ -173,16 +188,17 @@ def _evaluate(
     progress = None if quiet or not info.is_main else _Progress(info)
     try:
         result = evaluate_model(
-            model,
+            setup.network,
             dataset,
             batch_size=batch_size,
             workers=workers,
             device=torch_device,
-            amp_dtype=dtype,
+            amp_dtype=setup.dtype,
             channels_last=channels_last,
             skip_bad=skip_bad,
             dist=info,
             progress=progress,
+            restrict_to=setup.present if restrict_to_present else None,
         )
     finally:
         if progress is not None:
@@ -201,16 +217,20 @@ def _evaluate(
         devkit_meta=devkit_meta,
         weights=weights,
         batch_size=batch_size,
-        amp=str(dtype).replace("torch.", "") if dtype else None,
+        amp=str(setup.dtype).replace("torch.", "") if setup.dtype else None,
         channels_last=channels_last,
         compile=compile_,
         skip_bad=skip_bad,
         limit=limit,
-        num_classes=_num_classes(model),
-        preset="irv2",
+        model=setup.model.description,
+        arch=setup.model.arch,
+        num_classes=len(setup.names),
+        classes_present=None if setup.present is None else len(setup.present),
+        restrict_to_present=restrict_to_present,
+        preset=setup.preset.name,
         scale_size=dataset.transform.scale_size,
         crop_size=dataset.transform.crop_size,
-        class_names=names.source,
+        class_names=setup.names.source,
     )
     summary = _summary(result, images, settings, n_crops, preprocess, lua_batch_mean)
     summary["run"] = {
@@ -227,7 +247,21 @@ def _evaluate(
     if output is not None:
         _write_json(output, summary, force)
     if predictions is not None:
-        _write_predictions(predictions, result, images, summary, names, force)
+        _write_predictions(predictions, result, images, summary, setup.names, force)
+
+
+@dataclass
+class _Setup:
+    """Everything a run needs, each part checked against the others before the first image."""
+
+    images: Any  # the ImageList, labels as the model's output indices
+    model: Any  # the PretrainedModel loaded
+    network: Any  # its network, on the device, prepared
+    preset: Any
+    dtype: Any  # autocast dtype or None
+    dataset: Any
+    names: Any  # the model's ClassNames
+    present: list[int] | None  # output indices of the classes in --data, where only some are
 
 
 def _set_up(
@@ -236,6 +270,7 @@ def _set_up(
     classes: Path | None,
     devkit_meta: Path | None,
     weights: Path,
+    preset_name: str | None,
     n_crops: int,
     preprocess: str,
     limit: int | None,
@@ -244,43 +279,30 @@ def _set_up(
     amp_dtype: str,
     channels_last: bool,
     compile_: bool,
-) -> tuple[Any, Any, Any, Any, Any]:
-    """Images, model, autocast dtype, dataset and the model's class names, each checked
-    against the others."""
-    from converter import load_model_meta
+) -> _Setup:
+    """Images, model, preset, dataset and the model's class names, each checked against the
+    others; the model is run once on a small batch to see that it classifies images."""
     from evaluate.data.datasets import ImageDataset, open_images
     from evaluate.data.preprocess import ValTransform
-    from evaluate.pretrained.classes import for_model
-    from evaluate.pretrained.presets import PRESETS
+    from evaluate.pretrained import presets
+    from evaluate.pretrained.model import load_pretrained
+    from evaluate.pretrained.subset import match_classes, refuse_dataset_root
     from evaluate.runtime.devices import resolve_amp_dtype
     from evaluate.validate import prepare_model
 
     images = open_images(data, labels, classes, devkit_meta).limit(limit)
+    refuse_dataset_root(images)
     dtype = resolve_amp_dtype(amp, amp_dtype, device)
-    if not weights.exists():
-        raise UserError(f"{weights}: no such file or directory (--weights)")
-    model, meta = load_model_meta(weights, device="cpu")
-    num_classes = _num_classes(model)
-    if num_classes is not None:
-        images.check_num_classes(num_classes)
-    recorded = meta.get("classes")
-    if recorded is not None and images.classes is not None and images.classes != recorded:
-        raise UserError(
-            f"{data}: its classes ({images.source}) are not the {len(recorded)} class folders "
-            f"{weights} was trained on, in the same order; evaluate it on that dataset"
-        )
-    names = for_model(model.num_classes, recorded)
-    model = prepare_model(model, device, channels_last=channels_last, compile=compile_)
-    irv2 = PRESETS["irv2"]  # the only network irv2-eval runs
+    model = load_pretrained(weights)
+    preset = presets.get(preset_name) if preset_name else model.preset
+    num_outputs = model.check_preset(preset)
+    names = model.class_names(num_outputs)
+    match = match_classes(images, num_outputs, model.recorded_classes, weights)
+    network = prepare_model(model.network, device, channels_last=channels_last, compile=compile_)
     dataset = ImageDataset(
-        images, ValTransform(preprocess, n_crops, irv2.scale_size, irv2.crop_size)
+        match.images, ValTransform(preprocess, n_crops, preset.scale_size, preset.crop_size)
     )
-    return images, model, dtype, dataset, names
-
-
-def _num_classes(model: Any) -> int | None:
-    inner = getattr(model, "_orig_mod", model)  # torch.compile wraps the module
-    return getattr(inner, "num_classes", None)
+    return _Setup(match.images, model, network, preset, dtype, dataset, names, match.present)
 
 
 if __name__ == "__main__":  # torchrun -m evaluate.cli, python -m evaluate.cli

@@ -32,8 +32,13 @@ def _summary(
         skipped=[{"path": images.relpath(i), "error": msg} for i, msg in result.skipped],
         metrics_exclude_skipped=bool(result.skipped),
         notes=images.notes,
-        # the published figures are ImageNet's: beside a fine-tuned model they would mislead
-        authors=AUTHORS if settings["num_classes"] in (None, 1000) else None,
+        # the published figures are the IRv2's on all of ImageNet: beside another model, or a
+        # subset of the classes, they mislead
+        authors=AUTHORS
+        if settings.get("arch") == "inception_resnet_v2"
+        and settings["num_classes"] == 1000
+        and settings.get("classes_present") is None
+        else None,
         settings={
             key: str(value) if isinstance(value, Path) else value for key, value in settings.items()
         }

@@ -95,6 +95,7 @@ def evaluate_model(
     skip_bad: bool = False,
     dist: DistInfo | None = None,
     progress: Callable[[int, int], None] | None = None,
+    restrict_to: Sequence[int] | None = None,
 ) -> EvalResult | None:
     """Evaluate `model` on `data`; the merged result on rank 0, None on the other ranks.
 
@@ -106,6 +107,9 @@ def evaluate_model(
     batches of a single process) and rank 0 merges by dataset index. `data` may instead be a ready
     DataLoader of `(images, labels)` batches: it is evaluated as given (its sampler decides the
     sharding) and images are numbered in rank order.
+
+    `restrict_to` (output indices) ranks only those classes, for data of some of the model's
+    classes; the probabilities stay the softmax over all outputs.
 
     A bad image (an item with an error) stops the run with its message on every rank, or with
     `skip_bad` is left out and listed in `EvalResult.skipped`. `progress(done, total)` is called
@@ -120,7 +124,10 @@ def evaluate_model(
         shard = distributed.shard(len(data), dist, batch_size)
         total = len(shard)
         loader = indexed_loader(data, shard, batch_size, workers, device)
-    part, error = _run(model, loader, device, amp_dtype, channels_last, skip_bad, total, progress)
+    ranked = None if restrict_to is None else torch.tensor(list(restrict_to), device=device)
+    part, error = _run(
+        model, loader, device, amp_dtype, channels_last, skip_bad, total, progress, ranked
+    )
     distributed.raise_together(error, dist)
     parts = distributed.gather_to_main(part, dist)
     if parts is None:
@@ -195,6 +202,7 @@ def _run(
     skip_bad: bool,
     total: int,
     progress: Callable[[int, int], None] | None,
+    ranked: torch.Tensor | None = None,
 ) -> tuple[dict[str, Any], UserError | None]:
     """This rank's loop; a bad image ends it early (unless skipped) and comes back as the error."""
     was_training = model.training
@@ -221,7 +229,9 @@ def _run(
                 skipped += bad
                 done += len(batch_indices) + len(bad)
                 if images is not None:
-                    top_scores, top_probs, top_classes = _top5(model, images, device, channels_last)
+                    top_scores, top_probs, top_classes = _top5(
+                        model, images, device, channels_last, ranked
+                    )
                     indices += list(batch_indices)
                     labels += [int(x) for x in batch_labels]
                     classes.append(top_classes)
@@ -244,16 +254,24 @@ def _run(
 
 
 def _top5(
-    model: nn.Module, images: torch.Tensor, device: torch.device, channels_last: bool
+    model: nn.Module,
+    images: torch.Tensor,
+    device: torch.device,
+    channels_last: bool,
+    ranked: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top-k scores, probabilities and classes of a batch; K crops (a 5-D batch) have their
-    scores summed."""
+    """Top-k scores, probabilities and classes of a batch (among the `ranked` outputs only,
+    where given); K crops (a 5-D batch) have their scores summed."""
     with torch.inference_mode():
-        return _top5_scores(model, images, device, channels_last)
+        return _top5_scores(model, images, device, channels_last, ranked)
 
 
 def _top5_scores(
-    model: nn.Module, images: torch.Tensor, device: torch.device, channels_last: bool
+    model: nn.Module,
+    images: torch.Tensor,
+    device: torch.device,
+    channels_last: bool,
+    ranked: torch.Tensor | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     images = model_input(images.to(device, non_blocking=True), channels_last)
     crops = images.shape[1] if images.dim() == 5 else 1
@@ -263,7 +281,11 @@ def _top5_scores(
         images = images.contiguous(memory_format=torch.channels_last)
     out = model(images).float()
     out = out.view(-1, crops, out.shape[-1]).sum(dim=1)
-    top_scores, top_classes = out.topk(min(TOP_K, out.shape[-1]), dim=1)
+    if ranked is None:
+        top_scores, top_classes = out.topk(min(TOP_K, out.shape[-1]), dim=1)
+    else:
+        top_scores, at = out.index_select(1, ranked).topk(min(TOP_K, len(ranked)), dim=1)
+        top_classes = ranked[at]
     top_probs = torch7_softmax(out / crops).gather(1, top_classes)
     return (
         top_scores.cpu().numpy(),

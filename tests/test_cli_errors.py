@@ -8,6 +8,8 @@ no test needs a memory limit.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -52,7 +54,9 @@ def test_out_of_memory_names_the_batch_size_and_what_to_lower(
     monkeypatch.setattr(datasets, "open_images", failure)
     monkeypatch.setattr(features_cli, "feature_images", failure)
     monkeypatch.setattr(model, "load_pretrained", failure)
-    monkeypatch.setattr(session, "_build_model", failure)
+    monkeypatch.setattr(session, "build_model", failure)
+    (tmp_path / "train" / "cat").mkdir(parents=True)  # irv2-train reads its folders first
+    shutil.copy(photos[0], tmp_path / "train" / "cat")
     main, argv = args[command]
     result = CliRunner().invoke(main, [*map(str, argv), "--batch-size", "64", "--device", "cpu"])
     lines = result.stderr.strip().splitlines()

@@ -119,6 +119,9 @@ def test_latest_naming_a_gzipped_model_reads_the_gz(fixtures, tmp_path):
     assert run(fixtures / "tiny" / "ckpt", tmp_path / "plain.pt").exit_code == 0
     plain = torch.load(tmp_path / "plain.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(direct[k], plain[k]) for k in plain)
+    photo = sorted((fixtures / "images").glob("*.JPEG"))[0]
+    (tmp_path / "train" / "n01440764").mkdir(parents=True)  # irv2-train reads --data first
+    shutil.copy(photo, tmp_path / "train" / "n01440764" / photo.name)
     args = ["--data", str(tmp_path), "--resume-t7", str(ckpt), "--save", str(tmp_path / "r")]
     result = CliRunner().invoke(train_main, args)
     print(result.output)

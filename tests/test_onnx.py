@@ -112,9 +112,11 @@ def test_without_the_onnx_extra_the_error_says_what_to_install(fixtures, tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_onnx_is_not_weights(tmp_path):
+def test_a_damaged_onnx_is_one_line(tmp_path):
+    """load_model runs an .onnx through onnxruntime (converter.load); a damaged one is refused."""
     from converter import load_model
 
     (tmp_path / "m.onnx").write_bytes(b"\x08\x07")
-    with pytest.raises(UserError, match="an ONNX model; run it with onnxruntime"):
+    with pytest.raises(UserError, match="not an ONNX model onnxruntime can run") as err:
         load_model(tmp_path / "m.onnx")
+    assert "\n" not in str(err.value)

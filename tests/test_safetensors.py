@@ -154,6 +154,7 @@ def test_irv2_eval_on_safetensors_equals_eval_on_pt(tiny_files, photos, tmp_path
         )
         assert code == 0, stderr
         summary = json.loads(out.read_text())
-        del summary["settings"]["weights"], summary["run"]  # file name, timings
+        del summary["settings"]["weights"], summary["settings"]["model"]  # file names
+        del summary["run"]  # timings
         results[weights.suffix] = summary
     assert results[".safetensors"] == results[".pt"]

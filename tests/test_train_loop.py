@@ -249,6 +249,7 @@ def run_cli(*args: str) -> tuple[int, str]:
         (["--resume", "X", "--weights", "Y"], "give one starting point"),
         (["--reset-classifier", "--resume", "X"], "--reset-classifier starts a new run"),
         (["--no-val", "--crops", "10"], "--no-val contradicts"),
+        (["--reset-classifier"], "give --weights MODEL"),
         (["--fresh-momentum"], "only applies to --resume-t7"),
         (["--no-val", "--ten-crop"], "--no-val contradicts"),
         (["--momentum", "0"], "--nesterov needs"),
@@ -298,7 +299,7 @@ def test_corrupt_and_foreign_checkpoints_are_refused(dataset, tmp_path):
     )
     code, out = run_cli("--data", str(dataset), "--resume", str(run), "--device", "cpu")
     print(out)
-    assert code == 2 and "not inception_resnet_v2" in out
+    assert code == 2 and "not of inception_resnet_v2 or torch7_translated" in out
 
 
 def test_lua_directory_without_optimizer_state_needs_the_flag(fixtures, dataset, tmp_path):

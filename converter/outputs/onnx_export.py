@@ -139,10 +139,12 @@ def save_onnx(
     example: torch.Tensor | Sequence[torch.Tensor],
     force: bool,
     stage: Callable[[str], None] = lambda _: None,
+    metadata: dict[str, str] | None = None,
 ) -> OnnxCheck:
     """Write `module` as ONNX (traced on `example`, batch axis dynamic where the network
-    allows) and check it; raises UserError, writing nothing, when a check fails. `stage` hears
-    each step as it starts: an export can take a minute, which must not look like a hang."""
+    allows, `metadata` as the model's metadata_props) and check it; raises UserError, writing
+    nothing, when a check fails. `stage` hears each step as it starts: an export can take a
+    minute, which must not look like a hang."""
     try:
         import onnx
     except ImportError:
@@ -157,6 +159,9 @@ def save_onnx(
             _export(module, example, tmp)
             stage(f"onnx: exported in {time.perf_counter() - start:.1f} s; checking the graph")
             model = onnx.load(str(tmp))
+            if metadata:
+                onnx.helper.set_model_props(model, metadata)
+                onnx.save(model, str(tmp))
             onnx.checker.check_model(model, full_check=True)
         except Exception as e:  # noqa: BLE001 - the exporter's and checker's errors: one line
             raise UserError(f"{path}: ONNX export failed: {_first_line(e)}") from None

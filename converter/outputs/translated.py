@@ -92,11 +92,6 @@ def is_translated(path: str | Path) -> bool:
         return False
 
 
-def read_tree(path: str | Path) -> T7Object:
-    """The Torch7 tree stored in a generic artifact, validated (see converter.outputs.spec_load)."""
-    return _read(Path(path))[0]
-
-
 def _read(path: Path) -> tuple[T7Object, dict[str, str]]:
     meta, arrays = read_artifact(path)
     if meta.get("format") != FORMAT_TAG:
@@ -144,9 +139,15 @@ def load_translated(path: str | Path, device: str = "cpu") -> nn.Module:
 
     from converter.generic.translator import translate
 
+    root, dtype = read_artifact_tree(path)
+    cast = getattr(torch, dtype) if dtype else None
+    return translate(root, cast, name=str(path)).to(device)
+
+
+def read_artifact_tree(path: str | Path) -> tuple[T7Object, str | None]:
+    """(the validated Torch7 tree, the parameter type to cast to or None) of a generic artifact."""
     root, meta = _read(Path(path))
     dtype = meta.get("dtype")
     if dtype not in (None, "float32", "float64"):
         raise UserError(f"{path}: unknown dtype {dtype!r} in the header (float32 or float64)")
-    cast = getattr(torch, dtype) if dtype else None
-    return translate(root, cast, name=str(path)).to(device)
+    return root, dtype

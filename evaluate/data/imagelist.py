@@ -63,12 +63,6 @@ class ImageList:
             )
 
 
-def class_names(root: Path) -> list[str]:
-    """The classes of a folder of class folders: its sorted sub-directory names, hidden ones
-    (.ipynb_checkpoints/) skipped."""
-    return sorted(e.name for e in _Scan().entries(root) if e.is_dir())
-
-
 def class_folders(root: Path) -> ImageList:
     """DATA/<synset>/**/<image>: classes are the sorted sub-directory names. Hidden entries
     (names starting with '.', such as .ipynb_checkpoints/ or .DS_Store) are skipped; whatever is

@@ -28,8 +28,9 @@ from converter.errors import UserError, exit_on_user_error
     "--weights",
     type=click.Path(path_type=Path),
     default=None,
-    help="Model to draw: .safetensors/.pt/.h5 from t7convert, a .t7 file or a checkpoint "
-    "directory. Without it: the architecture for --width-divisor/--num-classes.",
+    help="Inception-ResNet-v2 to draw: any form the tools load (.t7, checkpoint directory, "
+    ".safetensors/.pt/.h5, irv2-train run). Without it: the architecture for "
+    "--width-divisor/--num-classes.",
 )
 @click.option(
     "-o",
@@ -121,9 +122,16 @@ def _model(weights: Path | None, width_divisor: int | None, num_classes: int | N
                 f"{' and '.join(given)}: the shape comes from {weights}; "
                 "drop the option or drop --weights"
             )
-        from converter import load_model
+        from converter.irv2.model import InceptionResNetV2
+        from converter.load import load
 
-        model = load_model(weights)
+        loaded = load(weights)
+        model = loaded.network
+        if not isinstance(model, InceptionResNetV2):
+            raise UserError(
+                f"{loaded.description}: irv2-draw traces the Inception-ResNet-v2 only; "
+                f"`t7convert --inspect {weights}` prints this model's module tree"
+            )
         cfg = model.cfg
         return model, f"{weights.name}, width/{cfg.width_divisor}, {cfg.num_classes} classes"
     import torch

@@ -91,7 +91,7 @@ def classify(
     preset: Preset,
     *,
     mode: str = "torch7",
-    topk: int = 5,
+    topk: int | None = None,
     batch_size: int = 16,
     workers: int | None = None,
     device: torch.device | str = "cpu",
@@ -120,10 +120,13 @@ def classify(
         yield from (results[i] for i in sorted(results))
 
 
-def _top(model: PretrainedModel, logits: torch.Tensor, topk: int) -> list[list[Prediction]]:
+def _top(model: PretrainedModel, logits: torch.Tensor, topk: int | None) -> list[list[Prediction]]:
     """classify.lua's `output:topk(k, true, true)` of the softmax, largest first (ties: the
-    lower class index first). A `topk` over the class count is the user's to fix, said on the
-    first batch: cutting it silently would pass off fewer classes as all that were asked for."""
+    lower class index first). None: classify.lua's 5, or every class of a smaller model. A
+    `topk` asked for over the class count is the user's to fix, said on the first batch:
+    cutting it silently would pass off fewer classes as all that were asked for."""
+    if topk is None:
+        topk = min(5, logits.shape[1])
     if topk > logits.shape[1]:
         raise UserError(
             f"--topk {topk}: the model has {logits.shape[1]} classes; give --topk "

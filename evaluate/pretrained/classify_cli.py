@@ -32,7 +32,10 @@ from evaluate.runtime.devices import device_options
 @click.argument("files", nargs=-1, required=True)  # image files and folders of them
 @model_input_options(PRETRAINED_WEIGHTS, preset=True)
 @click.option(
-    "--topk", type=click.IntRange(min=1), default=5, help="Classes per image  [default: 5]"
+    "--topk",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Classes per image  [default: 5, or every class of a model with fewer]",
 )
 @click.option(
     "--json", "json_path", metavar="FILE", help="Write the results as JSON ('-': stdout)."
@@ -77,7 +80,7 @@ def _classify(
     files: tuple[str, ...],
     weights: Path,
     quiet: bool,
-    topk: int,
+    topk: int | None,
     preset: str | None,
     preprocess: str,
     batch_size: int,

@@ -2,9 +2,10 @@
 
 A run directory holds `checkpoint.pt` (the latest state, replaced atomically every epoch and every
 `--save-every` iterations) and `model_best.pt` (the weights with the lowest validation top-1
-error so far). Both are t7convert's `.pt` layout ({"state_dict", "meta"}), so `irv2-eval`,
-`load_converted` and `irv2-train --weights` read them directly, and their `meta["classes"]` (the
-training class-folder names) names the outputs for irv2-classify; `checkpoint.pt` adds the
+error so far). Both are t7convert's `.pt` layout ({"state_dict", "meta"}, the meta recording
+the architecture: converter.architecture), so every tool and `t7convert` read them directly,
+and their `meta["classes"]` (the training class-folder names) names the outputs for
+irv2-classify; `checkpoint.pt` adds the
 optimizer (momentum), schedule position, data position, RNG states and best-so-far, which is
 everything `--resume` needs to continue as if the run had never stopped. Everything is plain
 tensors and containers, so loading uses `torch.load(weights_only=True)`: no code is unpickled.
@@ -13,19 +14,20 @@ tensors and containers, so loading uses `torch.load(weights_only=True)`: no code
 from __future__ import annotations
 
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from converter.architecture import PRESETS
 from converter.errors import UserError
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "model_best.pt"
 FORMAT = "irv2-train-checkpoint"
 VERSION = 1
-ARCH = "inception_resnet_v2"
 
 
 def rng_states() -> dict[str, Any]:
@@ -89,7 +91,9 @@ def load(path: str | Path) -> dict[str, Any]:
     """A checked checkpoint dict; a corrupt, foreign or other-architecture file is a UserError."""
     path = find(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on a damaged pickle: the error says it
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure to unpickle means "not a usable file"
         first = (str(e).strip().splitlines() or [""])[0][:200]  # torch's messages run long
         raise UserError(f"{path}: unreadable checkpoint ({type(e).__name__}: {first})") from None
@@ -98,8 +102,10 @@ def load(path: str | Path) -> dict[str, Any]:
         raise UserError(
             f"{path}: not an irv2-train checkpoint (to start from its weights use --weights)"
         )
-    if meta.get("arch") != ARCH:
-        raise UserError(f"{path}: a checkpoint of {meta.get('arch')!r}, not {ARCH}")
+    if meta.get("arch") not in PRESETS:
+        raise UserError(
+            f"{path}: a checkpoint of {meta.get('arch')!r}, not of {' or '.join(PRESETS)}"
+        )
     if meta.get("version", 0) > VERSION:
         raise UserError(f"{path}: written by a newer irv2-train (format {meta['version']})")
     missing = [k for k in ("state_dict", "trainer", "loop", "rng") if k not in payload]

@@ -1,9 +1,11 @@
-"""irv2-train: continue a Lua fb.resnet.torch Inception-ResNet-v2 run in PyTorch, or fine-tune.
+"""irv2-train: continue a Lua fb.resnet.torch Inception-ResNet-v2 run in PyTorch, or fine-tune
+any converted classifier (ResNet, ResNeXt, DenseNet... with fb.resnet.torch's 224 crops).
 
 \b
     irv2-train --data /imagenet --resume-t7 /lua/checkpoints/ --save runs/irv2   # the Lua run
     irv2-train --data /imagenet --resume runs/irv2                               # our own run
     irv2-train --data /my/dataset --weights irv2.pt --reset-classifier --epochs 30 --lr 0.01
+    irv2-train --data /my/dataset --weights resnet18.t7 --reset-classifier --save runs/ft
     torchrun --nproc_per_node 8 -m evaluate.train.cli --data /imagenet --resume runs/irv2
 
 --data holds train/ and val/, one sub-folder per class. Defaults are the published model's
@@ -63,8 +65,8 @@ from evaluate.train.session import train
 @click.option(
     "--weights",
     type=click.Path(path_type=Path),
-    help="Start from these weights with a fresh optimizer (.safetensors/.pt/.h5 from t7convert, "
-    "a model .t7, a Lua checkpoint directory, or our model_best.pt).",
+    help="Start from this model with a fresh optimizer: any classifier a Torch7 file, a Lua "
+    "checkpoint directory, t7convert's .safetensors/.pt/.h5 or an irv2-train run holds.",
 )
 @click.option(
     "--num-classes",
@@ -196,19 +198,7 @@ def main(**options: Any) -> None:
         options["crops"] = "10"
         given.add("crops")
     check_options(options, given)
-    if options["reset_classifier"] and options["num_classes"] is None:
-        options["num_classes"] = _class_count(Path(options["data"]))
     train(options, given)
-
-
-def _class_count(data: Path) -> int:
-    """--reset-classifier's size when --num-classes is not given: the class folders of
-    data/train (checked against the images when they are read)."""
-    from evaluate.data.imagelist import class_names
-
-    if not (data / "train").is_dir():
-        raise UserError(f"{data}: no train/ folder; --data must hold train/ and val/ class folders")
-    return len(class_names(data / "train"))
 
 
 def check_options(o: dict[str, Any], given: set[str]) -> None:
@@ -218,6 +208,10 @@ def check_options(o: dict[str, Any], given: set[str]) -> None:
         raise UserError(f"{' and '.join(sources)}: give one starting point, not several")
     if o["fresh_momentum"] and not o["resume_t7"]:
         raise UserError("--fresh-momentum only applies to --resume-t7")
+    if o["reset_classifier"] and not (o["weights"] or o["resume"] or o["resume_t7"]):
+        raise UserError(
+            "--reset-classifier replaces a trained model's classifier: give --weights MODEL"
+        )
     if o["reset_classifier"] and (o["resume"] or o["resume_t7"]):
         raise UserError(
             "--reset-classifier starts a new run: use it with --weights, not with a resume"

@@ -267,12 +267,14 @@ class TrainLoop:
         st = self.state
         model = unwrap(self.trainer.model)
         completed = st.epoch - 1 if st.batches_done == 0 else st.epoch
+        state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        record = model.architecture  # the network's shape (converter.architecture)
         meta = {
             **self.meta,
             "format": checkpoint.FORMAT,
             "version": checkpoint.VERSION,
-            "arch": checkpoint.ARCH,
-            "config": model.cfg.to_dict(),
+            **record.meta(state_dict),
+            "preset": record.preset,
             "epoch": completed,
             "batches_done": st.batches_done,
             "best_top1": st.best_top1 if st.best_epoch else None,
@@ -280,7 +282,7 @@ class TrainLoop:
             "classes": st.classes,  # the class folders: what irv2-classify names outputs by
         }
         payload = {
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "state_dict": record.tensors(state_dict),
             "meta": meta,
             "trainer": self.trainer.state_dict(),
             "loop": {"state": st.to_dict(), "config": asdict(self.cfg)},
@@ -292,6 +294,7 @@ class TrainLoop:
 def make_validator(
     images: Any,
     *,
+    preset: Any,
     crops: int,
     batch_size: int,
     workers: int,
@@ -310,7 +313,9 @@ def make_validator(
     from evaluate.data.preprocess import ValTransform
     from evaluate.validate import evaluate_model
 
-    dataset = ImageDataset(images, ValTransform(mode="torch7", crops=crops))
+    dataset = ImageDataset(
+        images, ValTransform("torch7", crops, preset.scale_size, preset.crop_size)
+    )
     amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp or "")
 
     def validate(model: nn.Module, epoch: int) -> tuple[float, float] | None:

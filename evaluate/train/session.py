@@ -12,6 +12,7 @@ import click
 
 from converter.errors import Interrupted, UserError
 from evaluate.data.options import default_workers
+from evaluate.train.start import build_model, check_classes
 
 # Options a resumed run takes from its checkpoint unless they are given again.
 _TRAIN_OPTIONS = {
@@ -38,6 +39,8 @@ def train(o: dict[str, Any], given: set[str]) -> None:
     """Assemble model, data, trainer and loop from the options, then run."""
     import torch
 
+    from evaluate.pretrained.presets import PRESETS
+    from evaluate.pretrained.probe import check_image_classifier
     from evaluate.runtime import devices, distributed
     from evaluate.train import checkpoint
     from evaluate.train.log import TrainLog
@@ -65,8 +68,12 @@ def train(o: dict[str, Any], given: set[str]) -> None:
                         f"pass --epochs N (> {done}) to go on"
                     )
                 return
-            model, source_note, t7_source = _build_model(o, resumed, device)
-            train_images, val_images = _open_data(Path(o["data"]), model.num_classes, o, resumed)
+            train_images, val_images = _open_data(Path(o["data"]))
+            model, source_note, t7_source = build_model(o, resumed, len(train_images.classes))
+            check_classes(model, train_images, Path(o["data"]), o, resumed)
+            preset = PRESETS[model.architecture.preset]
+            check_image_classifier(model, preset.crop_size, source_note)
+            model = model.to(device).train()
             state.classes = train_images.classes
             iters = _iters(len(train_images), loop_cfg, info)
             train_cfg = _train_config(o, given, resumed, iters, amp)
@@ -92,13 +99,13 @@ def train(o: dict[str, Any], given: set[str]) -> None:
                 log.line(f"=> {images.root}: {note}")
         loop = TrainLoop(
             trainer,
-            _train_loader(train_images, loop_cfg, info, device),
+            _train_loader(train_images, loop_cfg, info, device, preset),
             loop_cfg,
             state,
             info,
             log,
             run_dir,
-            _validator(o, val_images, loop_cfg, info, device, amp, log),
+            _validator(o, val_images, loop_cfg, info, device, amp, log, preset),
             meta={"source": source_note},
             skip_bad=o["skip_bad"],
         )
@@ -212,85 +219,12 @@ def _train_config(o, given, resumed, iters: int, amp: str | None):
         raise UserError(str(e)) from None
 
 
-def _build_model(o: dict[str, Any], resumed: dict | None, device):
-    """The network and a one-line note of where it came from (and the Lua source, if any)."""
-    from converter import load_model
-    from converter.irv2.convert import convert_checkpoint
-    from converter.irv2.model import InceptionResNetV2, IRV2Config
-
-    t7_source = None
-    if resumed is not None:
-        model = InceptionResNetV2(IRV2Config(**resumed["meta"]["config"]))
-        model.load_state_dict(resumed["state_dict"])
-        meta = resumed["meta"]
-        where = (
-            f"inside epoch {meta['epoch']}, after iteration {meta['batches_done']}"
-            if meta["batches_done"]
-            else f"after the end of epoch {meta['epoch']}"
-        )
-        note = f"resuming {o['resume']}, saved {where}"
-    elif o["resume_t7"]:
-        conversion = convert_checkpoint(o["resume_t7"])
-        t7_source = conversion.source
-        if t7_source.epoch is None:
-            raise UserError(
-                f"{o['resume_t7']}: a bare model file has no epoch or optimizer state; give the "
-                "checkpoint directory (or its latest.t7), or use --weights to fine-tune"
-            )
-        if not t7_source.optim_present and not o["fresh_momentum"]:
-            raise UserError(
-                f"{t7_source.describe()}: the optimizer state (momentum) is missing; pass "
-                "--fresh-momentum to continue with zero momentum"
-            )
-        model = conversion.build_model()
-        note = f"continuing the Lua run {t7_source.describe()}"
-    elif o["weights"]:
-        model = load_model(o["weights"])
-        note = f"fine-tuning from {o['weights']}"
-    else:
-        model = InceptionResNetV2(IRV2Config(num_classes=o["num_classes"] or 1000))
-        note = "training from scratch"
-    if o["reset_classifier"]:
-        model.reset_classifier(o["num_classes"])
-        note += f", new {o['num_classes']}-class classifier"
-    elif o["num_classes"] is not None and o["num_classes"] != model.num_classes:
-        raise UserError(
-            f"--num-classes {o['num_classes']} but the model has {model.num_classes} outputs; "
-            "add --reset-classifier to replace its classifier"
-        )
-    return model.to(device).train(), note, t7_source
-
-
-def _open_data(root: Path, num_classes: int, o: dict[str, Any], resumed: dict | None):
+def _open_data(root: Path):
     from evaluate.data.imagelist import class_folders
 
     if not (root / "train").is_dir():
         raise UserError(f"{root}: no train/ folder; --data must hold train/ and val/ class folders")
     train_images = class_folders(root / "train")
-    found = len(train_images.classes)
-    resuming = o["resume"] or o["resume_t7"]
-    if found != num_classes and o["num_classes"] is not None and not resuming:
-        # The user chose the size: repeating "--num-classes N --reset-classifier" back would
-        # not say which of the two, the number or the dataset, is wrong.
-        raise UserError(
-            f"{root}/train has {found} class folders but --num-classes is {num_classes}; "
-            f"pass --num-classes {found} or point --data at the {num_classes}-class dataset"
-        )
-    if found != num_classes:
-        remedy = (
-            "resume with the dataset the run was trained on"
-            if resuming
-            else "pass --num-classes N --reset-classifier to fine-tune on these classes"
-        )
-        raise UserError(
-            f"{root}/train: {found} classes but the model has {num_classes} outputs; {remedy}"
-        )
-    old = None if resumed is None else resumed["loop"]["state"].get("classes")
-    if old is not None and old != train_images.classes:
-        raise UserError(
-            f"{root}/train: its class folders differ from the run's ({len(old)} classes); "
-            "resume with the dataset the run was trained on"
-        )
     val_images = None
     if (root / "val").is_dir():
         val_images = class_folders(root / "val")
@@ -341,15 +275,15 @@ def _rule_lr(cfg, epoch: int) -> float:
     return learning_rate(cfg, epoch, cfg.iters_per_epoch)
 
 
-def _train_loader(images, cfg, info, device):
+def _train_loader(images, cfg, info, device, preset):
     from evaluate.data.augment import TrainTransform
     from evaluate.train.loader import SeededSamples, make_loader
 
-    samples = SeededSamples(images.paths, images.labels, TrainTransform(), cfg.seed)
+    samples = SeededSamples(images.paths, images.labels, TrainTransform(preset.crop_size), cfg.seed)
     return make_loader(samples, cfg, info, pin=device.type == "cuda")
 
 
-def _validator(o, val_images, cfg, info, device, amp, log):
+def _validator(o, val_images, cfg, info, device, amp, log, preset):
     if o["no_val"] or val_images is None:
         if not o["no_val"]:
             log.line(f"=> no {Path(o['data']) / 'val'} folder: training without validation")
@@ -359,6 +293,7 @@ def _validator(o, val_images, cfg, info, device, amp, log):
     batch = o["val_batch_size"] or max(1, cfg.batch_size // info.world_size)
     return make_validator(
         val_images,
+        preset=preset,
         crops=int(o["crops"]),
         batch_size=batch,
         workers=cfg.workers,
