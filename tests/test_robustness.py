@@ -221,8 +221,9 @@ def test_nesting_deeper_than_any_network_is_refused(bundled, tmp_path):
 
 def test_a_builder_failing_on_hostile_fields_names_the_module(tmp_path):
     """The translator's class-level guard: any registered builder (a user's too) that raises
-    on a field's value gives one T7FormatError naming the class and the path."""
-    from converter.errors import T7FormatError
+    on a field's value gives one line naming the class and the path; a builder from outside
+    the project (a plugin, this test) is named by its file and line (issue 21)."""
+    from converter.errors import UserError
     from converter.generic.registry import _REGISTRY, register_translation
     from converter.generic.translator import translate
 
@@ -236,10 +237,12 @@ def test_a_builder_failing_on_hostile_fields_names_the_module(tmp_path):
             tree = T7Object(
                 "nn.Sequential", 1, {"modules": [T7Object("nn.Identity", 1, {}), inner]}
             )
-            with pytest.raises(T7FormatError) as caught:
+            with pytest.raises(UserError) as caught:
                 translate(tree)
             print(caught.value)
-            assert "nn.FuzzProbe at 2: its fields do not make a valid module" in str(caught.value)
+            assert "nn.FuzzProbe at 2: the translation in" in str(caught.value)
+            line = probe.__code__.co_firstlineno + 2  # decorator, def, the line that raised
+            assert f"test_robustness.py (line {line}) raised" in str(caught.value)
             assert "\n" not in str(caught.value)
     finally:
         del _REGISTRY["nn.FuzzProbe"]
