@@ -65,27 +65,26 @@ def load_converted_meta(
     """`load_converted`'s model and the metadata stored beside it: architecture, source file,
     and for a model irv2-train fine-tuned, `classes` (its class-folder names)."""
     from converter.errors import UserError
-    from converter.irv2.model import InceptionResNetV2, IRV2Config
+    from converter.irv2.model import IRV2Config, with_weights
     from converter.outputs import mapped as output
 
     state, meta = output.load(path)
     if meta.get("arch") != "inception_resnet_v2":
         raise UserError(f"{path}: holds a {meta.get('arch')!r} model, not inception_resnet_v2")
-    model = InceptionResNetV2(IRV2Config(**meta["config"]))
-    model.load_state_dict(state)
-    return model.to(device).eval(), meta
+    return with_weights(IRV2Config(**meta["config"]), state).to(device).eval(), meta
 
 
 def load_model(path: str | Path, device: str = "cpu") -> InceptionResNetV2:
     """Any form a user has: converted .safetensors/.pt/.h5, a Torch7 .t7 model, or a checkpoint
     directory."""
-    return load_model_meta(path, device)[0]
+    return load_model_meta(path, device, hashed=False)[0]
 
 
 def load_model_meta(
-    path: str | Path, device: str = "cpu"
+    path: str | Path, device: str = "cpu", hashed: bool = True
 ) -> tuple[InceptionResNetV2, dict[str, Any]]:
-    """`load_model`'s model and its metadata (`load_converted_meta`'s, or the conversion's)."""
+    """`load_model`'s model and its metadata (`load_converted_meta`'s, or the conversion's;
+    for a Torch7 file its sha256 is None unless `hashed`)."""
     from converter.errors import UserError
     from converter.irv2.convert import convert_checkpoint
     from converter.outputs.mapped import READERS, format_of
@@ -99,7 +98,7 @@ def load_model_meta(
         )
     if fmt in READERS and not p.is_dir():
         return load_converted_meta(p, device)
-    conversion = convert_checkpoint(p)
+    conversion = convert_checkpoint(p, hashed=hashed)
     return conversion.build_model().to(device), conversion.meta
 
 

@@ -125,7 +125,7 @@ def geometry_problem(t7m: T7Object, ptm: nn.Module, where: str) -> str | None:
             )
     if isinstance(ptm, (nn.BatchNorm2d, nn.BatchNorm1d)):
         eps = t7m.number("eps", 1e-5, where)
-        if not np.isclose(eps, ptm.eps, rtol=1e-6, atol=0):
+        if not abs(eps - ptm.eps) <= 1e-6 * abs(ptm.eps):
             return f"{where}: BN eps {eps:g} but the model uses {ptm.eps:g}"
     return None
 

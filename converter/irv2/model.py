@@ -282,3 +282,21 @@ class InceptionResNetV2(nn.Module):
         self.num_classes = num_classes
         self.cfg = IRV2Config(**{**self.cfg.to_dict(), "num_classes": num_classes})
         self.fc = nn.Linear(self.num_features, num_classes).to(self.fc.weight.device)
+
+
+def skeleton(cfg: IRV2Config) -> InceptionResNetV2:
+    """The network's structure on the meta device: shapes and geometry, no memory, and none of
+    the random initialisation that the weights read from a file would overwrite."""
+    with torch.device("meta"):
+        return InceptionResNetV2(cfg)
+
+
+def with_weights(
+    cfg: IRV2Config, state: dict[str, torch.Tensor], model: InceptionResNetV2 | None = None
+) -> InceptionResNetV2:
+    """The network holding `state`'s tensors themselves (no copy), in `model` (a skeleton of
+    `cfg` not used yet) where given. Initialising 56 M parameters only to overwrite them cost
+    more than reading the file."""
+    model = skeleton(cfg) if model is None else model
+    model.load_state_dict(state, assign=True)
+    return model
