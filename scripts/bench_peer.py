@@ -134,9 +134,10 @@ def bench(case: Case, cv2, args) -> list[tuple[str, float, float]]:  # noqa: ANN
         return []
     models = {name: load() for name, load in ours_load.items()}
     errors = {name: relative_error(run_ours(m).numpy(), y) for name, m in models.items()}
+    ours = ", ".join(f"{k} {v:.1e}" for k, v in errors.items())
     print(f"\n{case.name} ({case.path.stat().st_size / 2**20:.1f} MB, input "
           f"{'x'.join(map(str, x_np.shape))} {x_np.dtype}); max|out - Torch7| / max|Torch7|: "
-          f"OpenCV {cv_err:.1e}, " + ", ".join(f"{k} {v:.1e}" for k, v in errors.items()))  # fmt: skip
+          f"OpenCV {cv_err:.1e}, {ours}")  # fmt: skip
     if any(e > TOLERANCE for e in errors.values()):
         sys.exit(f"{case.name}: our output differs from Torch7's beyond {TOLERANCE:g}")
     if cv_err > TOLERANCE:
