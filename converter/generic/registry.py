@@ -166,11 +166,15 @@ def guarded(where: str, work: Callable[[], Any]) -> Any:
 
 def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:
     """The tensors a builder handed over must be exactly the module's own, shape for shape,
-    and floating point where they become parameters: what assigning them all at once needs."""
-    if next(built.children(), None) is None:  # a leaf: its state_dict is its own, and cheap
-        own = built.state_dict(keep_vars=True)
-    else:  # a container's state_dict would walk its whole subtree once per level
-        own = dict(built.named_parameters(recurse=False)) | dict(built.named_buffers(recurse=False))
+    and floating point where they become parameters: what assigning them all at once needs.
+    The module's own tensors are read from its registries, as its state_dict would list them
+    (no None entries, no non-persistent buffers), without a state_dict's walk and hooks."""
+    params = {k: v for k, v in built._parameters.items() if v is not None}
+    own = params | {
+        k: v
+        for k, v in built._buffers.items()
+        if v is not None and k not in built._non_persistent_buffers_set
+    }
     given = ctx.given
     problems = [f"no {k} tensor" for k in own if k not in given]
     problems += [f"a {k} tensor it has no place for" for k in given if k not in own]
@@ -178,7 +182,7 @@ def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:
         if tuple(own[k].shape) != tuple(given[k].shape):
             shape = "x".join(map(str, given[k].shape)) or "scalar"
             problems.append(f"{k} of size {shape} where {tuple(own[k].shape)} is needed")
-        elif isinstance(own[k], nn.Parameter) and not given[k].is_floating_point():
+        elif k in params and not given[k].is_floating_point():
             problems.append(f"{k} of {given[k].dtype}, not floating point")
     if problems:
         raise T7FormatError(

@@ -32,6 +32,7 @@ from converter.torch7.objects import (
 
 TYPE_NIL, TYPE_NUMBER, TYPE_STRING, TYPE_TABLE, TYPE_TORCH, TYPE_BOOLEAN = 0, 1, 2, 3, 4, 5
 FUNCTION_TYPES = (6, 7, 8)  # function, legacy recursive function, recursive function
+_REFERENCE_TYPES = frozenset((TYPE_TABLE, TYPE_TORCH, *FUNCTION_TYPES))  # indexed, may be shared
 
 MAX_DEPTH = 2000  # nngraph node chains nest one level per node; deeper than this is corruption
 MAX_TENSOR_DIMS = 64
@@ -145,7 +146,7 @@ class Reader(torchfile.T7Reader):
             return self.read_int() == 1
         if typeidx == TYPE_STRING:
             return _decode(self.read_string())
-        if typeidx not in (TYPE_TABLE, TYPE_TORCH, *FUNCTION_TYPES):
+        if typeidx not in _REFERENCE_TYPES:
             raise self.fail(f"unknown object type id {typeidx} (corrupt file?)")
         index = self.read_int()
         if index in self.objects:
@@ -257,14 +258,15 @@ def _tensor_handler(class_name: str, dtype: np.dtype):
 
 def _check_view(t: T7Tensor, reader: Reader) -> None:
     """A view must lie inside its storage; otherwise reading it would touch foreign memory."""
-    if any(n < 0 for n in t.shape) or any(s < 0 for s in t.stride) or t.offset < 0:
+    if min(t.shape, default=0) < 0 or min(t.stride, default=0) < 0 or t.offset < 0:
         raise reader.fail(
             f"corrupt {t.class_name}: size {t.shape}, stride {t.stride}, offset {t.offset + 1}"
         )
-    if t.numel == 0:
+    numel = t.numel
+    if numel == 0:
         return
     if t.storage is None:
-        raise reader.fail(f"corrupt {t.class_name}: {t.numel} elements but no storage")
+        raise reader.fail(f"corrupt {t.class_name}: {numel} elements but no storage")
     if t.storage.dtype != t.dtype:
         raise reader.fail(f"corrupt {t.class_name}: it views a {t.storage.class_name}")
     first, end = t.span()
