@@ -104,23 +104,20 @@ BUILDER_ERRORS = (
 
 
 class TreeTranslation:
-    """One tree being translated: builds modules and gathers their tensors under path keys."""
+    """One tree being translated: builds modules (on the meta device) and keeps the tensors
+    each builder handed over, then gives them to the modules (`assign`)."""
 
     def __init__(self, source: str):
         self.source = source
-        self.state: dict[str, torch.Tensor] = {}
-        self._built: dict[int, tuple[T7Object, nn.Module, str]] = {}  # id -> (object, module, path)
+        # id -> (object, module, its tensors by name)
+        self._built: dict[int, tuple[T7Object, nn.Module, dict[str, torch.Tensor]]] = {}
 
     def module(self, m: T7Object, path: str) -> nn.Module:
         """`m` translated. A Torch7 object met again (one module in two places, or the pooling
-        module a SpatialMaxUnpooling holds) gives the same nn.Module, its tensors under both
-        paths, as Lua shares the one object."""
+        module a SpatialMaxUnpooling holds) gives the same nn.Module, so its tensors appear
+        under both paths, as Lua shares the one object."""
         if isinstance(m, T7Object) and id(m) in self._built:
-            _, built, first = self._built[id(m)]
-            if first and path != first:
-                for key in [k for k in self.state if k.startswith(first + ".")]:
-                    self.state[path + key[len(first) :]] = self.state[key]
-            return built
+            return self._built[id(m)][1]
         translation = lookup(m.class_name) if isinstance(m, T7Object) else None
         if translation is None:  # translate() checks first; a builder may reach further
             what = m.class_name if isinstance(m, T7Object) else type(m).__name__
@@ -128,8 +125,28 @@ class TreeTranslation:
         ctx = ModuleContext(self, m, path)
         built = guarded(ctx.where, lambda: translation.build(m, ctx))
         _check_tensors(ctx, built)
-        self._built[id(m)] = (m, built, path)
+        self._built[id(m)] = (m, built, ctx.given)
         return built
+
+    def assign(self, root: nn.Module) -> None:
+        """Every built module gets the tensors its builder put (`_check_tensors` has matched
+        them to its own, name for name and shape for shape), as
+        `load_state_dict(assign=True)` would give them, without its walk over every key; a
+        tensor left on the meta device (a builder's submodule built outside `ctx`) is refused."""
+        for _, built, given in self._built.values():
+            params, buffers = built._parameters, built._buffers
+            for name, tensor in given.items():
+                if name in params:
+                    params[name] = nn.Parameter(tensor, params[name].requires_grad)
+                else:
+                    buffers[name] = tensor
+        for name, sub in root.named_modules():
+            for key, t in [*sub._parameters.items(), *sub._buffers.items()]:
+                if t is not None and t.is_meta:
+                    raise T7FormatError(
+                        f"{self.source}: {show(name)}.{key} was built without a tensor from "
+                        "the file (a translation built a module outside its ModuleContext)"
+                    )
 
 
 def uninitialised(cls: type[M], *args: Any, **kwargs: Any) -> M:
@@ -234,6 +251,4 @@ class ModuleContext:
         return t.numpy() if isinstance(t, T7Tensor) and t.numel else None
 
     def put(self, name: str, value: np.ndarray | torch.Tensor) -> None:
-        tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
-        self.given[name] = tensor
-        self.tree.state[f"{self.path}.{name}" if self.path else name] = tensor
+        self.given[name] = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)

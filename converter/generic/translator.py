@@ -151,7 +151,7 @@ def translate(
     translation = TreeTranslation(name)
     with torch.device("meta"):  # structure only; the file's tensors are assigned below
         module = translation.module(root, "")
-    module.load_state_dict(translation.state, strict=True, assign=True)
+    translation.assign(module)
     if dtype is not None:
         module = module.to(dtype)
     return module.eval()
