@@ -298,10 +298,19 @@ class _RecordingReader(Reader):
         super().__init__(data, Path("<recording>"), None)
         self.numbers: list[tuple[int, str, Any]] = []
 
-    def _unpack(self, fmt: struct.Struct) -> Any:
+    def read_int(self) -> int:
+        return self._note("i", super().read_int)
+
+    def read_long(self) -> int:
+        return self._note("q", super().read_long)
+
+    def read_double(self) -> float:
+        return self._note("d", super().read_double)
+
+    def _note(self, kind: str, read: Callable[[], Any]) -> Any:
         at = self.tell()
-        value = super()._unpack(fmt)
-        self.numbers.append((at, fmt.format[-1], value))
+        value = read()
+        self.numbers.append((at, kind, value))
         return value
 
     def read_long_array(self, n: int) -> list[int]:
