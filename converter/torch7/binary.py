@@ -80,27 +80,21 @@ class Reader(torchfile.T7Reader):
         self.pos = end
         return out
 
-    # the three numbers, each written out: they are most of the calls a file's structure costs
-    def read_int(self) -> int:
-        pos, end = self.pos, self.pos + 4
+    def _unpack(self, fmt: struct.Struct) -> Any:
+        pos, end = self.pos, self.pos + fmt.size
         if end > self.total_size:
-            raise self.truncated(4)
+            raise self.truncated(fmt.size)
         self.pos = end
-        return _INT.unpack_from(self.data, pos)[0]
+        return fmt.unpack_from(self.data, pos)[0]
+
+    def read_int(self) -> int:
+        return self._unpack(_INT)
 
     def read_long(self) -> int:
-        pos, end = self.pos, self.pos + 8
-        if end > self.total_size:
-            raise self.truncated(8)
-        self.pos = end
-        return _LONG.unpack_from(self.data, pos)[0]
+        return self._unpack(_LONG)
 
     def read_double(self) -> float:
-        pos, end = self.pos, self.pos + 8
-        if end > self.total_size:
-            raise self.truncated(8)
-        self.pos = end
-        return _DOUBLE.unpack_from(self.data, pos)[0]
+        return self._unpack(_DOUBLE)
 
     def read_long_array(self, n: int) -> list[int]:
         return list(struct.unpack(f"<{n}q", self.read_bytes(8 * n)))
