@@ -124,8 +124,9 @@ def convert_checkpoint(path: str | Path):  # noqa: ANN201 - re-export, typed at 
     return _convert(path)
 
 
-def translate(path_or_module, dtype=None) -> nn.Module:  # noqa: ANN001
-    """Generic Torch7 nn tree -> torch.nn.Module (see converter.generic.translator)."""
+def translate(path_or_module, dtype=None, module: str | None = None) -> nn.Module:  # noqa: ANN001
+    """Generic Torch7 nn tree -> torch.nn.Module (see converter.generic.translator); `module`:
+    the path of the one to take from a file holding several ("G", "protos.rnn", "2")."""
     from converter.generic.translator import translate as _translate
 
-    return _translate(path_or_module, dtype)
+    return _translate(path_or_module, dtype, module=module)

@@ -9,6 +9,7 @@
     t7convert resnet_50.t7 resnet50.safetensors --generic   # any nn tree, as data
     t7convert resnet_50.t7 resnet50.onnx --generic --input-shape 3,224,224
     t7convert style.t7 style.safetensors --generic --plugin my_layers.py
+    t7convert gan.t7 G.safetensors --generic --module G   # one of the modules a file holds
     t7convert model_90.t7 irv2.pt --verify         # cross-check the mapping with --generic's path
 
 torch is imported only when a command needs it, so --help answers at once.
@@ -24,13 +25,15 @@ from typing import Any, Callable
 
 import click
 
+from converter.command import command, quiet_option
 from converter.errors import UserError, exit_on_user_error
+from converter.outputs.declared import file_path
 from converter.outputs.mapped import FORMATS
 
 
-@click.command(help=__doc__.rsplit("\n\n", 1)[0])
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.argument("source", type=click.Path(path_type=Path))
-@click.argument("output", required=False, type=click.Path(path_type=Path))
+@click.argument("output", required=False, type=click.Path())
 @click.option(
     "--format",
     "fmt",
@@ -54,9 +57,10 @@ from converter.outputs.mapped import FORMATS
     "--input-shape",
     "input_shapes",
     multiple=True,
-    metavar="C,H,W",
+    metavar="C,H,W[:TYPE]",
     help="Example input for .onnx and --generic's .pt2/.onnx, e.g. 3,224,224 (a batch of 2 is "
-    "added; IRv2's .onnx: 3,299,299 unless given); repeat it for a network that takes a table.",
+    "added; IRv2's .onnx: 3,299,299 unless given); 6:long for 6 token ids (TYPE: float, long, "
+    "int); repeat it for a network that takes a table.",
 )
 @click.option(
     "--plugin",
@@ -73,11 +77,19 @@ from converter.outputs.mapped import FORMATS
     default=None,
     help="Parameter type of --generic's module (default: the file's; Double models stay float64).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option(
+    "--module",
+    "module_path",
+    metavar="PATH",
+    default=None,
+    help="The module to take from a file holding several (a GAN's G, char-rnn's protos.rnn, "
+    "entry 2 of a Lua list: 2); the error for such a file lists them. With --generic/--inspect.",
+)
+@quiet_option()
 @exit_on_user_error
 def main(
     source: Path,
-    output: Path | None,
+    output: str | None,
     fmt: str | None,
     force: bool,
     inspect: bool,
@@ -86,27 +98,31 @@ def main(
     input_shapes: tuple[str, ...],
     plugins: tuple[Path, ...],
     dtype: str | None,
+    module_path: str | None,
     quiet: bool,
 ) -> None:
     say = (lambda *_: None) if quiet else click.echo
     if inspect:
-        _inspect(source)
+        _inspect(source, module_path)
         return
     if output is None:
         raise UserError("missing OUTPUT: t7convert SOURCE OUTPUT (or --inspect SOURCE)")
+    output = file_path(output, "OUTPUT")
     if generic and verify:
         raise UserError(
             "--generic and --verify exclude each other: --verify checks the IRv2 mapping"
         )
-    if (plugins or dtype) and not generic:
-        raise UserError("--plugin and --dtype apply to --generic translation; add --generic")
+    if (plugins or dtype or module_path) and not generic:
+        raise UserError(
+            "--plugin, --dtype and --module apply to --generic translation; add --generic"
+        )
     from converter.outputs import mapped as out
     from converter.outputs.atomic import check_writable
     from converter.torch7 import checkpoint
     from converter.torch7.digest import BackgroundSha256
 
     if generic:
-        _generic(source, output, fmt, force, input_shapes, plugins, dtype, say)
+        _generic(source, output, fmt, force, input_shapes, plugins, dtype, module_path, say)
         return
     start = time.perf_counter()
     out_format = out.format_for(output, fmt)
@@ -114,7 +130,9 @@ def main(
         raise UserError("--input-shape applies to .onnx outputs and to --generic only")
     if len(input_shapes) > 1:
         raise UserError("Inception-ResNet-v2 takes one input: give --input-shape once")
-    shape = _input_shape(input_shapes[0]) if input_shapes else None
+    shape, kind = _input_shape(input_shapes[0]) if input_shapes else (None, "float")
+    if kind != "float":
+        raise UserError(f"--input-shape {input_shapes[0]}: Inception-ResNet-v2 takes images")
     check_writable(output, force)
     source_info = checkpoint.resolve(source)
     digest = BackgroundSha256(source_info.model_path)  # runs while torch is imported
@@ -122,7 +140,7 @@ def main(
 
     conversion = convert_checkpoint(source, digest=digest)
     if conversion.source.latest_path is not None:
-        say(conversion.source.describe())
+        say(conversion.source.describe(optimizer=False))
     if verify:
         from converter.irv2.verify import verify_against_generic
 
@@ -134,7 +152,8 @@ def main(
         from converter.outputs.onnx_export import save_onnx
 
         example = torch.rand(2, *(shape or (conversion.config.in_chans, 299, 299))) * 4 - 2
-        say(f"onnx: {save_onnx(conversion.build_model(), output, example, force).describe()}")
+        check = save_onnx(conversion.build_model(), output, example, force, stage=say)
+        say(f"onnx: {check.describe()}")
     else:
         out.save(conversion.state_dict, conversion.meta, output, out_format, force=force)
     n = sum(t.numel() for k, t in conversion.state_dict.items() if "num_batches" not in k)
@@ -146,14 +165,23 @@ def main(
     )
 
 
-def _input_shape(text: str) -> tuple[int, ...]:
+# --input-shape's optional `:type`: integer inputs (token ids) and the float default
+INPUT_TYPES = ("float", "long", "int")
+
+
+def _input_shape(text: str) -> tuple[tuple[int, ...], str]:
+    """(shape, type) of one --input-shape: "3,224,224" (float) or "6:long" (token ids)."""
+    dims, _, kind = text.partition(":")
     try:
-        shape = tuple(int(v) for v in text.split(","))
+        shape = tuple(int(v) for v in dims.split(","))
     except ValueError:
         shape = ()
-    if not shape or min(shape) < 1:
-        raise UserError(f"--input-shape {text!r}: expected C,H,W such as 3,224,224")
-    return shape
+    if not shape or min(shape) < 1 or (kind or "float") not in INPUT_TYPES:
+        raise UserError(
+            f"--input-shape {text!r}: expected C,H,W such as 3,224,224, optionally with a "
+            f"type: 6:long for 6 token ids (types: {', '.join(INPUT_TYPES)})"
+        )
+    return shape, kind or "float"
 
 
 @dataclass
@@ -167,6 +195,7 @@ class _GenericJob:
     output: Path
     force: bool
     dtype: str | None = None  # --dtype: the safetensors artifact records it for load_translated
+    say: Callable[[str], None] = lambda _: None  # progress notes (none under -q)
 
 
 def _write_safetensors(job: _GenericJob) -> str:
@@ -182,16 +211,17 @@ def _write_pt2(job: _GenericJob) -> str:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnpicklingFormatWarning)
         save_generic(job.module, job.output, job.example)
-    for w in caught:
+    for w in caught:  # torch.export's own chatter is dropped; ours is one line (not under -q)
         if issubclass(w.category, UnpicklingFormatWarning):
-            click.echo(f"warning: {w.message}", err=True)
+            warnings.warn(w.message, stacklevel=1)
     return "torch.export program; load it with torch.export.load(path).module()"
 
 
 def _write_onnx(job: _GenericJob) -> str:
     from converter.outputs.onnx_export import save_onnx
 
-    return f"ONNX {save_onnx(job.module, job.output, job.example, job.force).describe()}"
+    check = save_onnx(job.module, job.output, job.example, job.force, stage=job.say)
+    return f"ONNX {check.describe()}"
 
 
 # --generic's output formats (converter.outputs.mapped.GENERIC_FORMATS) and their writers
@@ -210,6 +240,7 @@ def _generic(
     input_shapes: tuple[str, ...],
     plugins: tuple[Path, ...],
     dtype: str | None,
+    module_path: str | None,
     say,  # noqa: ANN001
 ) -> None:
     """Translate the nn tree itself and write it in --generic's format for the suffix."""
@@ -232,39 +263,75 @@ def _generic(
 
     for plugin in plugins:
         load_plugin(plugin)
-    name, root = load_tree(source)
+    name, root = load_tree(source, module=module_path)
     module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
+    if out_format == "onnx" and dtype is None and _is_double(module):
+        say(
+            f"note: {source} is a Double (float64) model; onnxruntime has no float64 "
+            "convolution, so the .onnx is float32 (checked against PyTorch in float32)"
+        )
+        module = translate(root, torch.float32, name=name)
     example = _example_input(module, shapes, source) if shapes else None
-    job = _GenericJob(name, root, module, example, output, force, dtype)
+    job = _GenericJob(name, root, module, example, output, force, dtype, say)
     done = _GENERIC_WRITERS[out_format](job)
     say(f"translated {source} -> {output} ({done}) in {time.perf_counter() - start:.2f} s")
 
 
-def _example_input(module, shapes: list[tuple[int, ...]], source: Path):  # noqa: ANN001, ANN202
-    """A batch of 2 random inputs per shape (a list for a table), run once eagerly, so a shape
-    the network cannot take fails here in one line rather than deep in tracing."""
+def _is_double(module) -> bool:  # noqa: ANN001
     import torch
 
+    return any(p.dtype == torch.float64 for p in module.parameters())
+
+
+def _example_input(module, shapes: list[tuple[tuple[int, ...], str]], source: Path):  # noqa: ANN001, ANN202
+    """A batch of 2 random inputs per shape (a list for a table), run once eagerly, so a shape
+    the network cannot take fails here in one line rather than deep in tracing. Integer
+    inputs are 1s and 2s: token ids every vocabulary has, whether counted from 0 or 1."""
+    import contextlib
+    import io
+
+    import torch
+
+    wanted = getattr(module, "n_inputs", 1)  # an nngraph gModule's table of inputs
+    if len(shapes) != wanted:
+        takes = f"{wanted} inputs (a table)" if wanted > 1 else "1 input"
+        raise UserError(
+            f"{source}: the network takes {takes}, and {len(shapes)} --input-shape "
+            f"{'was' if len(shapes) == 1 else 'were'} given; give --input-shape {wanted} "
+            "time(s), one per input in order"
+        )
     floating = [p.dtype for p in module.parameters() if p.dtype.is_floating_point]
     dtype = floating[0] if floating else torch.float32
-    examples = [torch.rand(2, *shape, dtype=dtype) * 4 - 2 for shape in shapes]
+    integer = {"long": torch.long, "int": torch.int32}
+    examples = [
+        torch.randint(1, 3, (2, *shape), dtype=integer[kind])
+        if kind in integer
+        else torch.rand(2, *shape, dtype=dtype) * 4 - 2
+        for shape, kind in shapes
+    ]
     example = examples[0] if len(examples) == 1 else examples
-    try:
-        with torch.no_grad():
+    try:  # torch.fx prints a graph's generated code on stderr when it fails: not for users
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             module(example)
     except (RuntimeError, ValueError, IndexError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        given = " and ".join(",".join(map(str, s)) for s in shapes)
+        given = " and ".join(
+            ",".join(map(str, s)) + (f":{k}" if k != "float" else "") for s, k in shapes
+        )
         raise UserError(f"{source}: cannot run on an input of shape {given}: {first}") from None
     return example
 
 
-def _inspect(source: Path) -> None:
+def _inspect(source: Path, module_path: str | None) -> None:
     from converter.torch7 import checkpoint
     from converter.torch7.describe import describe
+    from converter.torch7.modules import pick
     from converter.torch7.reader import load_t7
 
     resolved = checkpoint.resolve(source)
     if resolved.latest_path is not None:
         click.echo(resolved.describe())
-    click.echo(describe(load_t7(resolved.model_path)))
+    obj = load_t7(resolved.model_path)
+    if module_path is not None:
+        obj = pick(obj, module_path, str(resolved.model_path))
+    click.echo(describe(obj))

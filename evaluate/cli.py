@@ -15,17 +15,17 @@ torch is imported only when evaluating, so --help answers at once.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from converter.errors import Interrupted, UserError, exit_interrupted
-from evaluate.data.options import model_input_options
+from converter.command import command, quiet_option
+from converter.errors import UserError, as_user_error
+from evaluate.data.options import default_workers, model_input_options, skip_bad_option
 from evaluate.report import _Progress, _report, _summary, _write_json, _write_predictions
 from evaluate.runtime.devices import device_options
+from evaluate.runtime.launch import run_distributed
 
 # Said before the model is compiled, since nothing is printed while it is.
 COMPILE_NOTE = (
@@ -35,9 +35,7 @@ COMPILE_NOTE = (
 )
 
 
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.option(
     "--data",
     required=True,
@@ -73,25 +71,22 @@ COMPILE_NOTE = (
     help="torch.compile the model: minutes of compiling before the first batch, worth it "
     "only on long runs.",
 )
-@click.option(
-    "--skip-bad",
-    is_flag=True,
-    help="Leave unreadable images out (listed at the end and in the JSON) instead of stopping.",
-)
+@skip_bad_option("at the end and in the JSON")
 @click.option(
     "--lua-batch-mean",
     is_flag=True,
     help="Also report the fork's mean of per-batch error percentages.",
 )
 @click.option(
+    "-o",
     "--output",
     type=click.Path(path_type=Path),
-    help="Write the summary and exact settings as JSON.",
+    help="Write the summary and exact settings as JSON (.json).",
 )
 @click.option(
     "--predictions",
     type=click.Path(path_type=Path),
-    help="Write every image's top-5 classes, logits, probabilities and names (HDF5).",
+    help="Write every image's top-5 classes, logits, probabilities and names (HDF5: .h5).",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing --output/--predictions files.")
 @click.option(
@@ -100,48 +95,9 @@ COMPILE_NOTE = (
     default=None,
     help="Evaluate only the first N images (quick checks).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress line; the summary only.")
+@quiet_option("No progress line; the summary only.")
 def main(device: str, **options: Any) -> None:
     run_distributed(_evaluate, device, options)
-
-
-def run_distributed(body: Callable[..., None], device: str, options: dict[str, Any]) -> None:
-    """`body(info, torch_device, **options)` as this process's part of a torchrun group (or
-    alone): a user error becomes one line on stderr and exit status 2, an error every rank
-    shares printed once, by rank 0."""
-    from evaluate.runtime import distributed
-    from evaluate.runtime.devices import resolve_device
-
-    info = distributed.DistInfo()
-    try:
-        local_rank = int(os.environ["LOCAL_RANK"]) if _under_torchrun() else None
-        torch_device = resolve_device(device, local_rank)
-        info = distributed.init_from_env(torch_device.type == "cuda")
-        body(info, torch_device, **options)
-        distributed.barrier(info)  # no rank leaves the group while rank 0 still writes
-    except UserError as e:
-        _exit_on(e, info)
-    except OSError as e:  # a file the user named, or its disk, failing after the checks
-        _exit_on(_os_error(e), info)
-    except KeyboardInterrupt:
-        exit_interrupted(Interrupted("no summary, no file written (they come at the end)"))
-    finally:
-        distributed.cleanup(info)
-
-
-def _exit_on(error: UserError, info: Any) -> None:
-    """One line on stderr and exit status 2; an error every rank raised is printed by rank 0."""
-    from evaluate.runtime import distributed
-
-    if info.is_main or not isinstance(error, distributed.CollectiveUserError):
-        prefix = "" if info.is_main else f"rank {info.rank}: "
-        click.echo(f"error: {prefix}{error}", err=True)
-    raise SystemExit(error.exit_code) from None
-
-
-def _os_error(error: OSError) -> UserError:
-    where = f"{error.filename}: " if error.filename else ""
-    return UserError(f"{where}{error.strerror or error}")
 
 
 def _evaluate(
@@ -172,7 +128,7 @@ def _evaluate(
     from evaluate.runtime import distributed
 
     n_crops = int(crops)
-    workers = min(8, os.cpu_count() or 1) if workers is None else workers
+    workers = default_workers() if workers is None else workers
 
     if compile_ and info.is_main and not quiet:
         click.echo(COMPILE_NOTE, err=True)
@@ -180,15 +136,10 @@ def _evaluate(
     error = None
     try:
         if info.is_main:
-            from converter.outputs.atomic import check_writable
+            from converter.outputs.declared import Output, check_outputs
 
-            if output is not None and output == predictions:
-                raise UserError(
-                    f"{output}: named by both --output and --predictions; use two files"
-                )
-            for path in (output, predictions):
-                if path is not None:
-                    check_writable(path, force)
+            declared = [Output("--output", output, ("json",))]
+            check_outputs([*declared, Output("--predictions", predictions, ("h5",))], force)
         images, model, dtype, dataset, names = _set_up(
             data,
             labels,
@@ -207,7 +158,7 @@ def _evaluate(
     except UserError as e:
         error = e
     except OSError as e:  # e.g. an unreadable --data folder: every rank must hear of it
-        error = _os_error(e)
+        error = as_user_error(e)
     distributed.raise_together(error, info)
 
     from evaluate.data.transforms import bicubic_kernel
@@ -277,10 +228,6 @@ def _evaluate(
         _write_json(output, summary, force)
     if predictions is not None:
         _write_predictions(predictions, result, images, summary, names, force)
-
-
-def _under_torchrun() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def _set_up(

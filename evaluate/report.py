@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evaluate.data.datasets import skipped_lines
+
 # lim0606/fb.resnet.torch inception-resnet-v2 README, 90 epochs, 1 crop, per-batch-averaged.
 AUTHORS = {"top1_err": 24.407, "top5_err": 7.407, "crops": 1, "epochs": 90}
 
@@ -60,9 +62,7 @@ def _report(s: dict[str, Any]) -> str:
             f"{lua['top1_err']:.3f} %, top-5 error {lua['top5_err']:.3f} %"
         )
     lines += [f"note: {n}" for n in s["notes"]]
-    if s["skipped"]:
-        lines.append(f"skipped {len(s['skipped'])} unreadable image(s); the metrics exclude them:")
-        lines += [f"  {item['error']}" for item in s["skipped"]]
+    lines += skipped_lines([item["error"] for item in s["skipped"]], "the metrics exclude them")
     run = s["run"]
     if run["bicubic"] != "compiled":
         lines.append(

@@ -20,6 +20,7 @@ from torch import nn
 
 from converter.errors import UserError
 from evaluate import metrics
+from evaluate.data.datasets import unreadable
 from evaluate.data.preprocess import model_input
 from evaluate.pretrained.softmax import torch7_softmax
 from evaluate.runtime import distributed
@@ -215,9 +216,7 @@ def _run(
         with autocast:  # data loading stays outside inference mode; only the model is in it
             for batch_indices, images, batch_labels, bad in _batches(loader, from_collate):
                 if bad and not skip_bad:
-                    error = UserError(
-                        f"{bad[0][1]} (or pass --skip-bad to leave unreadable images out)"
-                    )
+                    error = unreadable(bad[0][1])
                     break
                 skipped += bad
                 done += len(batch_indices) + len(bad)

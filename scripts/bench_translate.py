@@ -4,7 +4,10 @@
   (`convert_checkpoint(...).build_model()`);
 - a 100-node nngraph gModule (a residual convolution chain built with nngraph_writer and saved
   as Torch7 would): `translate(...)` vs a hand-written PyTorch equivalent loaded from the same
-  file (`load_t7` + the module + `load_state_dict`).
+  file (`load_t7` + the module + `load_state_dict`);
+- a 2-layer LSTM language model (torch-rnn's nn.LanguageModel: vocabulary 100, hidden 256,
+  sequence 50, batch 16, saved as torch-rnn would): `translate(...)` vs the same model written by
+  hand with one torch.nn.LSTM of two layers, loaded from the same file (limit: forward 1.1x).
 
 Per pair, alternating, --repeat rounds: builds (file to module; `import torch` excluded, it is
 done before any timing) then a first forward; then --forwards rounds of steady forwards of
@@ -120,10 +123,86 @@ def hand_written(path: Path) -> nn.Module:
     return model.eval()
 
 
+# --- the LSTM language model and its hand-written equivalent --------------------------------
+
+VOCAB, HIDDEN, LAYERS, STEPS, LM_BATCH = 100, 256, 2, 50, 16
+LM_FORWARD_LIMIT = 1.1
+
+
+def language_model(seed: int = 0) -> T7Object:
+    """torch-rnn's nn.LanguageModel{model_type='lstm', wordvec_size=rnn_size=HIDDEN,
+    num_layers=LAYERS, dropout=0, batchnorm=0}, its fields as LanguageModel.lua sets them
+    (remember_states off: every call starts from zero state, as the hand-written one does)."""
+    rng = np.random.default_rng(seed)
+
+    def normal(*shape: int) -> np.ndarray:
+        return rng.normal(0, 1 / np.sqrt(shape[0]), shape).astype(np.float32)
+
+    rnns = [
+        _module(
+            "nn.LSTM",
+            input_dim=HIDDEN,
+            hidden_dim=HIDDEN,
+            remember_states=False,
+            weight=normal(2 * HIDDEN, 4 * HIDDEN),
+            bias=normal(4 * HIDDEN) / 10,
+        )  # fmt: skip
+        for _ in range(LAYERS)
+    ]
+    view1 = _module("nn.View", size=[1, -1], numInputDims=3, numElements=1)
+    view2 = _module("nn.View", size=[1, -1], numInputDims=2, numElements=1)
+    linear = _module("nn.Linear", weight=normal(VOCAB, HIDDEN), bias=normal(VOCAB) / 10)
+    lookup = _module("nn.LookupTable", weight=normal(VOCAB, HIDDEN), paddingValue=0)
+    net = _module("nn.Sequential", modules=[lookup, *rnns, view1, linear, view2])
+    return _module(
+        "nn.LanguageModel", net=net, rnns=rnns, view1=view1, view2=view2, bn_view_in={},
+        bn_view_out={}, vocab_size=VOCAB, wordvec_dim=HIDDEN, rnn_size=HIDDEN,
+        num_layers=LAYERS, model_type="lstm", dropout=0, batchnorm=0,
+    )  # fmt: skip
+
+
+class HandWrittenLM(nn.Module):
+    """What one would write in PyTorch for language_model: ids 1..VOCAB (Lua's) in, scores out
+    (N x T, or T x N for rnn's time-major Sequencers: bench_recurrent.py)."""
+
+    def __init__(self, batch_first: bool = True):
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, HIDDEN)
+        self.lstm = nn.LSTM(HIDDEN, HIDDEN, num_layers=LAYERS, batch_first=batch_first)
+        self.out = nn.Linear(HIDDEN, VOCAB)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.lstm(self.embed(x - 1))[0])
+
+
+def hand_written_lm(path: Path) -> nn.Module:
+    net = load_t7(path)["net"]["modules"]
+    lookup, *rnns = net[: 1 + LAYERS]
+    linear = net[-2]
+    h = HIDDEN  # torch-rnn's gates i, f, o, g as nn.LSTM's i, f, g, o
+    order = np.r_[0 : 2 * h, 3 * h : 4 * h, 2 * h : 3 * h]
+    state = {
+        "embed.weight": lookup["weight"].numpy(),
+        "out.weight": linear["weight"].numpy(),
+        "out.bias": linear["bias"].numpy(),
+    }
+    for i, rnn in enumerate(rnns):
+        weight, bias = rnn["weight"].numpy()[:, order], rnn["bias"].numpy()[order]
+        state[f"lstm.weight_ih_l{i}"] = weight[:HIDDEN].T
+        state[f"lstm.weight_hh_l{i}"] = weight[HIDDEN:].T
+        state[f"lstm.bias_ih_l{i}"] = bias
+        state[f"lstm.bias_hh_l{i}"] = np.zeros_like(bias)
+    model = HandWrittenLM()
+    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
+    return model.eval()
+
+
 # --- the comparison -------------------------------------------------------------------------
 
 
-def compare(title: str, path: Path, builds: dict[str, Callable], x, args) -> bool:  # noqa: ANN001
+def compare(  # noqa: ANN001 - x: a tensor or a list of them
+    title: str, path: Path, builds: dict[str, Callable], x, args, forward_limit=FORWARD_LIMIT
+) -> bool:
     """Time the two builds (baseline first, then generic) and their forwards on `x`, in rounds
     of alternating calls, each round long enough (--round seconds) to average out jitter."""
     times = {k: {"build": [], "first": [], "forward": []} for k in builds}
@@ -154,13 +233,34 @@ def compare(title: str, path: Path, builds: dict[str, Callable], x, args) -> boo
             f"forward {t['forward']:7.4f} s"
         )
     ratio = {k: min(times[generic][k]) / min(times[baseline][k]) for k in times[generic]}
-    ok_build, ok_fwd = ratio["build"] <= BUILD_LIMIT, ratio["forward"] <= FORWARD_LIMIT
+    ok_build, ok_fwd = ratio["build"] <= BUILD_LIMIT, ratio["forward"] <= forward_limit
     print(f"  generic/{baseline} build          {ratio['build']:.2f}x (limit {BUILD_LIMIT}x): "
           f"{'ok' if ok_build else 'MISSED'}")  # fmt: skip
     print(f"  generic/{baseline} first forward  {ratio['first']:.2f}x")
     print(f"  generic/{baseline} forward        {ratio['forward']:.3f}x "
-          f"(limit {FORWARD_LIMIT}x): {'ok' if ok_fwd else 'MISSED'}")  # fmt: skip
+          f"(limit {forward_limit}x): {'ok' if ok_fwd else 'MISSED'}")  # fmt: skip
     return ok_build and ok_fwd
+
+
+def timing_options(ap: argparse.ArgumentParser) -> None:
+    """The options of `compare`'s rounds and clock (this script's and bench_recurrent.py's)."""
+    ap.add_argument("--repeat", type=int, default=5, help="rounds of builds")
+    ap.add_argument("--forwards", type=int, default=15, help="rounds of forwards")
+    ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: this process's CPU time on one thread, steadier where others share the CPUs",
+    )
+
+
+def use_clock(clock: str) -> None:
+    """--clock cpu: time with this process's CPU seconds, on one thread."""
+    if clock == "cpu":
+        global CLOCK
+        CLOCK = time.process_time
+        torch.set_num_threads(1)
 
 
 def main() -> None:
@@ -168,21 +268,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fixture", type=Path, default=default)
     ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=5, help="rounds of builds")
-    ap.add_argument("--forwards", type=int, default=15, help="rounds of forwards")
-    ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
-    ap.add_argument("--skip-irv2", action="store_true", help="only the gModule comparison")
-    ap.add_argument(
-        "--clock",
-        choices=["wall", "cpu"],
-        default="wall",
-        help="cpu: this process's CPU time on one thread, steadier where others share the CPUs",
-    )
+    ap.add_argument("--skip-irv2", action="store_true", help="no full-IRv2 comparison")
+    timing_options(ap)
     args = ap.parse_args()
-    if args.clock == "cpu":
-        global CLOCK
-        CLOCK = time.process_time
-        torch.set_num_threads(1)
+    use_clock(args.clock)
     src_gz = args.fixture / "full" / "irv2_full.t7.gz"
     if not args.skip_irv2 and not src_gz.is_file():
         sys.exit(f"{src_gz}: not found (pass --fixture, or --skip-irv2)")
@@ -197,6 +286,17 @@ def main() -> None:
             f"{3 * BLOCKS + 1}-node gModule ({BLOCKS} residual conv blocks, {CHANNELS} channels, "
             f"{SIZE}x{SIZE}), batch {args.batch}",
             graph, {"hand-written": hand_written, "generic": translate}, x, args,
+        )  # fmt: skip
+        lm = Path(tmp) / "lstm_language_model.t7"
+        save_t7(language_model(), lm)
+        ids = torch.randint(
+            1, VOCAB + 1, (LM_BATCH, STEPS), generator=torch.Generator().manual_seed(0)
+        )
+        ok &= compare(
+            f"{LAYERS}-layer LSTM language model (torch-rnn; vocabulary {VOCAB}, hidden {HIDDEN}, "
+            f"sequence {STEPS}), batch {LM_BATCH}",
+            lm, {"hand-written": hand_written_lm, "generic": translate}, ids, args,
+            forward_limit=LM_FORWARD_LIMIT,
         )  # fmt: skip
         if not args.skip_irv2:
             full = Path(tmp) / "irv2_full.t7"

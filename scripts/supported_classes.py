@@ -1,10 +1,12 @@
-"""The README's list of Torch7 classes the generic translator knows, generated from the registry.
+"""The list of Torch7 classes the generic translator knows (docs/supported-classes.md),
+generated from the registry.
 
     python scripts/supported_classes.py           # print the list
-    python scripts/supported_classes.py --write   # rewrite it in README.md, between the markers
+    python scripts/supported_classes.py --write   # rewrite it in the page, between the markers
 
-Grouped by the layers/ module that translates each class (its family); tests check that the
-README holds exactly this text, so the list cannot drift from the code.
+Grouped by the layers/ module that translates each class (its family: a layer family of nn, or
+a library built on it, dpnn, nnx, stn, ...); tests check that the page holds exactly this text,
+so the list cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from converter.generic import layers, registry  # noqa: F401 - layers registers the built-ins
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "supported-classes.md"
 START, END = "<!-- supported-classes:start -->", "<!-- supported-classes:end -->"
 
 
@@ -44,8 +46,8 @@ def render() -> str:
     return "\n".join([*lines, END])
 
 
-def readme_block(text: str) -> str:
-    """The README's current list, markers included ('' when the markers are missing)."""
+def page_block(text: str) -> str:
+    """The page's current list, markers included ('' when the markers are missing)."""
     if START not in text or END not in text:
         return ""
     return text[text.index(START) : text.index(END) + len(END)]
@@ -53,17 +55,17 @@ def readme_block(text: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true", help="rewrite the list in README.md")
+    ap.add_argument("--write", action="store_true", help=f"rewrite the list in {PAGE.name}")
     args = ap.parse_args()
     block = render()
     if not args.write:
         print(block)
         return
-    text = README.read_text()
-    old = readme_block(text)
+    text = PAGE.read_text()
+    old = page_block(text)
     if not old:
-        sys.exit(f"{README}: no {START} ... {END} markers to write between")
-    README.write_text(text.replace(old, block))
+        sys.exit(f"{PAGE}: no {START} ... {END} markers to write between")
+    PAGE.write_text(text.replace(old, block))
 
 
 if __name__ == "__main__":

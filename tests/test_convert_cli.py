@@ -84,9 +84,10 @@ def test_existing_output_is_not_overwritten_without_force(converted_pt, bundled)
 def test_checkpoint_directory_reports_latest(fixtures, tmp_path):
     result = run(fixtures / "tiny" / "ckpt", tmp_path / "out.pt")
     assert result.exit_code == 0, result.output
-    assert (
-        "epoch 1, model file model_1.t7, optimizer file optimState_1.t7 (present)" in result.output
-    )
+    assert "latest.t7: epoch 1, model file model_1.t7\n" in result.output
+    assert "optimizer" not in result.output  # a conversion does not need it
+    result = run("--inspect", fixtures / "tiny" / "ckpt")  # describing the checkpoint does
+    assert "optimizer file optimState_1.t7 (present)" in result.output
     assert torch.load(tmp_path / "out.pt", weights_only=True)["meta"]["source_epoch"] == 1
 
 
@@ -113,6 +114,7 @@ def test_latest_naming_a_gzipped_model_reads_the_gz(fixtures, tmp_path):
     assert result.exit_code == 0, result.output
     assert "model file model_1.t7.gz" in result.output
     assert "latest.t7 names model_1.t7: reading model_1.t7.gz" in result.output
+    assert "optimizer" not in result.output  # conversion does not need it
     direct = torch.load(tmp_path / "out.pt", weights_only=True)["state_dict"]
     assert run(fixtures / "tiny" / "ckpt", tmp_path / "plain.pt").exit_code == 0
     plain = torch.load(tmp_path / "plain.pt", weights_only=True)["state_dict"]
@@ -121,7 +123,7 @@ def test_latest_naming_a_gzipped_model_reads_the_gz(fixtures, tmp_path):
     result = CliRunner().invoke(train_main, args)
     print(result.output)
     assert result.exit_code == 2 and "reading model_1.t7.gz" in result.output
-    assert "optimizer file optimState_1.t7 (MISSING)" in result.output
+    assert "optimizer file optimState_1.t7 (missing)" in result.output
     (ckpt / "model_1.t7.gz").unlink()
     result = run(ckpt, tmp_path / "none.pt")
     assert result.exit_code == 2 and "names model file model_1.t7, which is not in" in result.output
@@ -137,7 +139,7 @@ def test_partial_checkpoint_directory_says_the_optimizer_is_missing(
     (ckpt / "irv2_full.t7").symlink_to(irv2_full_t7)
     result = run("--inspect", ckpt)
     assert result.exit_code == 0, result.output
-    assert "optimizer file optimState_full.t7 (MISSING)" in result.output
+    assert "optimizer file optimState_full.t7 (missing)" in result.output
     assert (
         "cudnn.SpatialConvolution(3 -> 32, 3x3, 2,2) without bias  [weight 32x3x3x3]"
         in result.output
@@ -200,8 +202,11 @@ def test_truncated_checkpoint_leaves_no_partial_file(bundled, tmp_path):
 
 
 def test_wrong_suffix_is_refused(bundled, tmp_path):
-    result = run(bundled / "irv2_tiny.t7", tmp_path / "out.bin")
-    assert result.exit_code == 2 and "--format" in result.output
+    """The suffix is the format: --format cannot make a .bin that no loader would read."""
+    for args in [(), ("--format", "pt")]:
+        result = run(bundled / "irv2_tiny.t7", tmp_path / "out.bin", *args)
+        assert result.exit_code == 2 and "OUTPUT writes .pt, .pth, .h5" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_format_contradicting_the_suffix_is_refused(bundled, tmp_path):

@@ -49,7 +49,7 @@ def test_class_folders_sorted_with_empty_classes_and_subfolders(tmp_path):
         f"{SYNSETS[2]}/b.JPEG",
     ]
     assert images.labels == [0, 2, 2]
-    assert images.notes == ["1 file(s) without an image extension were not evaluated"]
+    assert images.notes == ["1 file(s) without an image extension were not used"]
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from conftest import shared_dir
 
 from converter.irv2.model import ConvBN, InceptionResNetV2
+from evaluate.figure import draw
 from evaluate.figure.cli import main
 from evaluate.figure.draw import find_dot, model_figure, to_dot
 
@@ -242,6 +243,34 @@ def test_tiny_checkpoint_figure(bundled, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.dot"]
 
 
+def test_the_figure_is_laid_out_as_one_straight_column(bundled, tmp_path):
+    """Each block's residual shortcut is weighted 0 (it pulled every block sideways: the tiny
+    figure was 1973 px wide, most of each row empty), and the title is wrapped to a block's
+    width. With Graphviz installed, the PNG is measured: narrow, and each row's ink spans
+    a good part of it."""
+    from evaluate.figure.draw import TITLE_WIDTH
+
+    out = tmp_path / "tiny.png" if find_dot() else tmp_path / "tiny.dot"
+    result = CliRunner().invoke(main, ["--weights", str(bundled / "irv2_tiny.t7"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "tiny.dot").read_text()
+    shortcuts = re.findall(r'^  "(\w+)" -> "(add\w*)" \[weight=0\];$', text, re.M)
+    print(len(shortcuts), shortcuts[:3])
+    assert len(shortcuts) == text.count('label="add\\n') == 20  # 5 A + 10 B + 5 C blocks
+    assert all("mul" not in source for source, _ in shortcuts)
+    title = re.search(r'label="([^"]*)"\];', text).group(1).split("\\n")
+    assert max(len(line) for line in title) <= TITLE_WIDTH and len(title) >= 3
+    if out.suffix == ".png":
+        import numpy as np
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = None
+        ink = np.asarray(Image.open(out).convert("L")) < 250
+        spans = [np.ptp(np.flatnonzero(row)) + 1 for row in ink[::7] if row.any()]
+        print(ink.shape, f"mean inked span {np.mean(spans) / ink.shape[1]:.2f} of the width")
+        assert ink.shape[1] <= 1400 and np.mean(spans) / ink.shape[1] >= 0.4
+
+
 def test_missing_graphviz_writes_dot_and_says_how_to_install(tmp_path):
     out = tmp_path / "fig.svg"
     result = CliRunner().invoke(
@@ -256,7 +285,7 @@ def test_missing_graphviz_writes_dot_and_says_how_to_install(tmp_path):
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["-o", "{d}/fig.jpg"], "unknown figure format"),
+        (["-o", "{d}/fig.jpg"], "--output writes .dot, .svg, .png, .pdf"),
         (["--width-divisor", "32", "-o", "{d}/fig.dot"], "--width-divisor 32"),
         (["--input-size", "64", "-o", "{d}/fig.dot"], "cannot take a 64x64 input"),
         (["--weights", "{d}/none.pt", "-o", "{d}/fig.dot"], "no such file"),
@@ -306,3 +335,36 @@ def test_an_existing_figure_is_refused_without_force(tmp_path):
     result = CliRunner().invoke(main, [*args, "--force"])
     assert result.exit_code == 0, result.output
     assert "digraph" in out.read_text()
+
+
+def test_a_figure_not_rendered_for_want_of_graphviz_is_rendered_by_the_same_command(
+    tmp_path, monkeypatch
+):
+    """The .dot left by a run without Graphviz is this tool's own: once `dot` is there, the
+    same command renders without --force (a user's own .dot is still refused: above)."""
+    out = tmp_path / "fig.svg"
+    args = ["--width-divisor", "8", "-o", str(out)]
+    result = CliRunner().invoke(main, args, env={"PATH": str(tmp_path)})
+    assert result.exit_code == 1 and (tmp_path / "fig.dot").is_file()
+
+    def render(dot_file, output, dot, force=False):  # noqa: ANN001, ANN202 - Graphviz stand-in
+        output.write_text(dot_file.read_text())
+        return output
+
+    monkeypatch.setattr(draw, "find_dot", lambda: "dot")
+    monkeypatch.setattr(draw, "render", render)
+    result = CliRunner().invoke(main, args)
+    print(result.output)
+    assert result.exit_code == 0 and out.read_text().startswith("digraph")
+
+
+@pytest.mark.parametrize("size", [20, 100])
+def test_a_small_input_size_without_weights_is_one_line(tmp_path, size):
+    """Without --weights the architecture is drawn as a loaded model is (eval mode), so a
+    size too small for it gets the one line it gets with --weights (it was a BatchNorm
+    ValueError traceback in training mode)."""
+    result = CliRunner().invoke(main, ["--input-size", str(size), "-o", str(tmp_path / "s.dot")])
+    print(result.output)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert f"cannot take a {size}x{size} input" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -281,7 +281,7 @@ def test_user_mistakes_get_one_clear_line(tmp_path, tiny_pt, photos, labels):
         "output is a directory": (["--data", data, "--output", tmp_path, "--force"], "directory"),
         "one file for both": (
             ["--data", data, "--output", tmp_path / "x.h5", "--predictions", tmp_path / "x.h5"],
-            "named by both --output and --predictions",
+            "--output and --predictions both name",
         ),
     }
     for name, (args, message) in cases.items():
@@ -309,8 +309,9 @@ def test_device_and_amp_resolution_without_cuda():
         with pytest.raises(UserError, match=message):
             resolve_device(spec)
     assert resolve_amp_dtype(False, "bf16", torch.device("cpu")) is None
-    with pytest.raises(UserError, match="--amp needs a CUDA device"):
-        resolve_amp_dtype(True, "bf16", torch.device("cpu"))
+    assert resolve_amp_dtype(True, "bf16", torch.device("cpu")) is torch.bfloat16
+    with pytest.raises(UserError, match="--amp-dtype fp16 needs a CUDA device"):
+        resolve_amp_dtype(True, "fp16", torch.device("cpu"))
 
 
 def test_help_answers_without_importing_torch():

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from t7fuzz import ByteMutator, TreeMutator
+from test_zoo3_rnn import RNN_CASES
 
 from converter.errors import UserError
 from converter.generic.translator import translate
@@ -189,9 +190,41 @@ def test_zoo2_modules(fixtures, tmp_path):
     _module_cases(fixtures / "zoo2", tmp_path, n_tree=16, n_bytes=8, at_least=2700)
 
 
-def _module_cases(folder, tmp_path, n_tree: int, n_bytes: int, at_least: int) -> None:  # noqa: ANN001
+ALL = ("*",)
+# zoo3's fused recurrent modules (rnn's Seq*), torch-rnn's classes and char-rnn's OneHot
+ZOO3_RECURRENT = ("seqlstm*", "seqgru*", "seqbrnn*", "seqreverse*", "torchrnn_*", "charrnn_*")
+
+
+def test_zoo3_recurrent_modules(fixtures, tmp_path):
+    """The zoo3 cases of the fused recurrent layers, torch-rnn and char-rnn: state tables,
+    gate layouts, views of a LanguageModel, a class without a package prefix."""
+    _module_cases(fixtures / "zoo3", tmp_path, 16, 8, at_least=430, patterns=ZOO3_RECURRENT)
+
+
+def test_zoo3_rnn_step_modules(fixtures, tmp_path):
+    """The zoo3 cases of rnn's step-wise classes: Sequencer, Recursor, Repeater, the LSTMs and
+    GRUs in every wiring, Recurrent(ce), BiSequencer(LM), masks."""
+    _module_cases(fixtures / "zoo3", tmp_path, 6, 3, at_least=270, patterns=RNN_CASES)
+
+
+# zoo3's dpnn (and the dpnn classes in nn), nnx, stnbhwd, texture_nets and eyescream cases
+ZOO3_LIBRARIES = (
+    "nnx_*", "stn_*", "tn2016_*", "tnhead_*", "eyescream_*", "inception", "decorator", "serial",
+    "collapse", "convert_*", "constant", "onehot_nn", "ziptable", "reversetable", "clip",
+    "spatialuniformcrop", "printsize", "dontcast", "firemodule", "argmax",
+    "spatialfeatnormalization", "totaldropout_eval", "sadd",
+)  # fmt: skip
+
+
+def test_zoo3_library_modules(fixtures, tmp_path):
+    """The zoo3 cases of dpnn, nnx, stnbhwd, texture_nets and eyescream (test_zoo3_libs.py)."""
+    _module_cases(fixtures / "zoo3", tmp_path, 6, 3, at_least=400, patterns=ZOO3_LIBRARIES)
+
+
+def _module_cases(folder, tmp_path, n_tree: int, n_bytes: int, at_least: int, patterns=ALL):  # noqa: ANN001
     campaign = Campaign()
-    for path in sorted(folder.glob("*.t7")):
+    paths = {p for pattern in patterns for p in folder.glob(f"{pattern}.t7")}
+    for path in sorted(paths):
         case = load_t7(path)
         module = case.get("module") if isinstance(case, dict) else None
         if module is None:  # a file of tensors, not a module case: its bytes only

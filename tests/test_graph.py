@@ -149,8 +149,12 @@ def test_charrnn_checkpoint_table_gives_its_protos_rnn(tmp_path):
     assert_close(module([x1, x2]), x1 + x2 @ weight.T + bias, "char-rnn protos.rnn")
     checkpoint["protos"]["other"] = torchfile_pattern(rng)
     save_t7(checkpoint, tmp_path / "two.t7")
-    with pytest.raises(T7FormatError, match=r"holding 2 models \(protos.rnn, protos.other\)"):
+    with pytest.raises(
+        T7FormatError, match=r"2 nn modules: protos.other .*, protos.rnn .*--module"
+    ):
         translate(tmp_path / "two.t7")
+    chosen = translate(tmp_path / "two.t7", module="protos.rnn")
+    assert_close(chosen([x1, x2]), x1 + x2 @ weight.T + bias, "char-rnn --module protos.rnn")
 
 
 def test_graph_nngraph_could_not_run_is_one_line(tmp_path):

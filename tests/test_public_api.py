@@ -1,5 +1,5 @@
-"""Every public entry point the README and pyproject name imports from a fresh interpreter, in
-either order relative to the modules behind it, and is what it claims (a function or class, never
+"""Every public entry point the README, docs/ and pyproject name imports from a fresh interpreter,
+in either order relative to the modules behind it, and is what it claims (a function or class, never
 a module that shadows it: `converter.translate` once was both)."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def readme_imports() -> list[tuple[str, str]]:
-    """(module, name) for every `from X import a, b` line in the README's code blocks."""
-    text = (REPO / "README.md").read_text()
+    """(module, name) for every `from X import a, b` line in the README's and docs' code."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    text = "\n".join(p.read_text() for p in pages)
     found = []
     for module, names in re.findall(
         r"^from ((?:converter|evaluate)[\w.]*) import (.+)$", text, re.M

@@ -1,8 +1,7 @@
 """Every real, published Torch7 model in ../shared/realworld/models translated and run on the
 input Torch7 ran it on (models/README.md): outputs, and each top-level child's output where
-Torch7 recorded them. The nngraph char-rnn is translated built in, torch-rnn's own
-nn.LanguageModel/nn.LSTM through the example plugin tests/plugins/torch_rnn.py, the face nets'
-2012 nnx classes built in.
+Torch7 recorded them. The nngraph char-rnn, torch-rnn's own
+nn.LanguageModel/nn.LSTM and the face nets' 2012 nnx classes are all translated built in.
 
 Tolerance: t7compare (1e-5·max|ref| float32, 1e-10·max|ref| float64); every comparison
 prints what it measured. The files Torch7 ran after `:float()` are translated with
@@ -11,40 +10,28 @@ dtype=float32, as `t7convert --dtype float32` does.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from t7compare import assert_close, tensor
 
 from converter.cli import main
-from converter.generic import registry
-from converter.generic.plugins import load_plugin
-from converter.generic.translator import UnsupportedModuleError, translate
+from converter.generic.translator import translate
 from converter.torch7.reader import load_t7
 
-PLUGINS = Path(__file__).resolve().parent / "plugins"
-
-# name -> (model file, relative to realworld/, dtype Torch7 ran it in, plugin)
+# name -> (model file, relative to realworld/, dtype Torch7 ran it in)
 MODELS = {
-    "bumperdetection_cnn_model": ("models/bumperdetection_cnn_model.net", None, None),
-    "mlhr_sshanu_model": ("models/mlhr_sshanu_model.net", None, None),
-    "spynet_modelL3_4": ("models/spynet_modelL3_4.t7", None, None),
+    "bumperdetection_cnn_model": ("models/bumperdetection_cnn_model.net", None),
+    "mlhr_sshanu_model": ("models/mlhr_sshanu_model.net", None),
+    "spynet_modelL3_4": ("models/spynet_modelL3_4.t7", None),
     "torchdemos_tracker_unsupervised": (
-        "models/torchdemos_tracker_unsupervised.net", torch.float32, None,
+        "models/torchdemos_tracker_unsupervised.net", torch.float32,
     ),
-    "henlisp_hw1_model": ("t7/henlisp_hw1_model.t7", None, None),
-    "torchdemos_face_binary": ("t7/torchdemos_face_binary.net", torch.float32, None),
-    "torchdemos_face_net_ascii": ("t7/torchdemos_face_net_ascii.net", torch.float32, None),
-    "asexam_charrnn_model": ("t7/asexam_charrnn_model.t7", None, None),
-    "torchrnn_checkpoint_1000": ("t7/torchrnn_checkpoint_1000.t7", None, "torch_rnn.py"),
+    "henlisp_hw1_model": ("t7/henlisp_hw1_model.t7", None),
+    "torchdemos_face_binary": ("t7/torchdemos_face_binary.net", torch.float32),
+    "torchdemos_face_net_ascii": ("t7/torchdemos_face_net_ascii.net", torch.float32),
+    "asexam_charrnn_model": ("t7/asexam_charrnn_model.t7", None),
+    "torchrnn_checkpoint_1000": ("t7/torchrnn_checkpoint_1000.t7", None),
 }  # fmt: skip
-
-
-@pytest.fixture
-def own_registry(monkeypatch):
-    """What a plugin registers ends with the test."""
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 
 
 def test_every_realworld_model_is_covered(realworld):
@@ -62,10 +49,8 @@ def compare(got, ref, what: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_realworld_model_reproduces_torch7(realworld, own_registry, name):
-    path, dtype, plugin = MODELS[name]
-    if plugin:
-        load_plugin(PLUGINS / plugin)
+def test_realworld_model_reproduces_torch7(realworld, name):
+    path, dtype = MODELS[name]
     ref = load_t7(realworld / "models" / f"{name}_ref.t7")
     assert ref["mode"] == "evaluate"
     module = translate(realworld / path, dtype)
@@ -85,11 +70,16 @@ def test_double_models_stay_double_unless_asked(realworld):
     assert {p.dtype for p in translate(path, torch.float32).parameters()} == {torch.float32}
 
 
-def test_torch_rnn_model_needs_its_plugin(realworld):
-    with pytest.raises(UnsupportedModuleError) as err:
-        translate(realworld / "t7" / "torchrnn_checkpoint_1000.t7")
-    assert err.value.unsupported == [("", "nn.LanguageModel")]  # found inside the table
-    assert any("fields: " in line and "rnns" in line for line in err.value.details)
+def test_torch_rnn_checkpoint_continues_its_text_until_forget(realworld):
+    """The checkpoint's LSTMs remember their states (torch-rnn sets remember_states): a second
+    call on the same input continues from the first, forget() (resetStates) starts afresh."""
+    model = translate(realworld / "t7" / "torchrnn_checkpoint_1000.t7")
+    x = tensor(load_t7(realworld / "models" / "torchrnn_checkpoint_1000_ref.t7")["input"])
+    with torch.no_grad():
+        first, second = model(x), model(x)
+        model.forget()
+        again = model(x)
+    assert not torch.allclose(first, second) and torch.equal(first, again)
 
 
 def test_cli_exports_charrnn_with_table_input_and_dtype(realworld, tmp_path):

@@ -1,5 +1,6 @@
-"""The README's list of supported Torch7 classes is the registry's (scripts/supported_classes.py
-writes it; this fails when a class is added or removed without regenerating it)."""
+"""docs/supported-classes.md's list of supported Torch7 classes is the registry's
+(scripts/supported_classes.py writes it; this fails when a class is added or removed without
+regenerating it)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from scripts_loader import load_script
 from converter.generic import registry
 
 
-def test_readme_lists_exactly_the_registered_classes():
+def test_page_lists_exactly_the_registered_classes():
     script = load_script("supported_classes")
-    block = script.readme_block(script.README.read_text())
-    assert block, "README.md has no supported-classes markers"
+    block = script.page_block(script.PAGE.read_text())
+    assert block, "docs/supported-classes.md has no supported-classes markers"
     listed = {cell.strip("`") for line in block.splitlines()[5:-1] for cell in
               line.split(" | ")[1].rstrip(" |").split(", ")}  # fmt: skip
     assert listed == set(registry.supported()), "run: python scripts/supported_classes.py --write"

@@ -22,6 +22,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from evaluate.logs.runs import Run
 from evaluate.train.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -246,7 +247,8 @@ def run_cli(*args: str) -> tuple[int, str]:
     "extra, message",
     [
         (["--resume", "X", "--weights", "Y"], "give one starting point"),
-        (["--reset-classifier"], "needs --num-classes"),
+        (["--reset-classifier", "--resume", "X"], "--reset-classifier starts a new run"),
+        (["--no-val", "--crops", "10"], "--no-val contradicts"),
         (["--fresh-momentum"], "only applies to --resume-t7"),
         (["--no-val", "--ten-crop"], "--no-val contradicts"),
         (["--momentum", "0"], "--nesterov needs"),
@@ -315,7 +317,7 @@ def test_lua_directory_without_optimizer_state_needs_the_flag(fixtures, dataset,
         str(tmp_path / "r"),
     )
     print(out)
-    assert code == 2 and "MISSING" in out and "--fresh-momentum" in out
+    assert code == 2 and "(missing)" in out and "--fresh-momentum" in out
 
 
 def test_an_existing_run_is_not_overwritten(dataset, weights, tmp_path):
@@ -361,6 +363,25 @@ def test_log_lines_are_fb_resnet_torch_format(one_epoch_run):
     assert kinds.count("train") == 4 and kinds.count("test") == 1 and "best" in kinds
     assert parsed[0].values["loss"] == pytest.approx(trains[0]["loss"], abs=1e-4)
     load_converted(run / "model_best.pt")
+
+
+def test_irv2_logs_reads_train_jsonl_as_it_reads_train_log(one_epoch_run):
+    """The run's train.jsonl gives irv2-logs the run train.log gives it: the same epochs, best
+    and curves (train.log's numbers are rounded to its print precision, the JSONL's are not)."""
+    from evaluate.logs.cli import main as logs_main
+
+    text, jsonl = (Run.from_files([one_epoch_run / n]) for n in ("train.log", "train.jsonl"))
+    print(text.summary(), jsonl.summary(), sep="\n")
+    assert jsonl.counts == {**text.counts, "best": 0}  # the JSONL has no 'Best model' lines
+    assert jsonl.epochs() == text.epochs() == [1]
+    assert jsonl.stats.unknown == 0
+    for got, ref in ((jsonl.val(1), text.val(1)), (jsonl.train_means(1), text.train_means(1))):
+        assert got.keys() >= ref.keys() - {"data"} and ref
+        for key in ref.keys() & got.keys():
+            assert got[key] == pytest.approx(ref[key], abs=6e-4), key
+    assert jsonl.best()["top1"] == pytest.approx(text.best()["top1"], abs=6e-4)
+    result = CliRunner().invoke(logs_main, ["summary", str(one_epoch_run / "train.jsonl")])
+    assert result.exit_code == 0 and "train.jsonl" in result.output
 
 
 def test_the_run_records_its_classes_and_classify_names_outputs_by_them(one_epoch_run, dataset):
@@ -497,7 +518,8 @@ def test_resumed_sessions_log_no_unknown_lines(lua_then_own_resume):
     print(text)
     parsed = Run.from_files([run / "train.log"])
     print(parsed.stats)
-    assert "=> continuing the Lua run" in text and "=> resuming" in text
+    assert "=> continuing the Lua run" in text
+    assert f"=> resuming {run}, saved after the end of epoch 2; next: epoch 3, iteration 1" in text
     assert parsed.epochs() == [2, 3] and parsed.stats.unknown == 0
 
 

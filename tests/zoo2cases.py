@@ -1,6 +1,8 @@
 """One zoo2 case (MANIFEST-zoo2 §1: a Lua table {module, input, output, mode, doc}) through the
 generic translator, compared with the output Torch7 wrote; shared by the tests/test_zoo2_*.py
-files. Tables (Lua) are lists on both sides and are compared entry by entry.
+files, and by the zoo3 ones (same conventions, plus input2/output2, … for stateful cases:
+consecutive forwards of one module). Tables (Lua) are lists on both sides and are compared
+entry by entry.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from converter.torch7.objects import T7Object
 from converter.torch7.reader import load_t7
 
 
-def load_case(fixtures: Path, name: str) -> dict:
-    case = load_t7(fixtures / "zoo2" / f"{name}.t7")
+def load_case(fixtures: Path, name: str, zoo: str = "zoo2") -> dict:
+    case = load_t7(fixtures / zoo / f"{name}.t7")
     assert case["mode"] == "evaluate", f"{name}: not an evaluate-mode case"
     return case
 
@@ -48,6 +50,26 @@ def check_case(fixtures: Path, name: str) -> tuple[dict, torch.nn.Module, Any, A
     got = forward(module, x)
     compare(got, tensor(case["output"]), name)
     return case, module, x, got
+
+
+def check_forwards(fixtures: Path, name: str, zoo: str = "zoo3") -> tuple[dict, torch.nn.Module]:
+    """Translate the case's module and run every forward the case stores, in order, on that one
+    instance (the state it keeps between them is part of the case), each compared with
+    Torch7's. Returns (case, translated module)."""
+    case = load_case(fixtures, name, zoo)
+    module = translate(case["module"])
+    assert not module.training
+    for k in stored_forwards(case):
+        compare(forward(module, tensor(case[f"input{k}"])), tensor(case[f"output{k}"]), name + k)
+    return case, module
+
+
+def stored_forwards(case: dict) -> list[str]:
+    """The suffixes of the case's consecutive forwards: "", "2", "3", …"""
+    keys = [""]
+    while f"input{len(keys) + 1}" in case:
+        keys.append(str(len(keys) + 1))
+    return keys
 
 
 def check_one_sample(fixtures: Path, name: str, index: int = 0) -> None:

@@ -37,14 +37,15 @@ def load_plugin(path: str | Path) -> ModuleType:
     except Exception as e:  # noqa: BLE001 - any failure of the user's code becomes one line
         del sys.modules[name]
         raise UserError(
-            f"--plugin {path}: failed while loading{_line_in(path, e)}: "
+            f"--plugin {path}: failed while loading{line_in(path, e)}: "
             f"{type(e).__name__}: {e}; fix the plugin file"
         ) from None
     return module
 
 
-def _line_in(path: Path, error: Exception) -> str:
-    """' (line N)': the last line of the plugin itself in the error's traceback."""
+def line_in(path: Path, error: Exception) -> str:
+    """' (line N)': the last line of the plugin itself in the error's traceback (also what
+    the registry names when a plugin's builder fails)."""
     if isinstance(error, SyntaxError) and error.lineno:
         return f" (line {error.lineno})"
     resolved = str(path.resolve())

@@ -9,6 +9,9 @@ code for classes the project does not know, without editing the project:
     def circular(t7, ctx):              # the Torch7 object's fields in, an nn.Module out
         return MyPadding(*ctx.ints("pad_l", "pad_r", "pad_t", "pad_b"))
 
+The class name is the one the file holds, prefix or none: "nn.X", "cudnn.X", "onmt.X", or a
+bare "OneHot" (char-rnn's class, made with torch.class('OneHot')).
+
 A translation registered later for the same class name replaces the earlier one, so a plugin
 can also override a built-in translation.
 
@@ -21,15 +24,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from converter.errors import T7FormatError
+from converter.errors import T7FormatError, UserError
+from converter.generic.plugins import line_in
 from converter.torch7.modules import child_path, children, show
 from converter.torch7.objects import T7Object, T7Tensor
+
+_PROJECT = Path(__file__).resolve().parent.parent  # converter/: the built-in translations
 
 # same math, different kernels: a cudnn.X is translated by nn.X's builder unless one is registered
 BACKENDS = ("nn", "cudnn")
@@ -60,10 +67,10 @@ def register_translation(
     they are checked before anything is built.
     """
 
-    if not class_names or not all(isinstance(n, str) and "." in n for n in class_names):
+    if not class_names or not all(_is_class_name(n) for n in class_names):
         raise TypeError(
-            "register_translation takes Torch7 class names: write "
-            "@register_translation('nn.MyClass'), with the package prefix"
+            "register_translation takes Torch7 class names as the file writes them: "
+            "@register_translation('nn.MyClass'), or 'OneHot' for a class made without a prefix"
         )
 
     def register(builder: Builder) -> Builder:
@@ -72,6 +79,12 @@ def register_translation(
         return builder
 
     return register
+
+
+def _is_class_name(name: object) -> bool:
+    """Any name torch.class can give, prefixed (nn.X, cudnn.X, onmt.X) or not (char-rnn's
+    OneHot): a non-empty string without spaces."""
+    return isinstance(name, str) and bool(name) and not any(c.isspace() for c in name)
 
 
 def lookup(class_name: str) -> Translation | None:
@@ -109,8 +122,12 @@ class TreeTranslation:
 
     def __init__(self, source: str):
         self.source = source
-        # id -> (object, module, its tensors by name)
-        self._built: dict[int, tuple[T7Object, nn.Module, dict[str, torch.Tensor]]] = {}
+        # id -> (object, module, its first path, its tensors by name)
+        self._built: dict[int, tuple[T7Object, nn.Module, str, dict[str, torch.Tensor]]] = {}
+
+    def built(self) -> list[tuple[T7Object, nn.Module, str]]:
+        """(Torch7 object, its module, its first path) of every module translated so far."""
+        return [(m, built, path) for m, built, path, _ in self._built.values()]
 
     def module(self, m: T7Object, path: str) -> nn.Module:
         """`m` translated. A Torch7 object met again (one module in two places, or the pooling
@@ -123,9 +140,15 @@ class TreeTranslation:
             what = m.class_name if isinstance(m, T7Object) else type(m).__name__
             raise T7FormatError(f"{self.source}: {what} at {show(path)} has no translation")
         ctx = ModuleContext(self, m, path)
-        built = guarded(ctx.where, lambda: translation.build(m, ctx))
+        built = guarded(ctx.where, lambda: translation.build(m, ctx), translation.build)
+        if not isinstance(built, nn.Module):
+            origin = _user_code(translation.build) or "its translation"
+            raise UserError(
+                f"{ctx.where}: the translation in {origin} returned {type(built).__name__} "
+                f"{repr(built)[:40]}, not an nn.Module; a builder returns the module it builds"
+            )
         _check_tensors(ctx, built)
-        self._built[id(m)] = (m, built, ctx.given)
+        self._built[id(m)] = (m, built, path, ctx.given)
         return built
 
     def assign(self, root: nn.Module) -> None:
@@ -133,7 +156,7 @@ class TreeTranslation:
         them to its own, name for name and shape for shape), as
         `load_state_dict(assign=True)` would give them, without its walk over every key; a
         tensor left on the meta device (a builder's submodule built outside `ctx`) is refused."""
-        for _, built, given in self._built.values():
+        for _, built, _, given in self._built.values():
             params, buffers = built._parameters, built._buffers
             for name, tensor in given.items():
                 if name in params:
@@ -167,18 +190,36 @@ def _nothing() -> None:
     return None
 
 
-def guarded(where: str, work: Callable[[], Any]) -> Any:
-    """`work()`, its BUILDER_ERRORS turned into one T7FormatError that names `where`."""
+def guarded(where: str, work: Callable[[], Any], code: Callable | None = None) -> Any:
+    """`work()`, its BUILDER_ERRORS turned into one error that names `where`: the file is
+    damaged (a T7FormatError), unless `code`, the builder or check that ran, is a user's
+    (a plugin): then its bug, named by its file and line."""
     try:
         return work()
     except RecursionError:
         raise
     except BUILDER_ERRORS as e:
         reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        plugin = _user_code(code)
+        if plugin is not None:
+            raise UserError(
+                f"{where}: the translation in {plugin}{line_in(plugin, e)} raised "
+                f"{type(e).__name__}: {reason}; fix the plugin"
+            ) from None
         raise T7FormatError(
             f"{where}: its fields do not make a valid module ({reason}); the file is damaged "
             "or was not written by this module class"
         ) from None
+
+
+def _user_code(code: Callable | None) -> Path | None:
+    """The file `code` (a builder or check) is defined in, when that is not this project's:
+    a plugin's or the user's own script."""
+    filename = getattr(getattr(code, "__code__", None), "co_filename", None)
+    if filename is None:
+        return None
+    path = Path(filename).resolve()
+    return None if _PROJECT in path.parents else path
 
 
 def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:

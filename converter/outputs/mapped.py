@@ -15,22 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from converter.errors import UserError
-from converter.outputs import safetensors_mapped
+from converter.outputs import declared, safetensors_mapped
 from converter.outputs.atomic import atomic_path
 
 if TYPE_CHECKING:  # torch is imported where used: format_for runs before the slow import
     import torch
 
-# Loaders go by the suffix, so the suffix decides the format (and --format must agree with it).
-SUFFIXES = {
-    ".pt": "pt",
-    ".pth": "pt",
-    ".h5": "h5",
-    ".hdf5": "h5",
-    ".safetensors": "safetensors",
-    ".onnx": "onnx",
-    ".pt2": "pt2",
-}
 FORMATS = ("pt", "h5", "safetensors", "onnx", "pt2")  # every format t7convert writes
 MAPPED_FORMATS = ("pt", "h5", "safetensors", "onnx")  # the IRv2 mapping's outputs
 GENERIC_FORMATS = ("safetensors", "onnx", "pt2")  # --generic's outputs
@@ -43,34 +33,23 @@ _WHAT = {
 
 def format_of(path: Path) -> str | None:
     """The format a file's suffix means (None: no format of ours)."""
-    return SUFFIXES.get(Path(path).suffix.lower())
+    fmt = declared.format_of(path)
+    return fmt if fmt in FORMATS else None
 
 
 def format_for(path: Path, requested: str | None, generic: bool = False) -> str:
-    """The output format: as requested, else from the file suffix. A request that contradicts a
-    known suffix is refused: loaders pick the format by suffix, so `x.pt` holding HDF5 would
-    never load again. A format the path (mapped IRv2 or --generic) does not write is refused."""
+    """The output format, which the suffix decides: loaders go by it, so `x.pt` holding HDF5
+    would never load again and `x.bin` would not load at all (--format only confirms it). A
+    format the path (mapped IRv2 or --generic) does not write is refused, saying which does."""
     allowed = GENERIC_FORMATS if generic else MAPPED_FORMATS
     fmt = format_of(path)
-    if requested and fmt not in (None, requested):
-        raise UserError(
-            f"{path}: --format {requested} contradicts the suffix {path.suffix!r}; "
-            f"name the file .{requested} or leave --format out"
-        )
-    fmt = requested or fmt
-    suffixes = ", ".join(f".{f}" for f in allowed)
-    if fmt is None:
-        raise UserError(
-            f"{path}: cannot tell the output format from the suffix {path.suffix!r}; "
-            f"use {suffixes}, or pass --format {'|'.join(allowed)}"
-        )
-    if fmt not in allowed:
+    if fmt is not None and fmt not in allowed and requested in (None, fmt):
         path_name = "--generic" if generic else "the IRv2 mapping (without --generic)"
         raise UserError(
-            f"{path}: {path_name} writes {suffixes}, not .{fmt} ({_WHAT[fmt]}); "
-            "loaders go by the suffix"
+            f"{path}: {path_name} writes {declared.suffixes_of(allowed)}, not .{fmt} "
+            f"({_WHAT[fmt]}); loaders go by the suffix"
         )
-    return fmt
+    return declared.Output("OUTPUT", path, allowed, requested=requested).check_format()
 
 
 def _save_pt(state_dict: dict[str, torch.Tensor], meta: dict[str, Any], path: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,20 +103,26 @@ def _ceil_pooling(model: Any) -> bool:
     )
 
 
-def _compare(path: Path, module: nn.Module, example: Any, batch: int) -> tuple[float, float]:
-    """(max|Δ|, max|out|) of onnxruntime against PyTorch on a random input of `batch`."""
+def _compare(
+    path: Path, file: Path, module: nn.Module, example: Any, batch: int
+) -> tuple[float, float]:
+    """(max|Δ|, max|out|) of onnxruntime running `file` (the temp file of `path`, the name
+    messages give) against PyTorch on a random input of `batch`."""
     import onnxruntime
 
     inputs = [torch.rand(batch, *t.shape[1:], dtype=t.dtype) * 4 - 2 for t in _flat(example)]
     with torch.no_grad():
         want = _flat(module(inputs[0] if isinstance(example, torch.Tensor) else inputs))
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feed = {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)}
-    try:
+    try:  # a missing kernel (e.g. float64 Conv) shows when the session is made
+        session = onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
+        feed = {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)}
         got = session.run(None, feed)
     except Exception as e:  # noqa: BLE001 - onnxruntime's own errors: one line
+        double = any(t.dtype == torch.float64 for t in inputs)
+        hint = "; export it as float32 (leave --dtype float64 out)" if double else ""
         raise UserError(
-            f"{path}: onnxruntime cannot run the exported model: {_first_line(e)}"
+            f"{path}: onnxruntime cannot run the exported model: {_first_line(e)}{hint}; "
+            "not written"
         ) from None
     if len(got) != len(want) or any(g.shape != tuple(w.shape) for g, w in zip(got, want)):
         raise UserError(f"{path}: the exported model's outputs have other shapes than PyTorch's")
@@ -128,10 +134,15 @@ def _compare(path: Path, module: nn.Module, example: Any, batch: int) -> tuple[f
 
 
 def save_onnx(
-    module: nn.Module, path: Path, example: torch.Tensor | Sequence[torch.Tensor], force: bool
+    module: nn.Module,
+    path: Path,
+    example: torch.Tensor | Sequence[torch.Tensor],
+    force: bool,
+    stage: Callable[[str], None] = lambda _: None,
 ) -> OnnxCheck:
     """Write `module` as ONNX (traced on `example`, batch axis dynamic where the network
-    allows) and check it; raises UserError, writing nothing, when a check fails."""
+    allows) and check it; raises UserError, writing nothing, when a check fails. `stage` hears
+    each step as it starts: an export can take a minute, which must not look like a hang."""
     try:
         import onnx
     except ImportError:
@@ -141,8 +152,10 @@ def save_onnx(
         ) from None
     with atomic_path(path, force) as tmp:
         start = time.perf_counter()
+        stage("onnx: exporting (torch.export, then ONNX; a large network takes a minute)")
         try:
             _export(module, example, tmp)
+            stage(f"onnx: exported in {time.perf_counter() - start:.1f} s; checking the graph")
             model = onnx.load(str(tmp))
             onnx.checker.check_model(model, full_check=True)
         except Exception as e:  # noqa: BLE001 - the exporter's and checker's errors: one line
@@ -153,7 +166,8 @@ def save_onnx(
         except ImportError:
             return check
         check.batch = CHECK_BATCH if check.dynamic_batch else _flat(example)[0].shape[0]
-        check.max_delta, check.max_out = _compare(tmp, module, example, check.batch)
+        stage(f"onnx: running it in onnxruntime against PyTorch (batch of {check.batch})")
+        check.max_delta, check.max_out = _compare(path, tmp, module, example, check.batch)
         if not check.max_delta <= REL_TOL * check.max_out:
             hint = (
                 " (its ceil-mode pooling is the likely cause: try another onnxruntime version)"

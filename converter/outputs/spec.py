@@ -118,6 +118,8 @@ class _Encoder:
     def named(self, table: dict, path: str, scratch: bool, owner: T7Object | None) -> dict:
         out = {}
         for name, v in table.items():
+            if owner is not None and isinstance(v, LuaFunction):
+                continue  # not on the forward path (translate refuses those that are): code
             # a module's children are named by their index alone, as in state_dict keys
             child = path if owner is not None and name == "modules" else join(path, name)
             out[name] = self.value(v, child, scratch or name in SCRATCH_FIELDS)

@@ -40,15 +40,18 @@ class CheckpointSource:
     def optim_present(self) -> bool:
         return self.optim_path is not None and self.optim_path.is_file()
 
-    def describe(self) -> str:
+    def describe(self, optimizer: bool = True) -> str:
+        """Where the model comes from; with `optimizer`, for a resume that needs it, whether
+        the optimizer state is there too."""
         if self.latest_path is None:
             return f"model file {self.model_path}"
         optim = self.optim_path.name if self.optim_path else "none"
-        state = "present" if self.optim_present else "MISSING"
+        state = "present" if self.optim_present else "missing"
         gz = "".join(f"; latest.t7 names {name}: reading {name}.gz" for name in self.gz_for)
         return (
-            f"{self.latest_path}: epoch {self.epoch}, model file {self.model_path.name}, "
-            f"optimizer file {optim} ({state}){gz}"
+            f"{self.latest_path}: epoch {self.epoch}, model file {self.model_path.name}"
+            + (f", optimizer file {optim} ({state})" if optimizer else "")
+            + gz
         )
 
 

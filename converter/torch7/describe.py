@@ -11,7 +11,7 @@ from typing import Any
 from converter.errors import T7FormatError
 from converter.torch7 import modules as t7modules
 from converter.torch7 import nngraph
-from converter.torch7.objects import LuaFunction, T7Object, T7Storage, T7Tensor
+from converter.torch7.objects import LuaBool, LuaFunction, T7Object, T7Storage, T7Tensor
 
 
 def _shape(t: T7Tensor) -> str:
@@ -30,7 +30,7 @@ def module_label(m: T7Object) -> str:
             text += f", {pad[0]},{pad[1]}"
         return text + ")" + ("" if isinstance(g("bias"), T7Tensor) else " without bias")
     if "Pooling" in short and g("kW") is not None:
-        return f"{name}({g('kW')}x{g('kH')}, {g('dW')},{g('dH')})"
+        return _pooling_label(m)
     if short == "Linear" and isinstance(g("weight"), T7Tensor) and len(g("weight").shape) == 2:
         out_f, in_f = g("weight").shape
         return f"{name}({in_f} -> {out_f})"
@@ -46,6 +46,18 @@ def module_label(m: T7Object) -> str:
     return name
 
 
+def _pooling_label(m: T7Object) -> str:
+    """Lua's `nn.SpatialMaxPooling(3x3, 2,2, 1,1)` (padding when not 0), and every other
+    geometry field the translation reads: `:ceil()` (as the Lua call that sets it) and
+    count_include_pad=false for an average pooling that excludes the padding."""
+    g = m.get
+    text = f"{m.class_name}({g('kW')}x{g('kH')}, {g('dW')},{g('dH')}"
+    if (g("padW") or 0, g("padH") or 0) != (0, 0):
+        text += f", {g('padW') or 0},{g('padH') or 0}"
+    text += ")" + (":ceil()" if g("ceil_mode") else "")
+    return text + (" count_include_pad=false" if g("count_include_pad") is False else "")
+
+
 def _value(v: Any) -> str:
     if isinstance(v, T7Tensor):
         return f"{v.class_name} {_shape(v)}"
@@ -57,6 +69,12 @@ def _value(v: Any) -> str:
         return "Lua function"
     if isinstance(v, (list, dict)):
         return f"table of {len(v)}"
+    if isinstance(v, (bool, LuaBool)):  # as Lua prints them: true, false, nil, 1e-05
+        return str(getattr(v, "value", v)).lower()
+    if v is None:
+        return "nil"
+    if isinstance(v, float):
+        return f"{v:.14g}"
     return repr(v)
 
 
@@ -73,13 +91,16 @@ def describe_module(
     below = t7modules.descend(m, path, above)
     if m.class_name == "nn.gModule":
         return describe_graph(m, indent, path, below)
-    kids = t7modules.children(m, path)
+    kids = [(str(i), c) for i, c in enumerate(t7modules.children(m, path), start=1)]
+    if "modules" not in m.fields:  # a class that keeps its parts in fields (torch-rnn's `net`)
+        kids = [(str(k), v) for k, v in m.fields.items() if t7modules.is_module(v)]
+        kids.sort(key=lambda kv: kv[0])
     if not kids:
         return [module_label(m) + _shapes(m)]
-    lines = [f"{module_label(m)} {{"]
-    for i, child in enumerate(kids, start=1):
+    lines = [f"{module_label(m)}{_shapes(m)} {{"]
+    for key, child in kids:
         lines += _nested(
-            f"{indent}  ({i}): ", child, indent + "  ", t7modules.child_path(path, i), below
+            f"{indent}  ({key}): ", child, indent + "  ", t7modules.child_path(path, key), below
         )
     lines.append(f"{indent}}}")
     return lines
@@ -142,36 +163,71 @@ def _flat(kids: list[Any], indent: str, path: str, above: tuple[int, ...]) -> li
     return lines
 
 
+def reachable_modules(root: T7Object) -> list[T7Object]:
+    """Every module reachable from `root` through any field or table, each once: also those a
+    custom class keeps in fields rather than in `modules` (torch-rnn's LanguageModel.net)."""
+    found: dict[int, T7Object] = {}
+    seen: set[int] = set()
+    todo: list[Any] = [root]
+    while todo:
+        v = todo.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if isinstance(v, T7Object) and isinstance(v.fields, dict):
+            if t7modules.is_module(v):
+                found[id(v)] = v
+            todo += list(v.fields.values())
+        elif isinstance(v, list):
+            todo += v
+        elif isinstance(v, dict):
+            todo += list(v.values())
+    return list(found.values())
+
+
 def _model_tree(root: T7Object) -> list[str]:
-    n = sum(len(t7modules.state_tensors(m)) for _, m in t7modules.walk(root))
-    params = sum(
-        t.numel
-        for _, m in t7modules.walk(root)
-        for t in t7modules.state_tensors(m).values()
-        if t.dtype.kind == "f"
-    )
-    return [f"-- {n} parameter/statistics tensors, {params:,} values", *describe_module(root)]
+    tensors = {
+        id(t): t for m in reachable_modules(root) for t in t7modules.state_tensors(m).values()
+    }
+    params = sum(t.numel for t in tensors.values() if t.dtype.kind == "f")
+    return [
+        f"-- {len(tensors)} parameter/statistics tensors, {params:,} values",
+        *describe_module(root),
+    ]
+
+
+def _held(obj: Any, model: T7Object | None) -> list[str]:
+    """The modules a root that is not one holds, with the paths --module takes."""
+    held = t7modules.held_models(obj)
+    lines = []
+    if len(held) > 1:
+        lines.append(f"{len(held)} nn modules in it; choose one with --module PATH:")
+        lines += [f"  {p}: {module_label(m)}" for p, m in held]
+    if model is not None:
+        at = next((p for p, m in held if m is model), "")
+        lines += [f"the model in it{f', at {at}' if at else ''}:", *_model_tree(model)]
+    return lines
 
 
 def describe(obj: Any, max_items: int = 50) -> str:
-    """The whole file: a module tree, or a table's keys with a one-line summary of each value
-    (and the model it holds, as translation finds it: torch-rnn's `model`, char-rnn's
-    `protos.rnn`)."""
+    """The whole file: a module tree, or a table's (a list's, a script object's) entries with
+    a one-line summary of each, the modules it holds with their --module paths, and the model
+    translation finds in it (torch-rnn's `model`, char-rnn's `protos.rnn`)."""
     try:
         model = t7modules.unwrap(obj)
     except T7FormatError:
         model = None
-    if isinstance(obj, T7Object) and isinstance(obj.fields, dict):
+    if t7modules.is_module(obj):
         return "\n".join(_model_tree(model if model is not None else obj))
-    if isinstance(obj, dict):
-        items = list(obj.items())
-        lines = [f"table with {len(items)} entries"]
+    if isinstance(obj, (dict, T7Object)) and isinstance(getattr(obj, "fields", obj), dict):
+        items = list(getattr(obj, "fields", obj).items())
+        head = f"{obj.class_name} object (not an nn module)" if isinstance(obj, T7Object) else ""
+        lines = [f"{head or 'table'} with {len(items)} entries"]
         lines += [f"  {k!s}: {_value(v)}" for k, v in items[:max_items]]
         if len(items) > max_items:
             lines.append(f"  ... {len(items) - max_items} more")
-        if model is not None:
-            lines += ["the model in this table:", *_model_tree(model)]
-        return "\n".join(lines)
+        return "\n".join(lines + _held(obj, model))
     if isinstance(obj, list):
-        return f"list of {len(obj)}: " + ", ".join(_value(v) for v in obj[:max_items])
+        head = f"list of {len(obj)}: " + ", ".join(_value(v) for v in obj[:max_items])
+        return "\n".join([head, *_held(obj, model)])
     return _value(obj)

@@ -16,7 +16,7 @@ from typing import Any
 
 from converter.errors import T7FormatError
 from converter.torch7 import nngraph
-from converter.torch7.objects import T7Object, T7Tensor, kind_of
+from converter.torch7.objects import LuaFunction, T7Object, T7Tensor, kind_of
 
 # Containers whose first child is the real network (what fb.resnet.torch unwraps before saving).
 WRAPPERS = ("nn.DataParallelTable", "nn.DataParallel", "nn.GPU")
@@ -92,32 +92,119 @@ def _is_model(value: Any) -> bool:
     )
 
 
-def _model_in_table(table: dict, source: str) -> Any:
-    """The one model a training script's checkpoint table holds: torch-rnn's `model`,
-    char-rnn's `protos.rnn` (beside its criterion), or any single module-valued entry."""
-    found = [(str(k), v) for k, v in table.items() if _is_model(v)]
-    if not found:  # one level down: char-rnn's protos = {rnn = ..., criterion = ...}
-        found = [
-            (f"{k}.{k2}", v2)
-            for k, v in table.items()
-            if isinstance(v, dict)
-            for k2, v2 in v.items()
-            if _is_model(v2)
-        ]
+# Fields every nn.Module has (nn.Module.__init) or that containers add; an object with none of
+# them (word2vec's Word2Vec, a training script's own class) holds models rather than being one.
+MODULE_FIELDS = ("output", "gradInput", "modules", "train")
+
+
+def is_module(value: Any) -> bool:
+    """Whether `value` is an nn module: a Torch object of nn's shape (not a criterion, a tensor,
+    or a script's own object that merely keeps modules in its fields)."""
+    return _is_model(value) and (
+        value.class_name.startswith(("nn.", "cudnn."))
+        or any(name in value.fields for name in MODULE_FIELDS)
+    )
+
+
+# Names of the functions Torch7 calls on a module's forward path: one stored on the object
+# itself (a Lua function field) replaces the class's own computation.
+FORWARD_FUNCTIONS = ("updateOutput", "forward", "__call__")
+
+
+def stored_functions(m: T7Object) -> list[str]:
+    """The names of the Lua functions stored in `m`'s own fields, sorted."""
+    fields = m.fields if isinstance(m.fields, dict) else {}
+    return sorted(str(k) for k, v in fields.items() if isinstance(v, LuaFunction))
+
+
+def _entries(obj: Any) -> list[tuple[str, Any]]:
+    """(key, value) of a Lua list (1-based), a table (by key) or an object that is not a
+    module (by field name), in a stable order."""
+    if isinstance(obj, list):
+        return [(str(i), v) for i, v in enumerate(obj, start=1)]
+    table = obj.fields if isinstance(obj, T7Object) and not is_module(obj) else obj
+    if isinstance(table, dict):
+        return sorted(((str(k), v) for k, v in table.items()), key=lambda kv: kv[0])
+    return []
+
+
+def held_models(obj: Any, path: str = "", depth: int = 0) -> list[tuple[str, T7Object]]:
+    """(path, module) of every nn module inside a root that is not one: the entries of a Lua
+    list or table, the fields of a script's own object (word2vec's `w2v`), down to tables of
+    tables (char-rnn's `protos.rnn`, beside its criterion)."""
+    found: list[tuple[str, T7Object]] = []
+    for key, value in _entries(obj) if depth <= 2 else []:
+        if is_module(value):
+            found.append((child_path(path, key), value))
+        elif isinstance(value, (list, dict, T7Object)):
+            found += held_models(value, child_path(path, key), depth + 1)
+    return found
+
+
+def _listing(found: list[tuple[str, T7Object]], limit: int = 12) -> str:
+    shown = ", ".join(f"{p} ({m.class_name})" for p, m in found[:limit])
+    return shown + (f" and {len(found) - limit} more" if len(found) > limit else "")
+
+
+CHOOSE = "choose one with --module PATH (Python: translate(source, module=PATH))"
+
+
+def _what(obj: Any) -> str:
+    if isinstance(obj, list):
+        return f"a Lua list of {len(obj)} entries"
+    if isinstance(obj, dict):
+        return f"a table of {len(obj)} entries"
+    return f"a {obj.class_name} object that is not an nn module"
+
+
+def _model_in(obj: Any, source: str) -> Any:
+    """The one model a root that is not a model holds (torch-rnn's `model`, char-rnn's
+    `protos.rnn`); several are listed with their paths for --module."""
+    found = held_models(obj)
     if len(found) > 1:
-        keys = ", ".join(k for k, _ in found)
         raise T7FormatError(
-            f"{source}: is a table holding {len(found)} models ({keys}); load it with "
-            "converter.torch7.reader.load_t7 and translate the one you want"
+            f"{source}: is {_what(obj)} holding {len(found)} nn modules: {_listing(found)}; "
+            + CHOOSE
         )
-    return found[0][1] if found else table
+    return found[0][1] if found else obj
 
 
-def unwrap(obj: Any, source: str = "checkpoint") -> T7Object:
-    """The network inside a file: strips DataParallelTable-style wrappers and finds the model
-    in a checkpoint table (torch-rnn's `model`, char-rnn's `protos`)."""
-    if isinstance(obj, dict) and "modelFile" not in obj and "dfdx" not in obj:
-        obj = _model_in_table(obj, source)
+def pick(obj: Any, path: str, source: str) -> T7Object:
+    """The module at `path` (--module): keys of tables, 1-based indices of lists and of a
+    module's `modules`, field names of objects, joined by dots ("protos.rnn", "G", "2.1")."""
+    entry, walked = obj, []
+    for part in path.split("."):
+        inside = dict(_entries(entry))
+        if is_module(entry):
+            kids = children(entry, ".".join(walked))
+            inside = {str(i): c for i, c in enumerate(kids, start=1)} | {
+                str(k): v for k, v in entry.fields.items() if k != "modules"
+            }
+        if part not in inside:
+            raise T7FormatError(
+                f"{source}: --module {path}: nothing at '{part}' in {show('.'.join(walked))}; "
+                + (
+                    f"the file holds {_listing(found)}"
+                    if (found := held_models(obj))
+                    else "the file holds no nn module"
+                )
+            )
+        entry = inside[part]
+        walked.append(part)
+    if not is_module(entry):
+        raise T7FormatError(f"{source}: --module {path}: {kind_of(entry)}, not an nn module")
+    return entry
+
+
+def unwrap(obj: Any, source: str = "checkpoint", module: str | None = None) -> T7Object:
+    """The network inside a file: the module at `module` (a path, see `pick`) when given;
+    else strips DataParallelTable-style wrappers and finds the one model a table, Lua list or
+    script object holds (torch-rnn's `model`, char-rnn's `protos`, word2vec's `w2v`)."""
+    fb_resnet = isinstance(obj, dict) and ("modelFile" in obj or "dfdx" in obj)
+    if module is not None:
+        obj = pick(obj, module, source)
+    elif not fb_resnet and not is_module(obj):
+        obj = _model_in(obj, source)
     above: tuple[int, ...] = ()
     while isinstance(obj, T7Object) and obj.class_name in WRAPPERS:
         above = descend(obj, "", above)
@@ -134,12 +221,10 @@ def unwrap(obj: Any, source: str = "checkpoint") -> T7Object:
         raise T7FormatError(
             f"{source}: is an optim.sgd state (optimState_N.t7), not a model; give model_N.t7"
         )
-    if not isinstance(obj, T7Object) or not isinstance(obj.fields, dict):
-        what = type(obj).__name__ if not isinstance(obj, T7Object) else obj.class_name
-        keys = f" with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else ""
+    if not isinstance(obj, T7Object) or not isinstance(obj.fields, dict) or not is_module(obj):
+        what = f"a table with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else ""
         raise T7FormatError(
-            f"{source}: holds a {what}{keys}, not an nn module; give a model file "
-            "(model_N.t7 / model_best.t7) or a checkpoint directory"
+            f"{source}: holds {what or kind_of(obj)}: not an nn module, nor holding one"
         )
     return obj
 

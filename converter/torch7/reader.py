@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from converter.errors import T7FormatError
 from converter.torch7.ascii import AsciiReader
 from converter.torch7.binary import MAX_DEPTH, Buffer, Reader
+from converter.torch7.objects import T7Object, kind_of
 from converter.torch7.sniff import PathLike, sniff_format
 
 
@@ -80,10 +81,27 @@ def _parse(
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 4 * MAX_DEPTH + 200))
     try:
-        return reader.read_obj()
+        obj = reader.read_obj()
     except RecursionError:
         raise T7FormatError(f"{path}: objects nested too deeply (corrupt file?)") from None
     except MemoryError:
         raise T7FormatError(f"{path}: a size field is absurdly large (corrupt file?)") from None
     finally:
         sys.setrecursionlimit(limit)
+    _check_one_object(data, reader.pos, path, obj)
+    return obj
+
+
+def _check_one_object(data: Buffer, end: int, path: Path, first: Any) -> None:
+    """A torch.save file holds one object. Files of 2011 (torch5 and the first Torch7) hold
+    several, written one after the other, and classes with their own write() add trailers:
+    Torch7's torch.load returns the first, an empty tensor, which is not the model."""
+    rest = data[end : end + (1 << 16)]
+    if not rest.strip() or isinstance(first, (dict, list, T7Object)):
+        return
+    more = len(data) - end
+    raise T7FormatError(
+        f"{path}: holds several top-level objects ({kind_of(first)} first, then {more:,} more "
+        "bytes): a 2011-era Torch file whose classes wrote their own trailers; Torch7's own "
+        "torch.load reads only that first object, so no Torch7 loads this model from it"
+    )

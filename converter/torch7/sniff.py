@@ -49,11 +49,38 @@ def sniff_format(head: bytes, path: PathLike) -> str:
         raise NotTorch7Error(
             f"{path}: this is a NumPy .npy file, not a Lua Torch7 file; use numpy.load"
         )
+    image = next((kind for magic, kind in _IMAGES.items() if head.startswith(magic)), None)
+    if image is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        image = "WebP"
+    if image is not None:
+        raise NotTorch7Error(
+            f"{path}: this is a {image} image, not a model; give {_command()} a model here (a "
+            "Lua Torch7 .t7 file, a checkpoint directory or a file t7convert wrote)"
+        )
     if len(head) >= 4 and int.from_bytes(head[:4], "little") in (0, 1, 2, 3, 4, 5, 6, 7, 8):
         return "binary"
     if _ASCII_RE.match(head):
         return "ascii"
     raise NotTorch7Error(
-        f"{path}: not a Torch7 file (it starts with {head[:16]!r}); t7convert reads files written "
-        "by Lua torch.save in binary or ASCII format"
+        f"{path}: not a Torch7 file (it starts with {head[:16]!r}); {_command()} reads files "
+        "written by Lua torch.save in binary or ASCII format"
     )
+
+
+_IMAGES = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG": "PNG",
+    b"GIF8": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def _command() -> str:
+    """The command the user ran, for messages (t7convert when called from Python)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    name = ctx.find_root().info_name if ctx is not None else None
+    return name or "t7convert"

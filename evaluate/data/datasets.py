@@ -59,6 +59,22 @@ def open_images(
     )
 
 
+SKIP_BAD_HINT = "(or pass --skip-bad to leave unreadable images out)"
+
+
+def unreadable(message: str) -> UserError:
+    """The error that stops a run at an unreadable image, pointing to --skip-bad."""
+    return UserError(f"{message} {SKIP_BAD_HINT}")
+
+
+def skipped_lines(messages: list[str], consequence: str) -> list[str]:
+    """The report of --skip-bad, the same in every command: a count, what it means, each image."""
+    if not messages:
+        return []
+    head = f"skipped {len(messages)} unreadable image(s); {consequence}:"
+    return [head, *(f"  {m}" for m in messages)]
+
+
 class ImageDataset:
     """Map-style dataset over an ImageList: item k -> (image or None, label, error or None).
 

@@ -11,6 +11,12 @@ model was trained and measured on Torch's pixels (FACTS §3, MANIFEST §4.6):
 Pillow 13 decodes baseline and progressive JPEGs to exactly libjpeg-turbo's bytes, so this
 reproduces Torch bit for bit (checked on the Torch7-written fixtures in tests/test_transforms.py).
 
+Formats image.load refused (it knew JPEG, PNG and PPM/PGM only) are decoded by Pillow: BMP,
+TIFF and WebP, detected by their bytes too. No Torch7 pixels exist for them to match, so they
+follow the same rules where a rule carries over (grey replicated, alpha dropped, 16-bit samples
+keep their high byte) and Pillow's conversion elsewhere (a CMYK TIFF is Pillow's RGB, not the
+CMYK JPEG's raw components); 32-bit integer or float samples have no 0-255 scale and are refused.
+
 A file that cannot be decoded (missing, empty, not an image, truncated, corrupt) raises
 `BadImageError` naming the path. Pillow's `ImageFile.LOAD_TRUNCATED_IMAGES` must stay False:
 with it set, Pillow silently pads a truncated JPEG with grey instead of failing.
@@ -28,14 +34,17 @@ from PIL import Image, ImageChops, UnidentifiedImageError
 from converter.errors import UserError
 
 # Torch's image.load checks these signatures (image/init.lua: magicJPG, magicPNG, '^P[2356]').
-_SIGNATURES = (
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"\x89PNG", "PNG"),
-    (b"P2", "PPM"),
-    (b"P3", "PPM"),
-    (b"P5", "PPM"),
-    (b"P6", "PPM"),
-)
+TORCH_FORMATS = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG": "PNG",
+    b"P2": "PPM",
+    b"P3": "PPM",
+    b"P5": "PPM",
+    b"P6": "PPM",
+}
+# Formats image.load refused, decoded by Pillow (WebP: a RIFF file whose form type is WEBP).
+PILLOW_FORMATS = {b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF", b"RIFF": "WEBP"}
+HEAD_BYTES = 12  # enough for every signature above, WebP's form type included
 
 # What Pillow raises for undecodable data; anything else is a bug and should surface as one.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
@@ -50,9 +59,10 @@ def _bad(path: str | os.PathLike, problem: str) -> BadImageError:
 
 
 def sniff_format(head: bytes) -> str | None:
-    """The Pillow format name Torch would decode `head` (a file's first bytes) as, or None."""
-    for magic, fmt in _SIGNATURES:
-        if head.startswith(magic):
+    """The Pillow format name `head` (a file's first HEAD_BYTES bytes) is decoded as: one of
+    Torch's own (TORCH_FORMATS) or one Pillow decodes for it (PILLOW_FORMATS); None otherwise."""
+    for magic, fmt in (*TORCH_FORMATS.items(), *PILLOW_FORMATS.items()):
+        if head.startswith(magic) and (fmt != "WEBP" or head[8:12] == b"WEBP"):
             return fmt
     return None
 
@@ -69,9 +79,11 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         raise _bad(path, e.strerror or str(e)) from e
     if not data:
         raise _bad(path, "the file is empty (0 bytes)")
-    fmt = sniff_format(data[:4])
+    fmt = sniff_format(data[:HEAD_BYTES])
     if fmt is None:
-        raise _bad(path, f"not a JPEG, PNG or PPM/PGM file (starts with {data[:8]!r})")
+        raise _bad(
+            path, f"not a JPEG, PNG, PPM/PGM, BMP, TIFF or WebP file (starts with {data[:8]!r})"
+        )
     try:
         return Image.open(io.BytesIO(data), formats=[fmt])
     except (UnidentifiedImageError, *_DECODE_ERRORS) as e:
@@ -95,16 +107,19 @@ def torch_channels(im: Image.Image, path: str | os.PathLike = "<image>") -> Imag
     mode = im.mode
     if mode in ("L", "RGB"):
         return im
-    if mode == "CMYK":
+    if mode == "CMYK" and im.format == "JPEG":
         return Image.merge("RGB", [ImageChops.invert(band) for band in im.split()[:3]])
-    if mode in ("RGBA", "RGBX", "P", "PA"):
-        return im.convert("RGB")
-    if mode in ("1", "LA"):
+    if mode in ("1", "LA", "La"):
         # "LA": Torch refuses 2-channel images for depth 3; the gray channel is the useful answer.
         return im.convert("L")
     if mode.startswith("I;16"):
         return Image.fromarray((np.asarray(im) >> 8).astype(np.uint8), "L")
-    raise _bad(path, f"unsupported pixel format {mode!r} ({im.format})")
+    if mode in ("I", "F"):  # 32-bit TIFF samples, 16-bit PGM: no 0-255 scale is defined
+        raise _bad(path, f"{im.format} with {mode!r} samples has no 0-255 scale; save it 8-bit")
+    try:  # RGBA, P and the like: alpha dropped, as Torch drops a PNG's; CMYK TIFF, YCbCr, LAB
+        return im.convert("RGB")
+    except ValueError as e:
+        raise _bad(path, f"unsupported pixel format {mode!r} ({im.format})") from e
 
 
 def decode_image(path: str | os.PathLike, writable: bool = True) -> np.ndarray:

@@ -13,6 +13,7 @@ from converter.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 _EXAMPLES = 3  # how many names an error message shows
+_LOOKED = f" (looked for {', '.join(IMAGE_EXTENSIONS)})"
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,20 @@ class ImageList:
             )
 
 
+def class_names(root: Path) -> list[str]:
+    """The classes of a folder of class folders: its sorted sub-directory names, hidden ones
+    (.ipynb_checkpoints/) skipped."""
+    return sorted(e.name for e in _Scan().entries(root) if e.is_dir())
+
+
 def class_folders(root: Path) -> ImageList:
-    """DATA/<synset>/**/<image>: classes are the sorted sub-directory names."""
-    class_names = sorted(e.name for e in os.scandir(root) if e.is_dir())
-    if not class_names:
-        loose = _image_files(root)
+    """DATA/<synset>/**/<image>: classes are the sorted sub-directory names. Hidden entries
+    (names starting with '.', such as .ipynb_checkpoints/ or .DS_Store) are skipped; whatever is
+    left out is counted in the notes."""
+    scan = _Scan()
+    names = sorted(e.name for e in scan.entries(root) if e.is_dir())
+    loose = _split_images(scan.files_in(root))[0]
+    if not names:
         if loose:
             raise UserError(
                 f"{root}: holds {len(loose)} images but no class folders; for a flat folder "
@@ -79,28 +89,97 @@ def class_folders(root: Path) -> ImageList:
     paths: list[Path] = []
     labels: list[int] = []
     ignored = 0
-    for index, name in enumerate(class_names):
-        found, others = _split_images(_walk(root / name))
+    for index, name in enumerate(names):
+        found, others = _split_images(scan.walk(root / name))
         paths += found
         labels += [index] * len(found)
         ignored += others
     if not paths:
-        raise UserError(
-            f"{root}: {len(class_names)} class folders but no image files in any "
-            f"(looked for {', '.join(IMAGE_EXTENSIONS)})"
+        raise UserError(f"{root}: {len(names)} class folders but no image files in any{_LOOKED}")
+    notes = scan.notes(ignored)
+    if loose:
+        notes.append(
+            f"{len(loose)} image(s) directly in {root}, outside the class folders, have no class "
+            f"and were not used (e.g. {', '.join(p.name for p in loose[:_EXAMPLES])}); move them "
+            "into a class folder"
         )
-    notes = []
-    if ignored:
-        notes.append(f"{ignored} file(s) without an image extension were not evaluated")
-    return ImageList(root, paths, labels, class_names, "class folders", notes)
+    return ImageList(root, paths, labels, names, "class folders", notes)
 
 
-def _walk(folder: Path) -> list[Path]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames.sort()
-        found += [Path(dirpath) / f for f in sorted(filenames)]
-    return found
+def folder_images(root: Path, option: str = "--data") -> ImageList:
+    """A folder as a user hands it over: class folders (labelled, as class_folders), or image
+    files directly in it (unlabelled, name order)."""
+    if not root.is_dir():
+        raise UserError(f"{root}: {'not a' if root.exists() else 'no such'} directory ({option})")
+    scan = _Scan()
+    if any(e.is_dir() for e in scan.entries(root)):
+        return class_folders(root)
+    paths, others = _split_images(scan.files_in(root))
+    if not paths:
+        raise UserError(f"{root}: no image files in it, nor class folders{_LOOKED}")
+    notes = scan.notes(others)
+    return ImageList(root, paths, [-1] * len(paths), None, "image files, name order", notes)
+
+
+def expand_folders(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Image arguments as given, each folder among them replaced by the images under it (walked,
+    sorted, hidden entries skipped); and notes on what those folders held besides images."""
+    scan = _Scan()
+    files: list[str] = []
+    ignored = 0
+    for arg in args:
+        if not Path(arg).is_dir():
+            files.append(arg)
+            continue
+        found, others = _split_images(scan.walk(Path(arg)))
+        if not found:
+            raise UserError(f"{arg}: a folder with no image files under it{_LOOKED}")
+        files += [str(p) for p in found]
+        ignored += others
+    return files, scan.notes(ignored)
+
+
+class _Scan:
+    """Directory listing that skips hidden entries and counts them, for the notes."""
+
+    def __init__(self) -> None:
+        self.hidden = 0
+        self._listed: dict[Path, list[os.DirEntry]] = {}  # a folder listed twice counts once
+
+    def entries(self, folder: Path) -> list[os.DirEntry]:
+        if folder not in self._listed:
+            with os.scandir(folder) as it:
+                found = list(it)
+            visible = [e for e in found if not e.name.startswith(".")]
+            self.hidden += len(found) - len(visible)
+            self._listed[folder] = visible
+        return self._listed[folder]
+
+    def files_in(self, folder: Path) -> list[Path]:
+        """Files directly in `folder` (a flat folder is not walked), sorted."""
+        return sorted(Path(e.path) for e in self.entries(folder) if e.is_file())
+
+    def walk(self, folder: Path) -> list[Path]:
+        found = []
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            visible = sorted(d for d in dirnames if not d.startswith("."))
+            self.hidden += len(dirnames) - len(visible)
+            dirnames[:] = visible
+            names = [f for f in filenames if not f.startswith(".")]
+            self.hidden += len(filenames) - len(names)
+            found += [Path(dirpath) / f for f in sorted(names)]
+        return found
+
+    def notes(self, unused: int = 0) -> list[str]:
+        """What was left out: the hidden entries, and `unused` files without an image suffix."""
+        notes = []
+        if self.hidden:
+            notes.append(
+                f"{self.hidden} hidden file(s)/folder(s) (names starting with '.') were skipped"
+            )
+        if unused:
+            notes.append(f"{unused} file(s) without an image extension were not used")
+        return notes
 
 
 def _split_images(files: Sequence[Path]) -> tuple[list[Path], int]:
@@ -108,6 +187,6 @@ def _split_images(files: Sequence[Path]) -> tuple[list[Path], int]:
     return images, len(files) - len(images)
 
 
-def _image_files(folder: Path) -> list[Path]:
-    """Images directly in `folder` (a flat validation folder is not walked)."""
-    return _split_images(sorted(p for p in folder.iterdir() if p.is_file()))[0]
+def image_files(folder: Path) -> list[Path]:
+    """Images directly in `folder` (a flat validation folder is not walked), hidden ones not."""
+    return _split_images(_Scan().files_in(folder))[0]

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from converter.errors import UserError
-from evaluate.data.imagelist import _EXAMPLES, ImageList, _image_files
+from evaluate.data.imagelist import _EXAMPLES, ImageList, image_files
 
 KAGGLE_HEADER = "ImageId,PredictionString"
 SYNSET_MAPPING_NAME = "LOC_synset_mapping.txt"
@@ -220,7 +220,7 @@ def _resolve_files(
     """Label entries -> files in `root` (an exact relative path, or an image id's stem)."""
     if not pairs:
         raise UserError(f"{labels_file}: no labels in it")
-    present = _image_files(root)
+    present = image_files(root)
     by_stem = {p.stem: p for p in present}
     chosen: dict[Path, int] = {}
     missing = []

@@ -1,23 +1,35 @@
 """The options that name a model and say how images become its input (--weights, --crops,
 --preset, --preprocess, --batch-size, --workers), spelled the same for irv2-eval,
-irv2-classify and irv2-features.
+irv2-classify and irv2-features; and --skip-bad, the same for irv2-eval, irv2-features and
+irv2-train.
 
 click only: a command's --help must not wait for torch.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 PRESET_NAMES = ("irv2", "fbresnet")  # evaluate.pretrained.presets.PRESETS
+# --weights of irv2-classify and irv2-features: every model file a pretrained model comes in.
+PRETRAINED_WEIGHTS = (
+    "Model: .safetensors/.pt/.h5 from t7convert or irv2-train, a Torch7 .t7 or checkpoint "
+    "directory, or a .safetensors/.pt2 from t7convert --generic."
+)
+BATCH_SIZE = 32  # images per batch and process, in every command that runs a model
+
+
+def default_workers() -> int:
+    """--workers when not given, in every command: a loader process per CPU, at most 8."""
+    return min(8, os.cpu_count() or 1)
 
 
 def model_input_options(
     weights_help: str,
     crops_help: str | None = None,
     preset: bool = False,
-    batch_size: int = 32,
 ) -> Callable[[Callable], Callable]:
     """Decorate a click command with --weights, --crops (given `crops_help`: what happens to
     the 10 crops' outputs), --preset (given `preset`), --preprocess, --batch-size, --workers."""
@@ -58,7 +70,7 @@ def model_input_options(
         click.option(
             "--batch-size",
             type=click.IntRange(min=1),
-            default=batch_size,
+            default=BATCH_SIZE,
             show_default=True,
             help="Images per batch (per process).",
         ),
@@ -76,3 +88,15 @@ def model_input_options(
         return command
 
     return decorate
+
+
+def skip_bad_option(where: str) -> Callable[[Callable], Callable]:
+    """--skip-bad: unreadable images are left out, each named, and listed `where`, instead of
+    stopping the run at the first one (the default, whose message points here)."""
+    import click
+
+    return click.option(
+        "--skip-bad",
+        is_flag=True,
+        help=f"Leave unreadable images out (listed {where}) instead of stopping at the first.",
+    )

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import click
 
+from converter.command import command, quiet_option
 from converter.errors import UserError, exit_on_user_error
 
 
-@click.command(help=__doc__, context_settings={"help_option_names": ["-h", "--help"]})
+@command(help=__doc__)
 @click.option(
     "--weights",
     type=click.Path(path_type=Path),
@@ -62,6 +63,7 @@ from converter.errors import UserError, exit_on_user_error
     help="One node per op (conv, BatchNorm, ReLU apart) instead of one per unit.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing OUTPUT and its .dot.")
+@quiet_option()
 @exit_on_user_error
 def main(
     weights: Path | None,
@@ -71,32 +73,38 @@ def main(
     input_size: int,
     detail: bool,
     force: bool,
+    quiet: bool,
 ) -> None:
     from converter.outputs.atomic import check_writable
+    from converter.outputs.declared import Output, check_outputs
     from evaluate.figure import draw
 
-    fmt = draw.figure_format(output)  # before the slow part: a typo costs nothing
-    for path in dict.fromkeys((output, output.with_suffix(".dot"))):  # nor an old figure
-        check_writable(path, force)
+    # before the slow part: a typo costs nothing, nor does an old figure
+    fmt = check_outputs([Output("--output", output, draw.FIGURE_FORMATS)], force)["--output"]
+    dot_path = output.with_suffix(".dot")
+    # the .dot of a figure that could not be rendered (no Graphviz then) is remade freely
+    dot_force = force or (fmt != "dot" and draw.written_by_us(dot_path))
+    check_writable(dot_path, dot_force, "--output")
     model, what = _model(weights, width_divisor, num_classes)
     title = f"Inception-ResNet-v2 ({what}), input 1x3x{input_size}x{input_size}"
     fig = draw.model_figure(model, input_size, detail=detail, title=title)
-    dot_file = _guard_os(lambda: draw.write_dot(fig, output.with_suffix(".dot"), force))
-    click.echo(f"wrote {dot_file} ({len(fig.nodes)} nodes)")
+    dot_file = _guard_os(lambda: draw.write_dot(fig, dot_path, dot_force))
+    say = (lambda *_: None) if quiet else click.echo
+    say(f"wrote {dot_file} ({len(fig.nodes)} nodes)")
     if fmt == "dot":
         return
     dot = draw.find_dot()
     if dot is None:
         click.echo(
-            f"irv2-draw: Graphviz's `dot` was not found, so {output} was not rendered; "
+            f"error: Graphviz's `dot` was not found, so {output} was not rendered; "
             f"{draw.INSTALL_HINT}, or render {dot_file} elsewhere",
             err=True,
         )
         sys.exit(1)
     try:
-        click.echo(f"wrote {_guard_os(lambda: draw.render(dot_file, output, dot, force))}")
+        say(f"wrote {_guard_os(lambda: draw.render(dot_file, output, dot, force))}")
     except draw.RenderError as e:
-        click.echo(f"irv2-draw: {e}", err=True)
+        click.echo(f"error: {e}", err=True)
         sys.exit(1)
 
 
@@ -125,7 +133,7 @@ def _model(weights: Path | None, width_divisor: int | None, num_classes: int | N
     cfg = IRV2Config(num_classes=num_classes or 1000, width_divisor=width_divisor or 1)
     try:
         with torch.device("meta"):  # the figure needs shapes only: no memory, no init time
-            model = InceptionResNetV2(cfg)
+            model = InceptionResNetV2(cfg).eval()  # as a loaded model is: BN needs no batch
     except ValueError as e:
         msg = f"--width-divisor {cfg.width_divisor}: {e}; use 1, 2, 4, 8 or 16"
         raise UserError(msg) from None

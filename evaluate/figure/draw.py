@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,11 @@ from converter.errors import UserError
 from converter.outputs.atomic import atomic_path
 
 RENDER_FORMATS = ("svg", "png", "pdf")
+TITLE_WIDTH = 48  # characters per title line: about the width of a three-branch block
+FIGURE_FORMATS = ("dot", *RENDER_FORMATS)
+# Marks the .dot as this tool's: a figure's .dot left by a run that could not render (no
+# Graphviz yet) is remade by the next run without --force; a user's own .dot never is.
+OURS = 'comment="written by irv2-draw"'
 INSTALL_HINT = (
     "install Graphviz to render it: `apt-get install graphviz` (Debian/Ubuntu), "
     "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`"
@@ -152,7 +158,7 @@ def _meta_shapes(traced: fx.GraphModule, channels: int, size: int) -> dict[fx.No
     interp = _MetaInterpreter(traced)
     try:
         interp.run(torch.empty(1, channels, size, size, device="meta"))
-    except RuntimeError as e:
+    except (RuntimeError, ValueError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(
             f"input size {size}: the network cannot take a {size}x{size} input "
@@ -264,14 +270,36 @@ def to_dot(fig: Figure) -> str:
     """The figure as graphviz source: nested `subgraph cluster_*` per block, top to bottom."""
     lines = [
         "digraph G {",
-        "  graph [rankdir=TB, labelloc=t, fontname=Helvetica, fontsize=16, nodesep=0.25,",
-        f"         ranksep=0.3, label={_quote(chr(10).join(filter(None, [fig.title, LEGEND])))}];",
+        f"  graph [{OURS},",
+        "         rankdir=TB, labelloc=t, fontname=Helvetica, fontsize=16, nodesep=0.25,",
+        f"         ranksep=0.3, label={_quote(_title_lines(fig.title))}];",
         '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=11];',
         "  edge [arrowsize=0.6];",
     ]
     lines += _dot_cluster((), fig.nodes, fig.clusters, "  ")
-    lines += [f"  {_quote(a)} -> {_quote(b)};" for a, b in fig.edges]
+    by_id = {n.id: n for n in fig.nodes}
+    lines += [
+        f"  {_quote(a)} -> {_quote(b)}"
+        + (" [weight=0]" if _is_shortcut(by_id[a], by_id[b]) else "")
+        + ";"
+        for a, b in fig.edges
+    ]
     return "\n".join(lines + ["}", ""])
+
+
+def _is_shortcut(a: Node, b: Node) -> bool:
+    """A residual shortcut: the edge into a block's `add` from outside the block. Weighted 0,
+    it no longer pulls each block sideways; drawn with the default weight, the 20 shortcuts of
+    the IRv2 figure shifted block after block and left most of the canvas empty."""
+    return b.kind == "add" and a.clusters[: len(b.clusters)] != b.clusters
+
+
+def _title_lines(title: str) -> str:
+    """The title and legend wrapped to about a block's width: one long line would set the width
+    of the whole canvas and leave most of a tall figure empty beside the network."""
+    return "\n".join(
+        line for text in (title, LEGEND) if text for line in textwrap.wrap(text, TITLE_WIDTH)
+    )
 
 
 def _dot_cluster(
@@ -323,21 +351,19 @@ def find_dot() -> str | None:
     return shutil.which("dot")
 
 
-def figure_format(output: Path) -> str:
-    """ "dot" or one of RENDER_FORMATS, from the suffix; anything else is the user's mistake."""
-    fmt = output.suffix.lower().lstrip(".")
-    if fmt != "dot" and fmt not in RENDER_FORMATS:
-        raise UserError(
-            f"{output}: unknown figure format {output.suffix!r}; "
-            f"use .dot or .{', .'.join(RENDER_FORMATS)}"
-        )
-    return fmt
+def written_by_us(dot_file: Path) -> bool:
+    """Whether `dot_file` is a .dot this tool wrote (see OURS)."""
+    try:
+        with open(dot_file, "rb") as f:
+            return OURS.encode() in f.read(200)
+    except OSError:
+        return False
 
 
 def render(dot_file: Path, output: Path, dot: str, force: bool = False) -> Path:
     """Lay out `dot_file` with Graphviz into `output` (.svg/.png/.pdf), atomically (over an
     existing file only with `force`)."""
-    fmt = figure_format(output)
+    fmt = output.suffix.lower().lstrip(".")
     with atomic_path(output, force) as tmp:
         done = subprocess.run(
             [dot, f"-T{fmt}", str(dot_file), "-o", str(tmp)], capture_output=True, text=True

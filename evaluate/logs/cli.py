@@ -15,15 +15,17 @@ from pathlib import Path
 
 import click
 
+from converter.command import command, quiet_option
 from converter.errors import UserError, exit_on_user_error
-from converter.outputs.atomic import atomic_path, check_writable
+from converter.outputs.atomic import atomic_path
+from converter.outputs.declared import Output, check_outputs
 from evaluate.logs.parse import read_records
 from evaluate.logs.runs import Run, group_parts, run_names
 
 _FIRST_COLUMNS = ("loss", "top1", "top5")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@command(group=True)
 def main() -> None:
     """Read fb.resnet.torch training logs (restarts, split parts and noise included)."""
 
@@ -74,6 +76,7 @@ def csv_command(logs: tuple[Path, ...], output: Path | None, force: bool) -> Non
 @click.option("--loss", "loss_panel", is_flag=True, help="Add a log-scale train-loss panel.")
 @click.option("--title", default=None, help="Figure title.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@quiet_option()
 @exit_on_user_error
 def plot(
     logs: tuple[Path, ...],
@@ -82,6 +85,7 @@ def plot(
     loss_panel: bool,
     title: str | None,
     force: bool,
+    quiet: bool,
 ) -> None:
     """Train/val top-1/top-5 error per epoch (a log with train loss only: its loss); several
     runs are overlaid."""
@@ -89,8 +93,17 @@ def plot(
 
     check_plot_output(output, force)  # a typo or an old figure costs no parsing
     runs = _runs(logs)
-    out = plot_runs(runs, output, smooth=smooth, loss_panel=loss_panel, title=title, force=force)
-    click.echo(f"wrote {out}")
+    out, left_out = plot_runs(
+        runs, output, smooth=smooth, loss_panel=loss_panel, title=title, force=force
+    )
+    for name in left_out:
+        click.echo(
+            f"note: {name}: nothing to plot (no per-epoch results, no train loss; only "
+            "'Best model' lines?), drawn without it; see 'irv2-logs summary'",
+            err=True,
+        )
+    if not quiet:
+        click.echo(f"wrote {out}")
 
 
 def _runs(logs: Sequence[Path]) -> list[Run]:
@@ -148,8 +161,7 @@ def write_csv(runs: Sequence[Sequence[Path]], output: Path | None, force: bool =
     """Two streaming passes: the first finds every column name, the second writes rows. An
     existing `output` is refused without `force`, before the logs are read."""
     to_stdout = output is None or str(output) == "-"
-    if not to_stdout:
-        check_writable(output, force)
+    check_outputs([Output("--output", output, ("csv",), stdout=True)], force)
     names: dict = {}  # an ordered set
     count = 0
     for parts in runs:

@@ -6,6 +6,8 @@ the job died. `read_records` turns any of them into `Record`s without ever holdi
 memory; `Run` (runs.py) folds records into per-epoch results (memory grows with epochs, not
 lines), with the later run winning where a restart repeats epochs. Nothing unrecognised is
 fatal: such lines are counted, and a few are kept as samples so a user can see what was skipped.
+irv2-train's train.jsonl, the same results as JSON records, is recognised by its first line and
+read into the same records.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 from converter.errors import UserError
 
@@ -76,12 +78,88 @@ def read_records(paths: Sequence[Path], stats: ParseStats | None = None) -> Iter
     """Stream the records of one run written across `paths` (its parts, in order)."""
     stats = stats if stats is not None else ParseStats()
     for p in paths:
+        if Path(p).is_dir():
+            logs = sorted(q.name for q in Path(p).iterdir() if q.suffix in (".log", ".txt"))
+            inside = f" (it holds {', '.join(logs[:3])})" if logs else ""
+            raise UserError(f"{p}: a directory, not a log file; give the log file itself{inside}")
         if not Path(p).is_file():
             raise UserError(f"{p}: no such log file; give the path of a training log")
     context = [None]  # epoch of the latest record: where a "Best model" line belongs
     for p in paths:
         with open(p, encoding="utf-8", errors="replace") as f:
-            yield from parse_lines(f, stats, str(p), context)
+            parse = parse_jsonl if _is_jsonl(f) else parse_lines
+            yield from parse(f, stats, str(p), context)
+
+
+def _is_jsonl(f: TextIO) -> bool:
+    """irv2-train's train.jsonl rather than a text log: its first non-blank line is one of
+    its records (a Lua log may open with a printed options table, `{`, too). The file is left
+    at its start."""
+    for line in f:
+        if line.strip():
+            f.seek(0)
+            return line.lstrip().startswith("{") and _jsonl_record(line) is not None
+    f.seek(0)
+    return False
+
+
+# train.jsonl record fields -> the names the text log's columns are parsed to.
+_JSONL_NAMES = {"data_time": "data", "test_top1": "top1", "test_top5": "top5"}
+
+
+def parse_jsonl(
+    lines: Iterable[str],
+    stats: ParseStats,
+    source: str = "<log>",
+    context: list | None = None,
+) -> Iterator[Record]:
+    """Records from irv2-train's train.jsonl: `train` and `test` records are its Epoch and Test
+    lines, an `epoch` record its Finished line (validation top1/top5, when it validated) with
+    the epoch's train means beside. A line that is no such record is counted as unknown; a
+    last line without a newline as cut."""
+    context = context if context is not None else [None]
+    stats.last_line_cut = False
+    number = stats.lines
+    start = number
+    for line in lines:
+        number += 1
+        if not line.endswith("\n"):
+            stats.last_line_cut = True
+            stats.cut_lines += 1
+            continue
+        if line.isspace():
+            continue
+        rec = _jsonl_record(line)
+        if rec is None:
+            stats.unknown += 1
+            if len(stats.unknown_samples) < _SAMPLES:
+                stats.unknown_samples.append((source, number - start, line.rstrip()))
+            continue
+        context[0] = rec.epoch
+        yield rec
+    stats.lines = number
+
+
+def _jsonl_record(line: str) -> Record | None:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    kind, epoch = (obj.get("type"), obj.get("epoch")) if isinstance(obj, dict) else (None, None)
+    if kind not in ("train", "test", "epoch") or not isinstance(epoch, int):
+        return None
+    values = {
+        _JSONL_NAMES.get(k, k): float(v)
+        for k, v in obj.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+        and k not in ("epoch", "iter", "iters")
+    }  # fmt: skip
+    if kind == "epoch":
+        return Record(kind, epoch, None, None, values)
+    iters = obj.get("iters")
+    if not isinstance(obj.get("iter"), int) or not isinstance(iters, int):
+        return None
+    return Record(kind, epoch, obj["iter"], iters, values)
 
 
 def parse_lines(

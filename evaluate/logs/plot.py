@@ -4,17 +4,21 @@ One run is drawn as the authors drew theirs (the seed's training-curves.png): tr
 validation error in blue, top-1 solid, top-5 dashed, error % from 0 to 100 over epochs. Several
 runs get one colour each; validation is the thick line, training the thin faded one. A curve of
 one point is drawn as a marker, so a first one-epoch trial shows up; a log with train loss only
-(no top-1/top-5 columns) is drawn as its loss. matplotlib is an optional extra, imported only
-when a plot is asked for.
+(no top-1/top-5 columns) is drawn as its loss; a log with nothing to draw (only 'Best model'
+lines) is left out and named, the others are drawn. The error axis spans 0 to a little above
+the highest error drawn, so curves in 0-55 % use the height; a single run is titled with its
+name; the legend of several runs sits below the axes, where it covers no curve. matplotlib is
+an optional extra, imported only when a plot is asked for.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from converter.errors import UserError
-from converter.outputs.atomic import atomic_path, check_writable
+from converter.outputs.atomic import atomic_path
 from evaluate.logs.runs import Run
 
 _SEED_COLOURS = ("red", "blue")  # train, val: the seed figure's choice
@@ -29,17 +33,35 @@ def plot_runs(
     force: bool = False,
 ) -> Path:
     """Draw `runs` into `out` (any format matplotlib writes, by its suffix; written atomically,
-    an existing file only with `force`) and return the path."""
+    an existing file only with `force`); the path and the names of the runs left out, which
+    had nothing to draw."""
     out = Path(out)
     fmt = check_plot_output(out, force)
-    fig = runs_figure(runs, smooth=smooth, loss_panel=loss_panel, title=title)
+    drawn, left_out = drawable(runs)
+    fig = runs_figure(drawn, smooth=smooth, loss_panel=loss_panel, title=title)
     with atomic_path(out, force=force) as tmp:
         try:
             fig.savefig(tmp, format=fmt)
         except (RuntimeError, ValueError) as e:  # e.g. pgf without a LaTeX installation
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise UserError(f"{out}: matplotlib cannot write {fmt} here ({reason})") from None
-    return out
+    return out, left_out
+
+
+def drawable(runs: Sequence[Run]) -> tuple[list[Run], list[str]]:
+    """The runs with something to draw, and the names of those without; a UserError when no
+    run has anything."""
+    empty = [run.name for run in runs if _nothing_to_draw(_curves(run, smooth=True))]
+    if len(empty) == len(runs):
+        raise UserError(
+            f"{', '.join(empty)}: no per-epoch train or validation results and no train loss "
+            "to plot (only 'Best model' lines?); try 'irv2-logs summary'"
+        )
+    return [run for run in runs if run.name not in empty], empty
+
+
+def _nothing_to_draw(curves: dict) -> bool:
+    return not curves["series"] and not curves["loss"][0]
 
 
 def plot_formats() -> dict[str, str]:
@@ -49,19 +71,13 @@ def plot_formats() -> dict[str, str]:
 
 
 def check_plot_output(out: Path, force: bool) -> str:
-    """The format named by `out`'s suffix; a UserError listing the formats when it is unknown,
-    or when `out` exists without `force` (checked before any log is read)."""
-    formats = plot_formats()
-    fmt = out.suffix[1:].lower()
-    if fmt not in formats:
-        raise UserError(
-            f"{out}: unknown plot format {out.suffix or '(no suffix)'!r}; name the output "
-            f"with one of: {', '.join('.' + k for k in sorted(formats))}"
-        )
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: folder {out.parent} does not exist; create it first")
-    check_writable(out, force)
-    return fmt
+    """The format named by `out`'s suffix, one that matplotlib writes; a UserError listing the
+    formats when it is unknown, or when `out` cannot be written (checked before any log is
+    read)."""
+    from converter.outputs.declared import Output, check_outputs
+
+    declared = Output("--output", out, tuple(sorted(plot_formats())))
+    return check_outputs([declared], force)["--output"]
 
 
 def runs_figure(
@@ -70,23 +86,19 @@ def runs_figure(
     """The figure `plot_runs` writes. Each run's curves carry the gid `run<k>-<split>-<metric>`
     (`run<k>-loss` for the loss), so that tests find every run's lines in an SVG."""
     curves = [_curves(run, smooth) for run in runs]
-    empty = [run.name for run, c in zip(runs, curves) if not c["series"] and not c["loss"][0]]
-    if empty:
-        raise UserError(
-            f"{', '.join(empty)}: no per-epoch train or validation results and no train loss "
-            "to plot (only 'Best model' lines?); try 'irv2-logs summary'"
-        )
     errors_panel = any(c["series"] for c in curves)
     # a run with loss only would be invisible without its loss: the panel is then drawn anyway
     loss_panel = loss_panel or any(not c["series"] for c in curves)
-    fig = _matplotlib_figure()(figsize=(8, 8.5 if loss_panel and errors_panel else 6), dpi=100)
+    single = len(runs) == 1
+    legend_rows = 0 if single else len(runs) + 3  # below the axes: runs, then the line keys
+    height = (8.5 if loss_panel and errors_panel else 6) + 0.2 * legend_rows
+    fig = _matplotlib_figure()(figsize=(8, height), dpi=100, layout="constrained")
     if loss_panel and errors_panel:
         ax, ax_loss = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
     elif errors_panel:
         ax, ax_loss = fig.subplots(1, 1), None
     else:
         ax, ax_loss = None, fig.subplots(1, 1)
-    single = len(runs) == 1
     palette = _palette(len(runs))
     for k, (run, c) in enumerate(zip(runs, curves)):
         if ax is not None:
@@ -96,17 +108,28 @@ def runs_figure(
             _line(ax_loss, *c["loss"], "-", f"run{k}-loss", color=colour, lw=1.2, label=run.name)
     train_drawn = any(split == "train" for c in curves for split, _ in c["series"])
     if ax is not None:
-        _decorate_errors(ax, single, train_drawn)
+        _decorate_errors(ax, single, train_drawn, _error_top(curves))
     if ax_loss is not None:
         _decorate_loss(ax_loss, single)
+    if not single:
+        _legend_below(fig, ax if ax is not None else ax_loss, ax is not None, train_drawn)
     # from epoch 0 as the seed figure, but a resumed log (epochs 61-63) is not squeezed right
     first = min(run.epochs()[0] for run in runs)
     (ax if ax is not None else ax_loss).set_xlim(left=first - 1)
-    if title:
-        (ax if ax is not None else ax_loss).set_title(title)
+    if title or single:
+        (ax if ax is not None else ax_loss).set_title(title or runs[0].name)
     (ax_loss if ax_loss is not None else ax).set_xlabel("epochs", fontsize=13)
-    fig.tight_layout()
     return fig
+
+
+def _error_top(curves: list[dict]) -> float:
+    """The error axis' top: 5 % above the highest error drawn, rounded up to a multiple of 10
+    (of 5 below 20 %), at most 100."""
+    highest = max(
+        (y for c in curves for _, ys in c["series"].values() for y in ys if y == y), default=100
+    )
+    step = 5 if highest < 20 else 10
+    return min(100.0, max(step, step * math.ceil(highest * 1.05 / step)))
 
 
 def _curves(run: Run, smooth: bool) -> dict:
@@ -191,27 +214,28 @@ def _run_label(run: Run, best: dict | None) -> str:
     return f"{run.name}: best {best['top1']:.2f}{top5}{where}"
 
 
-def _decorate_errors(ax, single: bool, train_drawn: bool) -> None:  # noqa: ANN001
-    ax.set_ylim(0, 100)
+def _decorate_errors(ax, single: bool, train_drawn: bool, top: float) -> None:  # noqa: ANN001
+    ax.set_ylim(0, top)
     ax.set_ylabel("error (%)", fontsize=13)
     ax.grid(True, linestyle=":", color="0.5")
     if single:
-        ax.legend(loc="upper right", fancybox=True, shadow=True)
-        return
-    # Line styles are the same for every run: explain them once, below the run legend.
-    first = ax.legend(
-        loc="upper right", fancybox=True, shadow=True, fontsize=9, title="val top-1 / top-5 @ epoch"
-    )
-    ax.add_artist(first)
-    keys = [
-        ax.plot([], [], "-", color="0.2", lw=1.6)[0],
-        ax.plot([], [], "--", color="0.2", lw=1.6)[0],
-    ]
-    names = ["top-1 (val)", "top-5 (val)"]
+        ax.legend(loc="best", fancybox=True, shadow=True)
+
+
+def _legend_below(fig, ax, errors: bool, train_drawn: bool) -> None:  # noqa: ANN001
+    """One legend under the axes: each run (colour, best val top-1 / top-5 @ epoch), then the
+    line styles of the error panel, which are the same for every run, explained once."""
+    handles, labels = ax.get_legend_handles_labels()
+    styles = [("-", 1.6, 1.0, "top-1 (val)"), ("--", 1.6, 1.0, "top-5 (val)")] if errors else []
     if train_drawn:  # a key for a line that is not there would send readers looking for it
-        keys.append(ax.plot([], [], "-", color="0.2", lw=0.9, alpha=0.45)[0])
-        names.append("train (thin)")
-    ax.legend(keys, names, loc="center right", fontsize=8)
+        styles.append(("-", 0.9, 0.45, "train (thin)"))
+    for style, lw, alpha, name in styles:
+        handles.append(ax.plot([], [], style, color="0.2", lw=lw, alpha=alpha)[0])
+        labels.append(name)
+    fig.legend(
+        handles, labels, loc="outside lower center", fontsize=9,
+        title="run: best val top-1 / top-5 @ epoch", title_fontsize=9,
+    )  # fmt: skip
 
 
 def _decorate_loss(ax_loss, single: bool) -> None:  # noqa: ANN001
@@ -230,8 +254,6 @@ def _decorate_loss(ax_loss, single: bool) -> None:  # noqa: ANN001
             va="center",
             color="0.4",
         )
-    elif not single:
-        ax_loss.legend(fontsize=8, loc="upper right")
 
 
 def _plain_log_formatter(**kw):  # noqa: ANN003, ANN202 - a matplotlib Formatter

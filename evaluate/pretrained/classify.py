@@ -10,7 +10,6 @@ result with its error instead of stopping the others.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import torch
 from converter.errors import UserError
 from evaluate.data.datasets import ImageDataset
 from evaluate.data.imagelist import ImageList
+from evaluate.data.options import default_workers
 from evaluate.data.preprocess import ValTransform, model_input
 from evaluate.pretrained.model import PretrainedModel
 from evaluate.pretrained.presets import Preset
@@ -45,14 +45,15 @@ class ImageResult:
     error: str | None = None  # why the file could not be classified
 
 
-def file_list(files: Sequence[str]) -> ImageList:
+def file_list(files: Sequence[str], notes: Sequence[str] = ()) -> ImageList:
     """The files as an ImageList (no labels) for the DataLoader; results keep the names given."""
-    return ImageList(Path("."), [Path(f) for f in files], [-1] * len(files), None, "files")
+    paths = [Path(f) for f in files]
+    return ImageList(Path("."), paths, [-1] * len(files), None, "files", list(notes))
 
 
 def loader_workers(requested: int | None, n_images: int, batch_size: int) -> int:
     """DataLoader workers: as requested, else min(8, CPUs); never more than there are batches."""
-    workers = min(8, os.cpu_count() or 1) if requested is None else requested
+    workers = default_workers() if requested is None else requested
     return min(workers, math.ceil(n_images / batch_size))
 
 
@@ -121,7 +122,13 @@ def classify(
 
 def _top(model: PretrainedModel, logits: torch.Tensor, topk: int) -> list[list[Prediction]]:
     """classify.lua's `output:topk(k, true, true)` of the softmax, largest first (ties: the
-    lower class index first)."""
+    lower class index first). A `topk` over the class count is the user's to fix, said on the
+    first batch: cutting it silently would pass off fewer classes as all that were asked for."""
+    if topk > logits.shape[1]:
+        raise UserError(
+            f"--topk {topk}: the model has {logits.shape[1]} classes; give --topk "
+            f"{logits.shape[1]} or less"
+        )
     names = model.class_names(logits.shape[1])
     probs = torch7_softmax(logits)
     order = torch.sort(probs, dim=1, descending=True, stable=True).indices[:, :topk]

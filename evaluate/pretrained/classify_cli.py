@@ -5,6 +5,7 @@ fb.resnet.torch's pretrained/classify.lua prints them (plus each class's WNID).
     irv2-classify photo.jpg more/*.jpg --weights irv2.pt           # a converted IRv2
     irv2-classify photo.jpg --weights resnet-50.t7 --topk 10       # a generic fb.resnet.torch model
     irv2-classify *.jpg --weights irv2.pt --json preds.json --csv preds.csv   # '-' = stdout
+    irv2-classify photos/ --weights irv2.pt                        # every image under a folder
 
 The preprocessing is the model's own (--preset): irv2 (Scale 328, CenterCrop 299) for the
 Inception-ResNet-v2, fbresnet (Scale 256, CenterCrop 224, classify.lua's) for a generic model.
@@ -21,21 +22,15 @@ from typing import Any
 
 import click
 
-from converter.errors import UserError, exit_on_user_error
-from evaluate.data.options import model_input_options
+from converter.command import command, quiet_option
+from converter.errors import exit_on_user_error
+from evaluate.data.options import PRETRAINED_WEIGHTS, model_input_options
 from evaluate.runtime.devices import device_options
 
-PRETRAINED_WEIGHTS = (
-    "Model: .safetensors/.pt/.h5 from t7convert or irv2-train, a Torch7 .t7 or checkpoint "
-    "directory, or a .safetensors/.pt2 from t7convert --generic."
-)
 
-
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
-@click.argument("files", nargs=-1, required=True)
-@model_input_options(PRETRAINED_WEIGHTS, preset=True, batch_size=16)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
+@click.argument("files", nargs=-1, required=True)  # image files and folders of them
+@model_input_options(PRETRAINED_WEIGHTS, preset=True)
 @click.option(
     "--topk", type=click.IntRange(min=1), default=5, help="Classes per image  [default: 5]"
 )
@@ -45,7 +40,7 @@ PRETRAINED_WEIGHTS = (
 @click.option("--csv", "csv_path", metavar="FILE", help="Write the results as CSV ('-': stdout).")
 @click.option("--force", is_flag=True, help="Overwrite existing --json/--csv files.")
 @device_options
-@click.option("-q", "--quiet", is_flag=True, help="No line on stderr about the model and preset.")
+@quiet_option("No line on stderr about the model and preset.")
 @exit_on_user_error
 def main(
     files: tuple[str, ...],
@@ -72,15 +67,10 @@ def main(
 
 def _check_outputs(outputs: dict[str, str | None], force: bool) -> None:
     """Refuse unwritable outputs before the model is loaded."""
-    from converter.outputs.atomic import check_writable
+    from converter.outputs.declared import Output, check_outputs
 
-    given = [(option, path) for option, path in outputs.items() if path is not None]
-    if len(given) == 2 and given[0][1] == given[1][1]:
-        where = "stdout" if given[0][1] == "-" else given[0][1]
-        raise UserError(f"--json and --csv both name {where}; give them different files")
-    for _, path in given:
-        if path != "-":
-            check_writable(Path(path), force)
+    formats = {"--json": ("json",), "--csv": ("csv",)}
+    check_outputs([Output(o, path, formats[o], stdout=True) for o, path in outputs.items()], force)
 
 
 def _classify(
@@ -101,11 +91,13 @@ def _classify(
 ) -> tuple[list[Any], dict[str, Any]]:
     """Every file's result, printed as classify.lua does as they come (unless stdout holds the
     JSON or CSV); unreadable files are named on stderr."""
+    from evaluate.data.imagelist import expand_folders
     from evaluate.pretrained import formats, presets
     from evaluate.pretrained.classify import classify
     from evaluate.pretrained.model import load_pretrained
     from evaluate.runtime.devices import resolve_amp_dtype, resolve_device
 
+    files, notes = expand_folders(files)  # a folder stands for the images under it
     torch_device = resolve_device(device)
     dtype = resolve_amp_dtype(amp, amp_dtype, torch_device)
     model = load_pretrained(weights)
@@ -114,6 +106,8 @@ def _classify(
     if not quiet:
         click.echo(f"model: {model.description}", err=True)
         click.echo(f"preprocessing: {chosen.describe(preprocess)}", err=True)
+    for note in notes:  # said even under -q: nothing is left out silently
+        click.echo(f"note: {note}", err=True)
     print_lines = "-" not in (json_path, csv_path)
     results = []
     for result in classify(

@@ -5,7 +5,8 @@ Images go through DataLoader workers in batches. Under torchrun each rank takes 
 shard (distributed.shard) and the ranks move in lockstep, one batch each per step: rank 0
 gathers the step's blocks and writes them at their rows, so the file is in the original order,
 and nothing grows with the number of images but the list of paths. A bad image stops every
-rank at the same step, naming the file, and no file is left behind.
+rank at the same step, naming the file, and no file is left behind; with `skip_bad` its row
+is left NaN, the file lists it in `skipped_paths` and the run names it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from converter.errors import UserError
-from evaluate.data.datasets import ImageDataset
+from evaluate.data.datasets import ImageDataset, unreadable
 from evaluate.data.imagelist import ImageList
 from evaluate.data.preprocess import ValTransform
 from evaluate.pretrained.classify import forward
@@ -44,6 +45,7 @@ class FeatureSettings:
     device: torch.device = torch.device("cpu")
     channels_last: bool = False
     amp_dtype: torch.dtype | None = None
+    skip_bad: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class FeatureRun:
     n_images: int
     dim: int
     seconds: float
+    skipped: list[str]  # the unreadable images' messages (--skip-bad), in file order
 
 
 def crop_mean(features: torch.Tensor) -> torch.Tensor:
@@ -96,6 +99,7 @@ def extract_features(
         "device": str(s.device),
         "amp": str(s.amp_dtype).replace("torch.", "") if s.amp_dtype else None,
         "channels_last": s.channels_last,
+        "skip_bad": s.skip_bad,
     }
     start = time.perf_counter()
     done = 0
@@ -110,7 +114,8 @@ def extract_features(
             if progress is not None:
                 progress(done, len(shard))
         dim = 0 if writer.dataset is None else int(writer.dataset.shape[1])
-    return FeatureRun(len(images), dim, time.perf_counter() - start)
+    skipped = [message for _, message in sorted(writer.skipped)]
+    return FeatureRun(len(images), dim, time.perf_counter() - start, skipped)
 
 
 def _step(
@@ -123,17 +128,23 @@ def _step(
     if batch is not None:
         indices, images, _, bad = batch
         taken = len(indices) + len(bad)
-        if bad:
-            error = UserError(bad[0][1])
+        if bad and not s.skip_bad:
+            error = unreadable(bad[0][1])
         else:
             try:
-                out = forward(module, images, s.device, s.channels_last, s.amp_dtype)
-                block = (indices[0], crop_mean(out).cpu().numpy())
+                rows = None
+                if images is not None:
+                    out = forward(module, images, s.device, s.channels_last, s.amp_dtype)
+                    rows = crop_mean(out).cpu().numpy()
+                block = (list(indices), rows, bad)
             except UserError as e:  # every rank must hear of it, or the others wait forever
                 error = e
     distributed.raise_together(error, dist)
     parts = distributed.gather_to_main(block, dist)
     for part in parts or []:
         if part is not None:
-            writer.write(part[0], np.ascontiguousarray(part[1], dtype=np.float32))
+            indices, rows, bad = part
+            if rows is not None:
+                writer.write_rows(indices, np.ascontiguousarray(rows, dtype=np.float32))
+            writer.skip(bad)
     return taken

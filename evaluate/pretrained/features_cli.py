@@ -18,23 +18,20 @@ torch is imported only when extracting, so --help answers at once.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from converter.errors import UserError
-from evaluate.cli import _os_error, run_distributed
-from evaluate.data.options import model_input_options
-from evaluate.pretrained.classify_cli import PRETRAINED_WEIGHTS
+from converter.command import command, quiet_option
+from converter.errors import UserError, as_user_error
+from evaluate.data.options import PRETRAINED_WEIGHTS, model_input_options, skip_bad_option
 from evaluate.report import _Progress
 from evaluate.runtime.devices import device_options
+from evaluate.runtime.launch import run_distributed
 
 
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.argument("files", nargs=-1)
 @click.option(
     "--data",
@@ -47,8 +44,9 @@ from evaluate.runtime.devices import device_options
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @model_input_options(PRETRAINED_WEIGHTS, crops_help="features averaged", preset=True)
 @device_options
+@skip_bad_option("at the end and in the file's skipped_paths; their rows are NaN")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N images.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress line; errors only.")
+@quiet_option("No progress line; errors only.")
 def main(device: str, **options: Any) -> None:
     run_distributed(_extract, device, options)
 
@@ -68,6 +66,7 @@ def _extract(
     amp: bool,
     amp_dtype: str,
     channels_last: bool,
+    skip_bad: bool,
     output: Path,
     force: bool,
     quiet: bool,
@@ -78,20 +77,21 @@ def _extract(
     error = None
     try:
         if info.is_main:
-            from converter.outputs.atomic import check_writable
+            from converter.outputs.declared import Output, check_outputs
 
-            check_writable(output, force)
+            check_outputs([Output("--output", output, ("h5",))], force)
         images, names = feature_images(files, data, limit)
         shard_size = len(distributed.shard(len(images), info))
         model, module, layer, settings = _set_up(
             weights, preset, preprocess, int(crops), batch_size, workers, shard_size,
-            torch_device, amp, amp_dtype, channels_last,
+            torch_device, amp, amp_dtype, channels_last, skip_bad,
         )  # fmt: skip
     except UserError as e:
         error = e
     except OSError as e:
-        error = _os_error(e)
+        error = as_user_error(e)
     distributed.raise_together(error, info)
+    from evaluate.data.datasets import skipped_lines
     from evaluate.pretrained.features import extract_features
 
     if not quiet and info.is_main:
@@ -103,6 +103,9 @@ def _extract(
             f"{settings.preset.describe(preprocess, settings.crops)}",
             err=True,
         )
+    if info.is_main:  # what was left out is said even under -q: never dropped silently
+        for note in images.notes:
+            click.echo(f"note: {note}", err=True)
     progress = None if quiet or not info.is_main else _Progress(info)
     record = {
         "created_by": "irv2-features",
@@ -120,6 +123,9 @@ def _extract(
     finally:
         if progress is not None:
             progress.close()
+    if run is not None:  # said even under -q, as a note is
+        for line in skipped_lines(run.skipped, "their feature rows are NaN"):
+            click.echo(line, err=True)
     if run is not None and not quiet:
         rate = run.n_images / run.seconds if run.seconds > 0 else float("inf")
         click.echo(
@@ -141,6 +147,7 @@ def _set_up(
     amp: bool,
     amp_dtype: str,
     channels_last: bool,
+    skip_bad: bool,
 ) -> tuple[Any, Any, str, Any]:
     """The model, its feature module and layer line, and the settings it runs with."""
     from evaluate.pretrained import presets
@@ -163,6 +170,7 @@ def _set_up(
         device,
         channels_last,
         dtype,
+        skip_bad,
     )
     return model, module, layer, settings
 
@@ -170,25 +178,18 @@ def _set_up(
 def feature_images(
     files: tuple[str, ...], data: Path | None, limit: int | None
 ) -> tuple[Any, list[str]]:
-    """The images (an ImageList) and their names as given: FILES, or --data's class folders
-    (with labels) or image files."""
-    from evaluate.data.imagelist import ImageList, _image_files, class_folders
+    """The images (an ImageList) and their names as given: FILES (a folder among them stands
+    for the images under it), or --data's class folders (with labels) or image files."""
+    from evaluate.data.imagelist import expand_folders, folder_images
     from evaluate.pretrained.classify import file_list
 
     if bool(files) == (data is not None):
         raise UserError("give the images either as FILES or as --data FOLDER (one of the two)")
     if files:
-        images, names = file_list(files), list(files)
+        names, notes = expand_folders(files)
+        images = file_list(names, notes)
     else:
-        if not data.is_dir():
-            raise UserError(f"{data}: {'not a' if data.exists() else 'no such'} directory (--data)")
-        if any(entry.is_dir() for entry in os.scandir(data)):
-            images = class_folders(data)
-        else:
-            paths = _image_files(data)
-            if not paths:
-                raise UserError(f"{data}: no image files in it (nor class folders)")
-            images = ImageList(data, paths, [-1] * len(paths), None, "image files, name order")
+        images = folder_images(data)
         names = [str(p) for p in images.paths]
     images = images.limit(limit)
     return images, names[: len(images)]

@@ -1,7 +1,8 @@
 """The HDF5 file irv2-features writes, row block by row block as the batches finish.
 
-`features` (N x D float32, row i = image i), `paths` (the images as given), and for class
-folders `labels` (0-based) and `classes`; every setting as attributes (`settings_json` holds
+`features` (N x D float32, row i = image i; NaN for an image --skip-bad left out),
+`paths` (the images as given), `skipped_paths` (those left out), and for class folders
+`labels` (0-based) and `classes`; every setting as attributes (`settings_json` holds
 them all). The file is written under a temporary name and renamed only once every row is in,
 so a failed or interrupted run leaves no partial file; nothing is held in memory but the
 current block.
@@ -17,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from converter.errors import UserError
+
 _CHUNK_BYTES = 1 << 20  # HDF5 chunks of about 1 MiB: whole rows, few enough to index
 
 
@@ -27,17 +30,32 @@ class FeatureWriter:
         self.file, self.n_rows, self.layer = file, n_rows, layer
         self.written = 0
         self.dataset: Any = None
+        self.skipped: list[tuple[int, str]] = []  # (row, message): rows left NaN
 
     def write(self, start: int, rows: np.ndarray) -> None:
         if self.dataset is None:
             dim = rows.shape[1]
             chunk_rows = max(1, min(self.n_rows, _CHUNK_BYTES // (4 * dim)))
             self.dataset = self.file.create_dataset(
-                "features", (self.n_rows, dim), np.float32, chunks=(chunk_rows, dim)
-            )
+                "features", (self.n_rows, dim), np.float32, chunks=(chunk_rows, dim),
+                fillvalue=np.nan,
+            )  # fmt: skip
             self.dataset.attrs["layer"] = self.layer
         self.dataset[start : start + len(rows)] = rows
         self.written += len(rows)
+
+    def write_rows(self, indices: list[int], rows: np.ndarray) -> None:
+        """Rows at `indices` (ascending), written run by run of consecutive rows."""
+        begin = 0
+        for k in range(1, len(indices) + 1):
+            if k == len(indices) or indices[k] != indices[k - 1] + 1:
+                self.write(indices[begin], rows[begin:k])
+                begin = k
+
+    def skip(self, bad: list[tuple[int, str]]) -> None:
+        """Rows of unreadable images: left at the fill value, NaN, and listed."""
+        self.skipped += bad
+        self.written += len(bad)
 
 
 @contextmanager
@@ -71,3 +89,8 @@ def feature_file(
         yield writer
         if writer.written != len(paths):  # a bug, not a user error: never rename such a file
             raise RuntimeError(f"wrote {writer.written} of {len(paths)} feature rows")
+        if writer.dataset is None and paths:
+            raise UserError(f"none of the {len(paths)} images could be read; nothing written")
+        skipped = [paths[row] for row, _ in sorted(writer.skipped)]
+        f.create_dataset("skipped_paths", data=skipped, dtype=strings)
+        f.attrs["n_skipped"] = len(skipped)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from converter.errors import UserError
+from converter.errors import CollectiveUserError, UserError
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,6 @@ class DistInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-class CollectiveUserError(UserError):
-    """A user error every rank raises together; only rank 0 needs to print it."""
 
 
 def init_from_env(use_cuda: bool) -> DistInfo:

@@ -3,8 +3,7 @@
 \b
     irv2-train --data /imagenet --resume-t7 /lua/checkpoints/ --save runs/irv2   # the Lua run
     irv2-train --data /imagenet --resume runs/irv2                               # our own run
-    irv2-train --data /my/dataset --weights irv2.pt --num-classes 37 --reset-classifier \\
-               --epochs 30 --lr 0.01
+    irv2-train --data /my/dataset --weights irv2.pt --reset-classifier --epochs 30 --lr 0.01
     torchrun --nproc_per_node 8 -m evaluate.train.cli --data /imagenet --resume runs/irv2
 
 --data holds train/ and val/, one sub-folder per class. Defaults are the published model's
@@ -24,14 +23,14 @@ from typing import Any
 
 import click
 
+from converter.command import command, quiet_option
 from converter.errors import UserError, exit_on_user_error
+from evaluate.data.options import skip_bad_option
 from evaluate.runtime.devices import device_options
 from evaluate.train.session import train
 
 
-@click.command(
-    help=__doc__.rsplit("\n\n", 1)[0], context_settings={"help_option_names": ["-h", "--help"]}
-)
+@command(help=__doc__.rsplit("\n\n", 1)[0])
 @click.option(
     "--data",
     required=True,
@@ -76,7 +75,8 @@ from evaluate.train.session import train
 @click.option(
     "--reset-classifier",
     is_flag=True,
-    help="Replace the final Linear with a fresh one of --num-classes outputs.",
+    help="Replace the final Linear with a fresh one of --num-classes outputs (default: one "
+    "per class folder of --data's train/).",
 )
 @click.option(
     "--epochs",
@@ -134,9 +134,8 @@ from evaluate.train.session import train
     "--workers",
     "--n-threads",
     type=click.IntRange(min=0),
-    default=4,
-    show_default=True,
-    help="DataLoader worker processes per process (nThreads).",
+    default=None,
+    help="DataLoader worker processes per process (nThreads)  [default: min(8, CPUs)]",
 )
 @click.option(
     "--seed",
@@ -153,8 +152,16 @@ from evaluate.train.session import train
     show_default=True,
     help="Validate every N epochs (and after the last).",
 )
+@skip_bad_option("in train.log, each when first met, and at the end")
 @click.option("--no-val", is_flag=True, help="Never validate (no best model is kept).")
-@click.option("--ten-crop", is_flag=True, help="Validate with fb.resnet.torch's ten crops.")
+@click.option(
+    "--crops",
+    type=click.Choice(["1", "10"]),
+    default="1",
+    show_default=True,
+    help="Validation crops: 1 (centre) or 10 (fb.resnet.torch TenCrop, scores summed).",
+)
+@click.option("--ten-crop", is_flag=True, hidden=True, help="The old name of --crops 10.")
 @click.option(
     "--val-batch-size",
     type=click.IntRange(min=1),
@@ -176,6 +183,7 @@ from evaluate.train.session import train
     help="Log every N iterations (each log line waits for the device).",
 )
 @device_options
+@quiet_option("No lines on the terminal; train.log and train.jsonl are written as always.")
 @exit_on_user_error
 def main(**options: Any) -> None:
     ctx = click.get_current_context()
@@ -184,8 +192,23 @@ def main(**options: Any) -> None:
         for name in options
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
     }
+    if options.pop("ten_crop"):  # the old spelling, kept working
+        options["crops"] = "10"
+        given.add("crops")
     check_options(options, given)
+    if options["reset_classifier"] and options["num_classes"] is None:
+        options["num_classes"] = _class_count(Path(options["data"]))
     train(options, given)
+
+
+def _class_count(data: Path) -> int:
+    """--reset-classifier's size when --num-classes is not given: the class folders of
+    data/train (checked against the images when they are read)."""
+    from evaluate.data.imagelist import class_names
+
+    if not (data / "train").is_dir():
+        raise UserError(f"{data}: no train/ folder; --data must hold train/ and val/ class folders")
+    return len(class_names(data / "train"))
 
 
 def check_options(o: dict[str, Any], given: set[str]) -> None:
@@ -195,16 +218,14 @@ def check_options(o: dict[str, Any], given: set[str]) -> None:
         raise UserError(f"{' and '.join(sources)}: give one starting point, not several")
     if o["fresh_momentum"] and not o["resume_t7"]:
         raise UserError("--fresh-momentum only applies to --resume-t7")
-    if o["reset_classifier"] and o["num_classes"] is None:
-        raise UserError("--reset-classifier needs --num-classes N (the new classifier's size)")
     if o["reset_classifier"] and (o["resume"] or o["resume_t7"]):
         raise UserError(
             "--reset-classifier starts a new run: use it with --weights, not with a resume"
         )
     if o["resume"] and "num_classes" in given:
         raise UserError("--num-classes cannot change when resuming; the checkpoint fixes it")
-    if o["no_val"] and ("val_every" in given or o["ten_crop"]):
-        raise UserError("--no-val contradicts --val-every/--ten-crop")
+    if o["no_val"] and ("val_every" in given or "crops" in given):
+        raise UserError("--no-val contradicts --val-every/--crops")
     if o["nesterov"] and (o["momentum"] <= 0 or o["dampening"] != 0):
         raise UserError("--nesterov needs --momentum > 0 and --dampening 0; or --no-nesterov")
 

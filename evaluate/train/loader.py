@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -16,8 +16,14 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from converter.errors import UserError
 from evaluate.runtime.distributed import DistInfo
 
-if TYPE_CHECKING:
-    from evaluate.train.loop import LoopConfig
+
+class BatchSettings(Protocol):
+    """What the loader reads from a run's settings (loop.LoopConfig has them), named here so
+    that the loader does not import the loop that imports it."""
+
+    seed: int
+    batch_size: int
+    workers: int
 
 
 class SeededSamples(Dataset):
@@ -62,12 +68,13 @@ class ResumableSampler(DistributedSampler):
 
 
 def collate(items: list) -> tuple[torch.Tensor | None, torch.Tensor, list[str]]:
-    """Stack a batch; unreadable images come back as messages for the main process to raise."""
+    """Stack a batch's readable images (None when there are none) and their labels; unreadable
+    images come back as messages, for the main process to raise or, with --skip-bad, report."""
+    good = [(img, label) for img, label, e in items if e is None]
     errors = [e for _, _, e in items if e is not None]
-    labels = torch.tensor([label for _, label, _ in items], dtype=torch.long)
-    if errors:
-        return None, labels, errors
-    return torch.stack([img for img, _, _ in items]), labels, []
+    labels = torch.tensor([label for _, label in good], dtype=torch.long)
+    images = torch.stack([img for img, _ in good]) if good else None
+    return images, labels, errors
 
 
 def per_process_batch(batch_size: int, info: DistInfo) -> int:
@@ -79,7 +86,9 @@ def per_process_batch(batch_size: int, info: DistInfo) -> int:
     return batch_size // info.world_size
 
 
-def make_loader(samples: SeededSamples, cfg: LoopConfig, info: DistInfo, pin: bool) -> DataLoader:
+def make_loader(
+    samples: SeededSamples, cfg: BatchSettings, info: DistInfo, pin: bool
+) -> DataLoader:
     sampler = ResumableSampler(samples, info, cfg.seed)
     return DataLoader(
         samples,

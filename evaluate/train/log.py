@@ -29,8 +29,11 @@ class TrainLog:
     writes.
     """
 
-    def __init__(self, run_dir: Path | None, enabled: bool, tty: bool | None = None):
+    def __init__(
+        self, run_dir: Path | None, enabled: bool, tty: bool | None = None, quiet: bool = False
+    ):
         self.enabled = enabled
+        self.quiet = quiet  # -q: the files only, nothing on the terminal
         self.tty = sys.stdout.isatty() if tty is None else tty
         self.text = self.jsonl = None
         self.line_open = False  # a progress line drawn on the terminal without its newline
@@ -49,20 +52,24 @@ class TrainLog:
         place with `status` after it."""
         if not self.enabled:
             return
+        if not self.quiet:
+            self._show(text, progress, status)
+        if self.text is not None:
+            self.text.write(text + "\n")
+        if self.jsonl is not None and record is not None:
+            self.jsonl.write(json.dumps(record) + "\n")
+
+    def _show(self, text: str, progress: bool, status: str) -> None:
         if progress and self.tty:
             shown = text.strip() + (f"  | {status}" if status else "")
             sys.stdout.write("\r" + shown[:_WIDTH].ljust(_WIDTH))
             sys.stdout.flush()
             self.line_open = True
-        else:
-            if self.line_open:
-                sys.stdout.write("\r" + " " * _WIDTH + "\r")
-                self.line_open = False
-            print(text, flush=True)
-        if self.text is not None:
-            self.text.write(text + "\n")
-        if self.jsonl is not None and record is not None:
-            self.jsonl.write(json.dumps(record) + "\n")
+            return
+        if self.line_open:
+            sys.stdout.write("\r" + " " * _WIDTH + "\r")
+            self.line_open = False
+        print(text, flush=True)
 
     def record(self, record: dict[str, Any]) -> None:
         """A JSONL-only record (the epoch summary has no Lua line of its own)."""

@@ -20,11 +20,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from converter.errors import UserError
+from evaluate.data.datasets import skipped_lines, unreadable
 from evaluate.logs import format as logformat
 from evaluate.runtime.distributed import DistInfo, all_reduce_sum, unwrap
 from evaluate.train import checkpoint
@@ -88,11 +90,14 @@ class TrainLoop:
         run_dir: Path | None,
         validate: Validator | None = None,
         meta: dict[str, Any] | None = None,
+        skip_bad: bool = False,
     ):
         self.trainer, self.loader, self.cfg, self.state = trainer, loader, cfg, state
         self.info, self.log, self.run_dir = info, log, run_dir
         self.validate = validate
         self.meta = meta or {}
+        self.skip_bad = skip_bad
+        self.skipped: list[str] = []  # unreadable training images left out, each named once
         # the last checkpoint written: its path, epoch and batches of that epoch done
         self.saved: tuple[Path, int, int] | None = None
 
@@ -102,6 +107,8 @@ class TrainLoop:
             self._end_epoch()
         if self.state.best_epoch:
             self.log.line(logformat.format_final_line(self.state.best_top1, self.state.best_top5))
+        for line in skipped_lines(self.skipped, "this run trained without them"):
+            self._say(line)
         if self.saved is not None:  # without validation nothing else says where the run went
             path, epoch, _ = self.saved
             self.log.line(f"=> wrote {path} (epoch {epoch}); go on with --resume {path.parent}")
@@ -125,7 +132,7 @@ class TrainLoop:
         first = st.batches_done
         for images, targets, errors in self.loader:
             if errors:
-                raise UserError(f"{errors[0]} ({len(errors)} unreadable image(s) in this batch)")
+                self._leave_out(errors, images is None)
             data_time = time.perf_counter() - data_start
             loss = trainer.step(images, targets)
             n = len(targets)
@@ -149,6 +156,27 @@ class TrainLoop:
                 self._save(best=False)
             timer = data_start = time.perf_counter()
         st.sums = [*self._flush(batch_stats, sums, count)]
+
+    def _leave_out(self, errors: list[str], nothing_left: bool) -> None:
+        """Stop at an unreadable image, or with --skip-bad name each one the first time."""
+        if not self.skip_bad:
+            raise unreadable(f"{errors[0]} ({len(errors)} unreadable image(s) in this batch)")
+        for message in errors:
+            if message not in self.skipped:
+                self.skipped.append(message)
+                self._say(f"=> --skip-bad: left out {message}")
+        if nothing_left:  # every rank must take a step together; an empty batch cannot
+            raise UserError(
+                f"every image of batch {self.trainer.iteration + 1} of epoch {self.state.epoch} "
+                "is unreadable, so this process has nothing to train on; replace or remove them"
+            )
+
+    def _say(self, text: str) -> None:
+        """A line in train.log (rank 0); other ranks name themselves on stderr."""
+        if self.info.is_main:
+            self.log.line(text)
+        else:
+            click.echo(f"rank {self.info.rank}: {text}", err=True)
 
     def _flush(self, batch_stats: list, sums: torch.Tensor, count: float) -> list[float]:
         total = sums.clone()
@@ -273,6 +301,7 @@ def make_validator(
     info: DistInfo,
     log: TrainLog,
     print_freq: int = 1,
+    skip_bad: bool = False,
 ) -> Validator:
     """Per-epoch validation with the evaluator's own code (`validate.evaluate_model`, the
     authors' exact val preprocessing); logs fb.resnet.torch Test lines, returns (top1, top5)
@@ -300,9 +329,12 @@ def make_validator(
             amp_dtype=amp_dtype,
             channels_last=channels_last,
             dist=info,
+            skip_bad=skip_bad,
         )
         if result is None:
             return None
+        for line in skipped_lines([m for _, m in result.skipped], "validation left them out"):
+            log.line(line)
         _log_test_lines(result, epoch, batch_size * info.world_size, log, print_freq)
         summary = result.summary()
         return summary["top1_err"], summary["top5_err"]

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from converter.errors import Interrupted, UserError
+from evaluate.data.options import default_workers
 
 # Options a resumed run takes from its checkpoint unless they are given again.
 _TRAIN_OPTIONS = {
@@ -44,29 +45,34 @@ def train(o: dict[str, Any], given: set[str]) -> None:
     from evaluate.train.trainer import Trainer
 
     info = distributed.init_from_env(use_cuda=_wants_cuda(o["device"]))
-    resumed = loop = None
+    resumed = loop = error = None
     try:
-        device = devices.resolve_device(o["device"], info.local_rank)
-        amp_dtype = devices.resolve_amp_dtype(o["amp"], o["amp_dtype"], device)
-        amp = o["amp_dtype"] if amp_dtype is not None else None
-        resumed = checkpoint.load(o["resume"]) if o["resume"] else None
-        loop_cfg, state = _loop_setup(o, given, resumed)
-        run_dir = _run_dir(o, given, resumed)
-        if resumed is None:
-            torch.manual_seed(loop_cfg.seed)  # a reset classifier and Dropout draw from it
-        elif state.epoch > loop_cfg.epochs:
-            if info.is_main:
-                done, last = state.epoch - 1, loop_cfg.epochs
-                of = f"of {last}" if done == last else f"(--epochs {last})"
-                click.echo(
-                    f"{run_dir} has finished epoch {done} {of}; pass --epochs N (> {done}) to go on"
-                )
-            return
-        model, source_note, t7_source = _build_model(o, resumed, device)
-        train_images, val_images = _open_data(Path(o["data"]), model.num_classes, o, resumed)
-        state.classes = train_images.classes
-        iters = _iters(len(train_images), loop_cfg, info)
-        train_cfg = _train_config(o, given, resumed, iters, amp)
+        try:  # every check, on every rank: a mistake is said once, by rank 0
+            device = devices.resolve_device(o["device"], info.local_rank)
+            amp_dtype = devices.resolve_amp_dtype(o["amp"], o["amp_dtype"], device)
+            amp = o["amp_dtype"] if amp_dtype is not None else None
+            resumed = checkpoint.load(o["resume"]) if o["resume"] else None
+            loop_cfg, state = _loop_setup(o, given, resumed)
+            run_dir = _run_dir(o, given, resumed)
+            if resumed is None:
+                torch.manual_seed(loop_cfg.seed)  # a reset classifier and Dropout draw from it
+            elif state.epoch > loop_cfg.epochs:
+                if info.is_main:
+                    done, last = state.epoch - 1, loop_cfg.epochs
+                    of = f"of {last}" if done == last else f"(--epochs {last})"
+                    click.echo(
+                        f"{run_dir} has finished epoch {done} {of}; "
+                        f"pass --epochs N (> {done}) to go on"
+                    )
+                return
+            model, source_note, t7_source = _build_model(o, resumed, device)
+            train_images, val_images = _open_data(Path(o["data"]), model.num_classes, o, resumed)
+            state.classes = train_images.classes
+            iters = _iters(len(train_images), loop_cfg, info)
+            train_cfg = _train_config(o, given, resumed, iters, amp)
+        except UserError as e:
+            error = e
+        distributed.raise_together(error, info)
         if o["channels_last"]:
             model = model.to(memory_format=torch.channels_last)
         net = _wrap_ddp(model, device, info)
@@ -75,12 +81,15 @@ def train(o: dict[str, Any], given: set[str]) -> None:
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         distributed.barrier(info)
-        log = TrainLog(run_dir, enabled=info.is_main)
+        log = TrainLog(run_dir, enabled=info.is_main, quiet=o["quiet"])
         log.line(f"=> {source_note}; {restored}")
         log.line(
             f"=> {len(train_images)} training images, {iters} iterations per epoch, "
             f"{info.world_size} process(es) x {loop_cfg.batch_size // info.world_size} images"
         )
+        for images in filter(None, (train_images, val_images)):
+            for note in images.notes:  # what the folders held that is not trained on
+                log.line(f"=> {images.root}: {note}")
         loop = TrainLoop(
             trainer,
             _train_loader(train_images, loop_cfg, info, device),
@@ -91,6 +100,7 @@ def train(o: dict[str, Any], given: set[str]) -> None:
             run_dir,
             _validator(o, val_images, loop_cfg, info, device, amp, log),
             meta={"source": source_note},
+            skip_bad=o["skip_bad"],
         )
         if resumed is not None:
             checkpoint.set_rng_states(resumed["rng"])
@@ -147,6 +157,7 @@ def _run_dir(o: dict[str, Any], given: set[str], resumed: dict | None) -> Path:
 
 
 def _refuse_overwrite(save: Path) -> None:
+    from converter.outputs.atomic import check_folder
     from evaluate.train import checkpoint
 
     if save.exists() and not save.is_dir():
@@ -155,6 +166,8 @@ def _refuse_overwrite(save: Path) -> None:
         raise UserError(
             f"{save} already holds a run; continue it with --resume {save} or choose another --save"
         )
+    folder = next(p for p in (save, *save.absolute().parents) if p.exists())
+    check_folder(folder, save, "--save")  # an hour of training must not end unsaved
 
 
 def _loop_setup(o: dict[str, Any], given: set[str], resumed: dict | None):
@@ -162,6 +175,7 @@ def _loop_setup(o: dict[str, Any], given: set[str], resumed: dict | None):
 
     values = {field: o[opt] for opt, field in _LOOP_OPTIONS.items()}
     values["val_every"] = 0 if o["no_val"] else o["val_every"]
+    values["workers"] = default_workers() if o["workers"] is None else o["workers"]
     if resumed is None:
         return LoopConfig(**values), LoopState()
     old = resumed["loop"]["config"]
@@ -209,7 +223,12 @@ def _build_model(o: dict[str, Any], resumed: dict | None, device):
         model = InceptionResNetV2(IRV2Config(**resumed["meta"]["config"]))
         model.load_state_dict(resumed["state_dict"])
         meta = resumed["meta"]
-        note = f"resuming {o['resume']} (epoch {meta['epoch']}, iteration {meta['batches_done']})"
+        where = (
+            f"inside epoch {meta['epoch']}, after iteration {meta['batches_done']}"
+            if meta["batches_done"]
+            else f"after the end of epoch {meta['epoch']}"
+        )
+        note = f"resuming {o['resume']}, saved {where}"
     elif o["resume_t7"]:
         conversion = convert_checkpoint(o["resume_t7"])
         t7_source = conversion.source
@@ -340,7 +359,7 @@ def _validator(o, val_images, cfg, info, device, amp, log):
     batch = o["val_batch_size"] or max(1, cfg.batch_size // info.world_size)
     return make_validator(
         val_images,
-        crops=10 if o["ten_crop"] else 1,
+        crops=int(o["crops"]),
         batch_size=batch,
         workers=cfg.workers,
         device=device,
@@ -349,4 +368,5 @@ def _validator(o, val_images, cfg, info, device, amp, log):
         info=info,
         log=log,
         print_freq=cfg.print_freq,
+        skip_bad=o["skip_bad"],
     )

@@ -1,5 +1,5 @@
 """Parametrised arithmetic: Linear, the learned and constant scalings and shifts (Mul, CMul, Add,
-CAdd, MulConstant, AddConstant) and LookupTable.
+CAdd, MulConstant, AddConstant, rnn's SAdd) and LookupTable (and rnn's LookupTableMaskZero).
 
 nn.Linear stores its weight as (out, in), as torch.nn.Linear does, so the tensors move as they are.
 """
@@ -32,6 +32,21 @@ class Constant(nn.Module):
         return f"op={self.op}, constant={self.constant}, inplace={self.inplace}"
 
 
+class SAdd(nn.Module):
+    """rnn's nn.SAdd(addend, negate): x + addend, negated with negate (the GRU's 1 - z)."""
+
+    def __init__(self, addend: float, negate: bool):
+        super().__init__()
+        self.addend, self.negate = addend, negate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x + self.addend
+        return -out if self.negate else out
+
+    def extra_repr(self) -> str:
+        return f"addend={self.addend}, negate={self.negate}"
+
+
 class Learned(nn.Module):
     """nn.Mul, nn.CMul (a learned weight) and nn.Add, nn.CAdd (a learned bias), by nn's rule:
     - as many elements as the input: element by element in memory order;
@@ -59,21 +74,34 @@ class Learned(nn.Module):
 class LookupTable(nn.Module):
     """nn.LookupTable: rows of `weight` (nIndex x nOutput) for 1-D or 2-D inputs of Torch's
     1-based indices. With maxNorm, the rows looked up are first renormalised in place as THNN
-    does (scale maxNorm / (norm + 1e-7) where the normType-norm exceeds maxNorm)."""
+    does (scale maxNorm / (norm + 1e-7) where the normType-norm exceeds maxNorm).
 
-    def __init__(self, n_index: int, n_output: int, max_norm: float | None, norm_type: float):
+    `mask_zero`: rnn's LookupTableMaskZero, weight (V+1) x D, index i in 0..V selects row i+1
+    (1-based) and index 0 (padding) a zero vector (Torch zeroes row 1 at every forward)."""
+
+    def __init__(
+        self,
+        n_index: int,
+        n_output: int,
+        max_norm: float | None,
+        norm_type: float,
+        mask_zero: bool = False,
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_index, n_output))
-        self.max_norm, self.norm_type = max_norm, norm_type
+        self.max_norm, self.norm_type, self.mask_zero = max_norm, norm_type, mask_zero
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
         if indices.dim() not in (1, 2):
             raise ValueError(f"LookupTable input must be a vector or matrix, not {indices.dim()}D")
-        rows = indices.long() - 1  # a float index is truncated, as nn's copy into a LongTensor
-        return F.embedding(rows, self.weight, max_norm=self.max_norm, norm_type=self.norm_type)
+        # a float index is truncated, as nn's copy into a LongTensor
+        rows = indices.long() - (0 if self.mask_zero else 1)
+        out = F.embedding(rows, self.weight, max_norm=self.max_norm, norm_type=self.norm_type)
+        return torch.where((rows != 0).unsqueeze(-1), out, 0) if self.mask_zero else out
 
     def extra_repr(self) -> str:
-        return f"max_norm={self.max_norm}, norm_type={self.norm_type}"
+        mask = ", mask_zero=True" if self.mask_zero else ""
+        return f"max_norm={self.max_norm}, norm_type={self.norm_type}{mask}"
 
 
 def put_tensor(ctx, name: str, required: bool = True) -> np.ndarray | None:
@@ -94,6 +122,11 @@ def _mul_constant(m, ctx):
 @register_translation("nn.AddConstant")
 def _add_constant(m, ctx):
     return Constant("add", float(ctx.field("constant_scalar")), bool(m.get("inplace", False)))
+
+
+@register_translation("nn.SAdd")
+def _sadd(m, ctx):
+    return SAdd(float(ctx.field("addend")), bool(m.get("negate", False)))
 
 
 @register_translation("nn.Linear")
@@ -117,9 +150,12 @@ def _learned(m, ctx):
     return Learned(op, name, put_tensor(ctx, name).shape)
 
 
-@register_translation("nn.LookupTable")
+@register_translation("nn.LookupTable", "nn.LookupTableMaskZero")
 def _lookup_table(m, ctx):
     weight = put_tensor(ctx, "weight")
     max_norm = m.get("maxNorm")
     norm_type = float(m.get("normType") or 2)
-    return LookupTable(*weight.shape, None if max_norm is None else float(max_norm), norm_type)
+    mask_zero = m.class_name.endswith("LookupTableMaskZero")  # rnn's: index 0 is padding
+    return LookupTable(
+        *weight.shape, None if max_norm is None else float(max_norm), norm_type, mask_zero
+    )

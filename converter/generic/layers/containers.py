@@ -191,7 +191,8 @@ def _parallel(m, ctx):
     return Parallel(ctx.children(), *dims)
 
 
-def _one_child(ctx) -> nn.Module:
+def one_child(ctx) -> nn.Module:
+    """The translated child of a module that decorates exactly one (its `modules` = {m})."""
     kids = ctx.children()
     if len(kids) != 1:
         raise T7FormatError(f"{ctx.where} holds {len(kids)} modules; it decorates exactly one")
@@ -200,10 +201,10 @@ def _one_child(ctx) -> nn.Module:
 
 @register_translation("nn.MapTable")
 def _map_table(m, ctx):
-    return MapTable(_one_child(ctx))
+    return MapTable(one_child(ctx))
 
 
 @register_translation("nn.Bottle")
 def _bottle(m, ctx):
     n_input_dim = int(m.get("nInputDim", 2))
-    return Bottle(_one_child(ctx), n_input_dim, int(m.get("nOutputDim", n_input_dim)))
+    return Bottle(one_child(ctx), n_input_dim, int(m.get("nOutputDim", n_input_dim)))

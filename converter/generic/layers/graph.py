@@ -60,6 +60,7 @@ def build_graph_module(spec: Graph, modules: list[nn.Module]) -> fx.GraphModule:
         delattr(program, name)
     for name, module in named.items():
         program.add_module(name, module)
+    program.n_inputs = spec.n_inputs  # how many an example input needs (t7convert --input-shape)
     return program
 
 

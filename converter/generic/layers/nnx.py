@@ -1,8 +1,9 @@
-"""2012 nnx classes found in published models (torch/demos' face detector): SpatialPadding,
-SpatialClassifier and SpatialNormalization, with the semantics of clementfarabet/lua---nnx
-as of 301a2c3 (2012-06-04), the last nnx that had SpatialNormalization.
+"""nnx's layers (clementfarabet/lua---nnx) other than its resamplers (nnx_sampling.py):
+SpatialPadding, SpatialClassifier and SpatialNormalization, as found in published 2012 models
+(torch/demos' face detector; the semantics of 301a2c3, 2012-06-04, which nnx HEAD 1c28e23 keeps),
+and SpatialLinear, MultiSoftMax, SaturatedLU, Minus, PixelSort (MANIFEST-zoo3 §5.10).
 
-These predate nn's batch conventions: they take one K x H x W sample, as Torch7 ran them.
+Most predate nn's batch conventions: they take one K x H x W sample, as Torch7 ran them.
 """
 
 from __future__ import annotations
@@ -70,6 +71,91 @@ class SpatialNormalization(nn.Module):
         else:
             threshold = torch.tensor(self.fixed_threshold, dtype=x.dtype, device=x.device)
         return zero_mean / torch.where(std > threshold, std, threshold)
+
+
+class SpatialLinear(nn.Module):
+    """nnx SpatialLinear(fanin, fanout): nn.Linear at every pixel of a fanin x H x W input
+    (weight fanout x fanin)."""
+
+    def __init__(self, fanin: int, fanout: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(fanout, fanin))
+        self.bias = nn.Parameter(torch.empty(fanout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.einsum("oi,...ihw->...ohw", self.weight, x)
+        return out + self.bias[:, None, None]
+
+
+class SaturatedLU(nn.Module):
+    """nnx SaturatedLU(threshold, val, threshold2, val2): x < threshold -> val, x > threshold2
+    -> val2, x otherwise."""
+
+    def __init__(self, low: float, low_value: float, high: float, high_value: float):
+        super().__init__()
+        self.low, self.low_value, self.high, self.high_value = low, low_value, high, high_value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.where(x > self.high, torch.full_like(x, self.high_value), x)
+        return torch.where(x < self.low, torch.full_like(x, self.low_value), out)
+
+    def extra_repr(self) -> str:
+        return f"low={self.low}->{self.low_value}, high={self.high}->{self.high_value}"
+
+
+class Minus(nn.Module):
+    """nnx Minus: -x."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -x
+
+
+class MultiSoftMax(nn.Module):
+    """nnx MultiSoftMax: a softmax over the last dim of a K x V or N x K x V input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(x, -1)
+
+
+class PixelSort(nn.Module):
+    """nnx PixelSort(f): space to depth, output channel c·f² + dy·f + dx (pixel_unshuffle)."""
+
+    def __init__(self, factor: int):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_unshuffle(x, self.factor)
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}"
+
+
+@register_translation("nn.SpatialLinear")
+def _spatial_linear(m, ctx):
+    ctx.put("weight", ctx.tensor("weight"))
+    ctx.put("bias", ctx.tensor("bias"))
+    return SpatialLinear(*ctx.ints("fanin", "fanout"))
+
+
+@register_translation("nn.SaturatedLU")
+def _saturated_lu(m, ctx):
+    return SaturatedLU(*(float(ctx.field(n)) for n in ("threshold", "val", "threshold2", "val2")))
+
+
+@register_translation("nn.Minus")
+def _minus(m, ctx):
+    return Minus()
+
+
+@register_translation("nn.MultiSoftMax")
+def _multi_softmax(m, ctx):
+    return MultiSoftMax()
+
+
+@register_translation("nn.PixelSort")
+def _pixel_sort(m, ctx):
+    return PixelSort(*ctx.ints("downscaleFactor"))
 
 
 @register_translation("nn.SpatialPadding")

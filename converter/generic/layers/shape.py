@@ -269,7 +269,7 @@ def _contiguous(m, ctx):
     return Contiguous()
 
 
-def _tensor_type(ctx, name: str) -> np.dtype:
+def tensor_type(ctx, name: str) -> np.dtype:
     t = ctx.field(name)
     if not isinstance(t, T7Tensor):
         raise T7FormatError(f"{ctx.where}: '{name}' is not a tensor; its type is the Copy's type")
@@ -279,7 +279,7 @@ def _tensor_type(ctx, name: str) -> np.dtype:
 @register_translation("nn.Copy")
 def _copy_module(m, ctx):
     # intype/outtype are not stored: they are the types of the gradInput/output buffers
-    out_type = torch.from_numpy(np.zeros(0, _tensor_type(ctx, "output")))
+    out_type = torch.from_numpy(np.zeros(0, tensor_type(ctx, "output")))
     ctx.put("out_type", out_type)
-    same = _tensor_type(ctx, "gradInput") == _tensor_type(ctx, "output")
+    same = tensor_type(ctx, "gradInput") == tensor_type(ctx, "output")
     return Copy(out_type.dtype, alias=same and not m.get("forceCopy"))
