@@ -11,12 +11,14 @@
     t7convert style.t7 style.safetensors --generic --plugin my_layers.py
     t7convert gan.t7 G.safetensors --generic --module G   # one of the modules a file holds
     t7convert model_90.t7 irv2.pt --verify         # cross-check the mapping with --generic's path
+    t7convert resnet_50.t7 resnet50.py --generic   # PyTorch source + resnet50.safetensors
 
 torch is imported only when a command needs it, so --help answers at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass
@@ -134,6 +136,10 @@ def main(
     if kind != "float":
         raise UserError(f"--input-shape {input_shapes[0]}: Inception-ResNet-v2 takes images")
     check_writable(output, force)
+    if out_format == "py":
+        from converter.outputs.pysource.writer import weights_path
+
+        check_writable(weights_path(output), force)
     source_info = checkpoint.resolve(source)
     digest = BackgroundSha256(source_info.model_path)  # runs while torch is imported
     from converter.irv2.convert import convert_checkpoint
@@ -154,6 +160,8 @@ def main(
         example = torch.rand(2, *(shape or (conversion.config.in_chans, 299, 299))) * 4 - 2
         check = save_onnx(conversion.build_model(), output, example, force, stage=say)
         say(f"onnx: {check.describe()}")
+    elif out_format == "py":
+        say(f"python: {_write_mapped_py(conversion, output, force)}")
     else:
         out.save(conversion.state_dict, conversion.meta, output, out_format, force=force)
     n = sum(t.numel() for k, t in conversion.state_dict.items() if "num_batches" not in k)
@@ -163,6 +171,23 @@ def main(
         f"width 1/{conversion.config.width_divisor}, {conversion.config.num_classes} classes, "
         f"{time.perf_counter() - start:.2f} s"
     )
+
+
+def _write_mapped_py(conversion, output: Path, force: bool) -> str:  # noqa: ANN001
+    from converter.outputs.pysource.record import recording
+    from converter.outputs.pysource.writer import About, save_python
+
+    with recording() as calls:
+        model = conversion.build_model()
+    size = f"{conversion.config.in_chans} x 299 x 299"
+    about = About(
+        conversion.meta["source_file"],
+        conversion.meta["source_sha256"],
+        conversion.meta["converter_version"],
+        f"float32 N x {size}, preprocessed as fb.resnet.torch's validation (preset irv2: "
+        "Scale 328, ColorNormalize with ImageNet's mean and std, CenterCrop 299)",
+    )
+    return save_python(model, calls, output, force, about)
 
 
 # --input-shape's optional `:type`: integer inputs (token ids) and the float default
@@ -196,6 +221,9 @@ class _GenericJob:
     force: bool
     dtype: str | None = None  # --dtype: the safetensors artifact records it for load_translated
     say: Callable[[str], None] = lambda _: None  # progress notes (none under -q)
+    calls: Any = None  # .py: the constructor calls recorded while the module was built
+    shapes: tuple = ()  # --input-shape, as given
+    digest: Any = None  # .py: the source's sha256, computed while the module is built
 
 
 def _write_safetensors(job: _GenericJob) -> str:
@@ -224,11 +252,27 @@ def _write_onnx(job: _GenericJob) -> str:
     return f"ONNX {check.describe()}"
 
 
+def _write_py(job: _GenericJob) -> str:
+    from converter.irv2.convert import converter_version
+    from converter.outputs.pysource.writer import About, save_python
+
+    floating = [p.dtype for p in job.module.parameters() if p.dtype.is_floating_point]
+    dtype = str(floating[0] if floating else "float32").removeprefix("torch.")
+    kinds = {"float": dtype, "long": "int64", "int": "int32"}  # --input-shape's types
+    shapes = " and ".join(
+        f"{kinds[kind]} " + " x ".join(("N", *map(str, shape))) for shape, kind in job.shapes
+    )
+    inputs = shapes or f"{dtype} tensors, as the Torch7 model took them"
+    about = About(Path(job.name).name, job.digest.result(), converter_version(), inputs)
+    return save_python(job.module, job.calls, job.output, job.force, about)
+
+
 # --generic's output formats (converter.outputs.mapped.GENERIC_FORMATS) and their writers
 _GENERIC_WRITERS: dict[str, Callable[[_GenericJob], str]] = {
     "safetensors": _write_safetensors,
     "pt2": _write_pt2,
     "onnx": _write_onnx,
+    "py": _write_py,
 }
 
 
@@ -248,13 +292,21 @@ def _generic(
     from converter.outputs.atomic import check_writable
 
     out_format = out.format_for(output, fmt, generic=True)
-    if not input_shapes and out_format != "safetensors":
+    if not input_shapes and out_format not in ("safetensors", "py"):
         raise UserError(
             f"--generic needs --input-shape C,H,W for the .{out_format} it traces "
             "(e.g. 3,224,224 for ResNet, 3,299,299 for Inception-ResNet-v2)"
         )
     shapes = [_input_shape(text) for text in input_shapes]
     check_writable(output, force)
+    digest = None
+    if out_format == "py":
+        from converter.outputs.pysource.writer import weights_path
+        from converter.torch7 import checkpoint
+        from converter.torch7.digest import BackgroundSha256
+
+        check_writable(weights_path(output), force)
+        digest = BackgroundSha256(checkpoint.resolve(source).model_path)  # while torch imports
     start = time.perf_counter()
     import torch
 
@@ -264,7 +316,8 @@ def _generic(
     for plugin in plugins:
         load_plugin(plugin)
     name, root = load_tree(source, module=module_path)
-    module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
+    with _recording(out_format == "py") as calls:
+        module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
     if out_format == "onnx" and dtype is None and _is_double(module):
         say(
             f"note: {source} is a Double (float64) model; onnxruntime has no float64 "
@@ -272,9 +325,18 @@ def _generic(
         )
         module = translate(root, torch.float32, name=name)
     example = _example_input(module, shapes, source) if shapes else None
-    job = _GenericJob(name, root, module, example, output, force, dtype, say)
+    job = _GenericJob(
+        name, root, module, example, output, force, dtype, say, calls, tuple(shapes), digest
+    )
     done = _GENERIC_WRITERS[out_format](job)
     say(f"translated {source} -> {output} ({done}) in {time.perf_counter() - start:.2f} s")
+
+
+def _recording(wanted: bool):  # noqa: ANN202
+    """The constructor calls a .py repeats, recorded while the module is built (for .py only)."""
+    from converter.outputs.pysource.record import recording
+
+    return recording() if wanted else contextlib.nullcontext()
 
 
 def _is_double(module) -> bool:  # noqa: ANN001

@@ -49,7 +49,7 @@ def test_traced_formats_need_an_input_shape(bundled, tmp_path, suffix):
             ("g.safetensors", "--generic", "--format", "pt2"),
             "contradicts the suffix '.safetensors'",
         ),
-        (("g.h5", "--generic"), "--generic writes .safetensors, .onnx, .pt2, not .h5"),
+        (("g.h5", "--generic"), "--generic writes .safetensors, .onnx, .pt2, .py, not .h5"),
         (("g.pt2",), "the IRv2 mapping (without --generic) writes"),
         (("m.pt", "--input-shape", "3,299,299"), "--input-shape applies to .onnx outputs"),
     ],

@@ -48,7 +48,7 @@ class Conversion:
         return with_weights(self.config, self.state_dict, model).eval()
 
 
-def _converter_version() -> str:
+def converter_version() -> str:
     """The installed distribution's version (pyproject.toml is the one place it is set)."""
     try:
         return importlib.metadata.version("irv2-torch7")
@@ -116,6 +116,6 @@ def convert_tree(
         "source_sha256": digest.result() if digest is not None else None,
         "source_epoch": source.epoch,
         "mapping": table,
-        "converter_version": _converter_version(),
+        "converter_version": converter_version(),
     }
     return Conversion(state, config, source, meta, target)

@@ -21,9 +21,9 @@ from converter.outputs.atomic import atomic_path
 if TYPE_CHECKING:  # torch is imported where used: format_for runs before the slow import
     import torch
 
-FORMATS = ("pt", "h5", "safetensors", "onnx", "pt2")  # every format t7convert writes
-MAPPED_FORMATS = ("pt", "h5", "safetensors", "onnx")  # the IRv2 mapping's outputs
-GENERIC_FORMATS = ("safetensors", "onnx", "pt2")  # --generic's outputs
+FORMATS = ("pt", "h5", "safetensors", "onnx", "pt2", "py")  # every format t7convert writes
+MAPPED_FORMATS = ("pt", "h5", "safetensors", "onnx", "py")  # the IRv2 mapping's outputs
+GENERIC_FORMATS = ("safetensors", "onnx", "pt2", "py")  # --generic's outputs
 _WHAT = {
     "pt": "the IRv2 mapping's state_dict",
     "h5": "the IRv2 mapping's HDF5 weights",

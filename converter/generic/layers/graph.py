@@ -8,7 +8,8 @@ list, one with several outputs returns one, in the orders the Lua code gave.
 
 Generated code rather than an interpreter loop, so the translated graph runs as fast as the
 same network written by hand (scripts/bench_translate.py measures it), and torch.export traces
-it like any module. The node modules are children named by their 1-based index in the
+it like any module. Its variables are the nodes' annotated names (`node:annotate{name=...}`)
+or their numbers (`n12`). The node modules are children named by their 1-based index in the
 gModule's `modules`, so state_dict keys are the Torch7 paths.
 """
 
@@ -47,7 +48,9 @@ def build_graph_module(spec: Graph, modules: list[nn.Module]) -> fx.GraphModule:
         if node.module is None:
             values.append(arg)
         else:
-            values.append(graph.call_module(str(node.slot), (arg,)))
+            # named as the Lua code named the node, else by its number (--inspect's [id])
+            name = str(node.name) if node.name else f"n{node.node_id}"
+            values.append(graph.create_node("call_module", str(node.slot), (arg,), name=name))
     outputs = [values[i] for i in spec.outputs]
     graph.output(outputs[0] if len(outputs) == 1 else outputs)
     root = nn.Module()
