@@ -13,7 +13,6 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules import module as torch_module
 
 from converter.errors import T7FormatError
 from converter.generic.registry import register_translation
@@ -27,11 +26,12 @@ def lua_indexed(modules: list[nn.Module]) -> dict[str, nn.Module]:
 def observed(modules) -> bool:  # noqa: ANN001 - the children, an iterable of nn.Module
     """Whether calling these modules does more than call their `forward`: hooks on them or
     global ones, a `module.compile()`, or torch.jit tracing (nn.Module._call_impl's tests)."""
+    module = torch.nn.modules.module  # where nn.Module keeps the global hooks
     if (
-        torch_module._global_forward_hooks
-        or torch_module._global_forward_pre_hooks
-        or torch_module._global_backward_hooks
-        or torch_module._global_backward_pre_hooks
+        module._global_forward_hooks
+        or module._global_forward_pre_hooks
+        or module._global_backward_hooks
+        or module._global_backward_pre_hooks
         or torch._C._get_tracing_state()
     ):
         return True
