@@ -38,14 +38,13 @@ class Conversion:
     config: IRV2Config
     source: checkpoint.CheckpointSource
     meta: dict[str, Any] = field(default_factory=dict)
-    target: InceptionResNetV2 | None = field(default=None, repr=False)  # the mapping's skeleton
 
     def build_model(self) -> InceptionResNetV2:
         """The converted network, in eval mode (checkpoints are saved with train=true). It holds
         `state_dict`'s tensors, not copies: a second model of the same conversion shares them.
-        The first is the skeleton the mapping was checked against, filled in."""
-        model, self.target = self.target, None
-        return with_weights(self.config, self.state_dict, model).eval()
+        Built here, not reused from the mapping's checks: a `.py` export records the
+        constructor calls made while this runs."""
+        return with_weights(self.config, self.state_dict).eval()
 
 
 def converter_version() -> str:
@@ -118,4 +117,4 @@ def convert_tree(
         "mapping": table,
         "converter_version": converter_version(),
     }
-    return Conversion(state, config, source, meta, target)
+    return Conversion(state, config, source, meta)
