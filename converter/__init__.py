@@ -71,14 +71,17 @@ def load_model(path: str | Path, device: str = "cpu") -> nn.Module:
     """Any form a user has (converter.load): a Torch7 .t7 model or checkpoint directory, what
     t7convert writes (.safetensors/.pt/.h5, .pt2, .onnx), irv2-train's files and run
     directories; in eval mode."""
-    return load_model_meta(path, device)[0]
+    from converter.load import load
+
+    return load(path).network.to(device)
 
 
 def load_model_meta(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """`load_model`'s model and its file's metadata (a fine-tuned one's classes, its epoch)."""
+    """`load_model`'s model and its file's metadata (a fine-tuned one's classes, its epoch; a
+    Torch7 file's sha256, which load_model skips)."""
     from converter.load import load
 
-    loaded = load(path)
+    loaded = load(path, hashed=True)
     return loaded.network.to(device), loaded.meta
 
 

@@ -168,11 +168,18 @@ def from_meta(
 
 
 def rebuild(meta: dict[str, Any], tensors: dict[str, torch.Tensor], where: str) -> nn.Module:
-    """The network a file holds, its state_dict loaded, in eval mode."""
+    """The network a file holds, its state_dict loaded, in eval mode. An IRv2 is built without
+    random initialisation and holds the file's tensors themselves (converter.irv2.model's
+    with_weights): initialising 56 M parameters only to overwrite them cost more than reading."""
     record, state = from_meta(meta, tensors, where)
-    network = record.build()
     try:
-        network.load_state_dict(state)
+        if record.arch == IRV2:
+            from converter.irv2.model import IRV2Config, with_weights
+
+            network = with_weights(IRV2Config(**record.config), state)
+        else:
+            network = record.build()
+            network.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0][:200]
         raise UserError(f"{where}: its tensors do not fit its recorded network ({first})") from None

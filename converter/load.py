@@ -58,8 +58,9 @@ class Loaded:
             )
 
 
-def load(path: str | Path) -> Loaded:
-    """The model in `path` on the CPU in eval mode."""
+def load(path: str | Path, hashed: bool = False) -> Loaded:
+    """The model in `path` on the CPU in eval mode; `hashed`: a Torch7 file's sha256 goes into
+    the meta (hashing costs more CPU than reading the file, so only where it is kept)."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or directory (--weights)")
@@ -67,11 +68,11 @@ def load(path: str | Path) -> Loaded:
         run_file = next((path / f for f in RUN_FILES if (path / f).is_file()), None)
         if run_file is not None:
             return _load_file(run_file, f"{path} (irv2-train run, {run_file.name})")
-        return _load_torch7(path)
-    return _load_file(path, str(path))
+        return _load_torch7(path, hashed)
+    return _load_file(path, str(path), hashed)
 
 
-def _load_file(path: Path, said: str) -> Loaded:
+def _load_file(path: Path, said: str, hashed: bool = False) -> Loaded:
     from converter.outputs.mapped import format_of
 
     fmt = format_of(path)
@@ -90,7 +91,7 @@ def _load_file(path: Path, said: str) -> Loaded:
         if is_translated(path):
             return _translated_artifact(path)
     if fmt is None:
-        return _load_torch7(path)
+        return _load_torch7(path, hashed)
     from converter.architecture import IRV2, rebuild
     from converter.outputs import mapped
 
@@ -120,19 +121,21 @@ def _translated_artifact(path: Path) -> Loaded:
     return Loaded(network, "generic", f"{path} (generic translation, .safetensors)")
 
 
-def _load_torch7(path: Path) -> Loaded:
+def _load_torch7(path: Path, hashed: bool = False) -> Loaded:
     """A Torch7 file or checkpoint directory, read once: the mapped IRv2 where the mapping
     table fits the tree, otherwise the generic translation of the same tree."""
     from converter.architecture import of_network
     from converter.generic.translator import load_tree, translate
     from converter.irv2.convert import convert_tree
     from converter.torch7 import checkpoint
+    from converter.torch7.digest import BackgroundSha256
     from converter.torch7.reader import load_t7
 
     source = checkpoint.resolve(path)
     tree = load_t7(source.model_path)
     try:
-        conversion = convert_tree(tree, source)
+        digest = BackgroundSha256(source.model_path) if hashed else None
+        conversion = convert_tree(tree, source, digest=digest)
     except MappingError as mapping_error:
         try:
             name, root = load_tree(tree, str(source.model_path))

@@ -19,7 +19,6 @@ the converter is structural. Two kinds of mutants, each drawn from a seeded gene
 
 from __future__ import annotations
 
-import io
 import math
 import random
 import struct
@@ -296,15 +295,23 @@ class _RecordingReader(Reader):
     """The binary reader, noting where it read each number: (offset, 'i'|'q'|'d', value)."""
 
     def __init__(self, data: bytes):
-        super().__init__(io.BytesIO(data), len(data), Path("<recording>"), None)
+        super().__init__(data, Path("<recording>"), None)
         self.numbers: list[tuple[int, str, Any]] = []
 
-    def _read(self, fmt: str) -> tuple:
+    def read_int(self) -> int:
+        return self._note("i", super().read_int)
+
+    def read_long(self) -> int:
+        return self._note("q", super().read_long)
+
+    def read_double(self) -> float:
+        return self._note("d", super().read_double)
+
+    def _note(self, kind: str, read: Callable[[], Any]) -> Any:
         at = self.tell()
-        values = super()._read(fmt)
-        if len(fmt) == 1:
-            self.numbers.append((at, "q" if fmt in "lq" else fmt, values[0]))
-        return values
+        value = read()
+        self.numbers.append((at, kind, value))
+        return value
 
     def read_long_array(self, n: int) -> list[int]:
         at = self.tell()

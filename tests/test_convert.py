@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -73,6 +75,28 @@ def test_tiny_reproduces_torch7(tiny, bundled):
     ref = load_t7(bundled / "irv2_tiny_ref.t7")
     assert tiny.config.width_divisor == 8 and tiny.config.num_classes == 1000
     check_against_reference(tiny.build_model(), ref, ref["acts"], "tiny")
+
+
+def test_load_model_fills_a_skeleton_with_the_converted_tensors(bundled):
+    """load_model builds the network on the meta device and gives it the converted tensors
+    themselves (no random init, no copy), and does not hash the file it returns no meta for;
+    load_model_meta does."""
+    from converter import load_model, load_model_meta
+
+    path = bundled / "irv2_tiny.t7"
+    ref = load_t7(bundled / "irv2_tiny_ref.t7")
+    model = load_model(path)
+    assert not any(t.is_meta for t in [*model.parameters(), *model.buffers()])
+    assert all(p.requires_grad for p in model.parameters())
+    check_against_reference(model, ref, ref["acts"], "tiny via load_model")
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert load_model_meta(path)[1]["source_sha256"] == sha
+    conversion = convert_checkpoint(path, hashed=False)
+    assert conversion.meta["source_sha256"] is None
+    built = conversion.build_model()
+    assert built.fc.weight.data_ptr() == conversion.state_dict["fc.weight"].data_ptr()
+    again = conversion.build_model()  # a second model: new modules, the same tensors
+    assert again is not built and again.fc.weight.data_ptr() == built.fc.weight.data_ptr()
 
 
 def test_full_reproduces_torch7(irv2_full_t7, fixtures):

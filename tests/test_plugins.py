@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from converter import load_plugin, register_translation, translate
 from converter.cli import main
-from converter.errors import UserError
+from converter.errors import T7FormatError, UserError
 from converter.generic import registry
 from converter.generic.translator import UnsupportedModuleError
 from converter.torch7.objects import T7Object
@@ -142,6 +142,18 @@ def test_register_translation_from_python_extends_and_overrides():
     net = translate(sequential(module("nn.MyScale", factor=2.5), module("nn.Tanh")))
     assert list(net.state_dict()) == ["1.factor"]  # the Torch7 path
     assert torch.equal(net(torch.ones(3)), torch.full((3,), 2.5))
+
+
+def test_a_submodule_built_outside_its_context_is_refused_in_one_line():
+    """Every tensor of a translated module comes from the file; a builder that makes a layer of
+    its own, without `ctx`, leaves it without one (on the meta device): refused, named."""
+
+    @register_translation("nn.MyBlock")
+    def block(t7, ctx):
+        return torch.nn.Sequential(torch.nn.Linear(2, 2))  # its weights come from nowhere
+
+    with pytest.raises(T7FormatError, match=r"module tree: 1\.0\.weight was built without"):
+        translate(sequential(module("nn.MyBlock")))
 
 
 @pytest.mark.parametrize("name", ["OneHot", "onmt.MyClass", "cudnn.MyClass", "nn.A.B"])

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ BACKENDS = ("nn", "cudnn")
 Builder = Callable[[T7Object, "ModuleContext"], nn.Module]
 # A check returns why a module that has a builder still cannot be translated (None: it can).
 Check = Callable[[T7Object], Optional[str]]
+M = TypeVar("M", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -116,27 +117,24 @@ BUILDER_ERRORS = (
 
 
 class TreeTranslation:
-    """One tree being translated: builds modules and gathers their tensors under path keys."""
+    """One tree being translated: builds modules (on the meta device) and keeps the tensors
+    each builder handed over, then gives them to the modules (`assign`)."""
 
     def __init__(self, source: str):
         self.source = source
-        self.state: dict[str, torch.Tensor] = {}
-        self._built: dict[int, tuple[T7Object, nn.Module, str]] = {}  # id -> (object, module, path)
+        # id -> (object, module, its first path, its tensors by name)
+        self._built: dict[int, tuple[T7Object, nn.Module, str, dict[str, torch.Tensor]]] = {}
 
     def built(self) -> list[tuple[T7Object, nn.Module, str]]:
         """(Torch7 object, its module, its first path) of every module translated so far."""
-        return list(self._built.values())
+        return [(m, built, path) for m, built, path, _ in self._built.values()]
 
     def module(self, m: T7Object, path: str) -> nn.Module:
         """`m` translated. A Torch7 object met again (one module in two places, or the pooling
-        module a SpatialMaxUnpooling holds) gives the same nn.Module, its tensors under both
-        paths, as Lua shares the one object."""
+        module a SpatialMaxUnpooling holds) gives the same nn.Module, so its tensors appear
+        under both paths, as Lua shares the one object."""
         if isinstance(m, T7Object) and id(m) in self._built:
-            _, built, first = self._built[id(m)]
-            if first and path != first:
-                for key in [k for k in self.state if k.startswith(first + ".")]:
-                    self.state[path + key[len(first) :]] = self.state[key]
-            return built
+            return self._built[id(m)][1]
         translation = lookup(m.class_name) if isinstance(m, T7Object) else None
         if translation is None:  # translate() checks first; a builder may reach further
             what = m.class_name if isinstance(m, T7Object) else type(m).__name__
@@ -150,8 +148,46 @@ class TreeTranslation:
                 f"{repr(built)[:40]}, not an nn.Module; a builder returns the module it builds"
             )
         _check_tensors(ctx, built)
-        self._built[id(m)] = (m, built, path)
+        self._built[id(m)] = (m, built, path, ctx.given)
         return built
+
+    def assign(self, root: nn.Module) -> None:
+        """Every built module gets the tensors its builder put (`_check_tensors` has matched
+        them to its own, name for name and shape for shape), as
+        `load_state_dict(assign=True)` would give them, without its walk over every key; a
+        tensor left on the meta device (a builder's submodule built outside `ctx`) is refused."""
+        for _, built, _, given in self._built.values():
+            params, buffers = built._parameters, built._buffers
+            for name, tensor in given.items():
+                if name in params:
+                    params[name] = nn.Parameter(tensor, params[name].requires_grad)
+                else:
+                    buffers[name] = tensor
+        for name, sub in root.named_modules():
+            for key, t in [*sub._parameters.items(), *sub._buffers.items()]:
+                if t is not None and t.is_meta:
+                    raise T7FormatError(
+                        f"{self.source}: {show(name)}.{key} was built without a tensor from "
+                        "the file (a translation built a module outside its ModuleContext)"
+                    )
+
+
+def uninitialised(cls: type[M], *args: Any, **kwargs: Any) -> M:
+    """`cls(*args, **kwargs)` without its `reset_parameters()`: every tensor of a translated
+    module comes from the file, so drawing random ones first, even on the meta device, is
+    waste (a sixth of the full IRv2's translation time). Skipped for this instance only, so
+    other threads building modules meanwhile are not affected."""
+    module = cls.__new__(cls)
+    object.__setattr__(module, "reset_parameters", _nothing)
+    try:
+        module.__init__(*args, **kwargs)
+    finally:
+        object.__delattr__(module, "reset_parameters")
+    return module
+
+
+def _nothing() -> None:
+    return None
 
 
 def guarded(where: str, work: Callable[[], Any], code: Callable | None = None) -> Any:
@@ -188,11 +224,15 @@ def _user_code(code: Callable | None) -> Path | None:
 
 def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:
     """The tensors a builder handed over must be exactly the module's own, shape for shape,
-    and floating point where they become parameters: what assigning them all at once needs."""
-    if next(built.children(), None) is None:  # a leaf: its state_dict is its own, and cheap
-        own = built.state_dict(keep_vars=True)
-    else:  # a container's state_dict would walk its whole subtree once per level
-        own = dict(built.named_parameters(recurse=False)) | dict(built.named_buffers(recurse=False))
+    and floating point where they become parameters: what assigning them all at once needs.
+    The module's own tensors are read from its registries, as its state_dict would list them
+    (no None entries, no non-persistent buffers), without a state_dict's walk and hooks."""
+    params = {k: v for k, v in built._parameters.items() if v is not None}
+    own = params | {
+        k: v
+        for k, v in built._buffers.items()
+        if v is not None and k not in built._non_persistent_buffers_set
+    }
     given = ctx.given
     problems = [f"no {k} tensor" for k in own if k not in given]
     problems += [f"a {k} tensor it has no place for" for k in given if k not in own]
@@ -200,7 +240,7 @@ def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:
         if tuple(own[k].shape) != tuple(given[k].shape):
             shape = "x".join(map(str, given[k].shape)) or "scalar"
             problems.append(f"{k} of size {shape} where {tuple(own[k].shape)} is needed")
-        elif isinstance(own[k], nn.Parameter) and not given[k].is_floating_point():
+        elif k in params and not given[k].is_floating_point():
             problems.append(f"{k} of {given[k].dtype}, not floating point")
     if problems:
         raise T7FormatError(
@@ -252,6 +292,4 @@ class ModuleContext:
         return t.numpy() if isinstance(t, T7Tensor) and t.numel else None
 
     def put(self, name: str, value: np.ndarray | torch.Tensor) -> None:
-        tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
-        self.given[name] = tensor
-        self.tree.state[f"{self.path}.{name}" if self.path else name] = tensor
+        self.given[name] = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)

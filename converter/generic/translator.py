@@ -210,7 +210,7 @@ def translate(
     with torch.device("meta"):  # structure only; the file's tensors are assigned below
         module = translation.module(root, "")
     _warn_ignored_functions(translation)
-    module.load_state_dict(translation.state, strict=True, assign=True)
+    translation.assign(module)
     if dtype is not None:
         module = module.to(dtype)
     classes = {path: m.class_name for m, _, path in translation.built()}

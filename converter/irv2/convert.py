@@ -14,7 +14,13 @@ from typing import Any
 import torch
 
 from converter.irv2 import mapping
-from converter.irv2.model import WIDTH_DIVISORS, InceptionResNetV2, IRV2Config
+from converter.irv2.model import (
+    WIDTH_DIVISORS,
+    InceptionResNetV2,
+    IRV2Config,
+    skeleton,
+    with_weights,
+)
 from converter.torch7 import checkpoint
 from converter.torch7 import modules as t7modules
 from converter.torch7.digest import BackgroundSha256
@@ -34,10 +40,11 @@ class Conversion:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def build_model(self) -> InceptionResNetV2:
-        """The converted network, in eval mode (checkpoints are saved with train=true)."""
-        model = InceptionResNetV2(self.config)
-        model.load_state_dict(self.state_dict)
-        return model.eval()
+        """The converted network, in eval mode (checkpoints are saved with train=true). It holds
+        `state_dict`'s tensors, not copies: a second model of the same conversion shares them.
+        Built here, not reused from the mapping's checks: a `.py` export records the
+        constructor calls made while this runs."""
+        return with_weights(self.config, self.state_dict).eval()
 
 
 def converter_version() -> str:
@@ -67,14 +74,21 @@ def infer_config(root: T7Object) -> IRV2Config:
 
 
 def convert_checkpoint(
-    path: str | Path, table: str = "irv2", digest: BackgroundSha256 | None = None
+    path: str | Path,
+    table: str = "irv2",
+    digest: BackgroundSha256 | None = None,
+    hashed: bool = True,
 ) -> Conversion:
     """Convert a model file, a checkpoint directory or its latest.t7.
 
-    `digest` may be a hash of the model file already under way (see converter.digest).
+    `digest` may be a hash of the model file already under way (see converter.digest). Without
+    `hashed` the meta's `source_sha256` is None: hashing the file costs more CPU than reading
+    it, a waste where only the model is wanted (`load_model`).
     """
     source = checkpoint.resolve(path)
-    if digest is None or digest.path != source.model_path:
+    if not hashed:
+        digest = None
+    elif digest is None or digest.path != source.model_path:
         digest = BackgroundSha256(source.model_path)
     return convert_tree(load_t7(source.model_path), source, table, digest)
 
@@ -92,8 +106,7 @@ def convert_tree(
     rows = mapping.read_table(table_path(table))
     mapping.check_architecture(root, rows)  # before a model is built for it
     config = infer_config(root)
-    with torch.device("meta"):  # shapes and geometry only: no memory, no weight init
-        target = InceptionResNetV2(config)
+    target = skeleton(config)
     state = mapping.apply_table(root, rows, target)
     meta = {
         "arch": ARCH,

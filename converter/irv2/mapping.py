@@ -125,7 +125,7 @@ def geometry_problem(t7m: T7Object, ptm: nn.Module, where: str) -> str | None:
             )
     if isinstance(ptm, (nn.BatchNorm2d, nn.BatchNorm1d)):
         eps = t7m.number("eps", 1e-5, where)
-        if not np.isclose(eps, ptm.eps, rtol=1e-6, atol=0):
+        if not abs(eps - ptm.eps) <= 1e-6 * abs(ptm.eps):
             return f"{where}: BN eps {eps:g} but the model uses {ptm.eps:g}"
     return None
 
@@ -149,10 +149,10 @@ def _where(row: MappingRow) -> str:
 def check_architecture(t7_root: T7Object, rows: list[MappingRow]) -> None:
     """MappingError when not one row finds its module: another architecture, refused before a
     model is built for it (what `apply_table` would say, sooner)."""
+    if not rows or any(isinstance(_locate(t7_root, r, ""), T7Object) for r in rows):
+        return  # one row found is enough here (on an IRv2 file, the first)
     problems = [_locate(t7_root, row, _where(row)) for row in rows]
-    if rows and all(isinstance(p, tuple) for p in problems):
-        problems += _unused(t7_root, set())
-        raise _summarise(problems, len(rows))
+    raise _summarise(problems + _unused(t7_root, set()), len(rows))
 
 
 def _unused(t7_root: T7Object, used: set[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -12,10 +12,14 @@ Torch7-written `tiny` test model).
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
+
+from converter.generic.registry import uninitialised
 
 # Channel divisors every layer of the network allows (the tiny test model is width/8).
 WIDTH_DIVISORS = (1, 2, 4, 8, 16)
@@ -62,12 +66,25 @@ class ConvBN(nn.Module):
         relu: bool = True,
     ):
         super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=padding, bias=False)
-        self.bn = nn.BatchNorm2d(out_ch, eps=cfg.bn_eps, momentum=cfg.bn_momentum)
+        self.conv = _layer(
+            nn.Conv2d, in_ch, out_ch, kernel, stride=stride, padding=padding, bias=False
+        )
+        self.bn = _layer(nn.BatchNorm2d, out_ch, eps=cfg.bn_eps, momentum=cfg.bn_momentum)
         self.relu = nn.ReLU(inplace=True) if relu else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.bn(self.conv(x)))
+
+
+# set while `skeleton` builds: layers are made without their random initialisation (a context
+# variable, so a network built meanwhile on another thread is initialised as usual)
+_SKELETON: contextvars.ContextVar[bool] = contextvars.ContextVar("irv2_skeleton", default=False)
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def _layer(cls: type[M], *args: Any, **kwargs: Any) -> M:
+    return uninitialised(cls, *args, **kwargs) if _SKELETON.get() else cls(*args, **kwargs)
 
 
 def _pool() -> nn.MaxPool2d:
@@ -263,7 +280,7 @@ class InceptionResNetV2(nn.Module):
         self.blocks_c = nn.Sequential(*[InceptionResNetC(cfg) for _ in range(cfg.blocks_c)])
         self.global_pool = nn.AvgPool2d(8, stride=1)  # Torch's SpatialAveragePooling(8,8,1,1)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.fc = nn.Linear(self.num_features, cfg.num_classes)
+        self.fc = _layer(nn.Linear, self.num_features, cfg.num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks_a(self.stem(x))
@@ -282,3 +299,23 @@ class InceptionResNetV2(nn.Module):
         self.num_classes = num_classes
         self.cfg = IRV2Config(**{**self.cfg.to_dict(), "num_classes": num_classes})
         self.fc = nn.Linear(self.num_features, num_classes).to(self.fc.weight.device)
+
+
+def skeleton(cfg: IRV2Config) -> InceptionResNetV2:
+    """The network's structure on the meta device: shapes and geometry, no memory, and none of
+    the random initialisation that the weights read from a file would overwrite (on the meta
+    device that still costs a Python decomposition per tensor)."""
+    token = _SKELETON.set(True)
+    try:
+        with torch.device("meta"):
+            return InceptionResNetV2(cfg)
+    finally:
+        _SKELETON.reset(token)
+
+
+def with_weights(cfg: IRV2Config, state: dict[str, torch.Tensor]) -> InceptionResNetV2:
+    """The network holding `state`'s tensors themselves (no copy). Initialising 56 M
+    parameters only to overwrite them cost more than reading the file."""
+    model = skeleton(cfg)
+    model.load_state_dict(state, assign=True)
+    return model

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import io
+import re
 
 import numpy as np
 
 from converter.torch7.binary import Reader
+
+# spaces, the token, and the one space that ends it (read with it, as DiskFile's fscanf does)
+_TOKEN = re.compile(rb"[ \t\n\r\x0b\x0c]*([^ \t\n\r\x0b\x0c]{0,65})[ \t\n\r\x0b\x0c]?")
+_MAX_TOKEN = 64
 
 
 class AsciiReader(Reader):
@@ -39,10 +43,12 @@ class AsciiReader(Reader):
             raise self.fail(f"truncated file: a storage of {count:,} values does not fit")
         tokens: list[bytes] = []
         while len(tokens) < count:  # torch writes all values on one line
-            line = self.f.readline(self.remaining())
-            if not line:
+            if not self.remaining():
                 raise self.fail("truncated file: it ends in the middle of a storage")
-            tokens += line.split()
+            end = self.data.find(b"\n", self.pos)
+            end = self.total_size if end < 0 else end + 1
+            tokens += self.data[self.pos : end].split()
+            self.pos = end
         if len(tokens) != count:
             raise self.fail(f"corrupt storage: {len(tokens):,} values where {count:,} belong")
         try:  # integers parsed as integers: a float64 detour would round longs above 2**53
@@ -54,22 +60,18 @@ class AsciiReader(Reader):
     def read_raw(self, n: int) -> bytes:
         """`n` raw bytes and the newline Torch's auto-spacing writes after them."""
         data = self.read_bytes(n)
-        if n and self.f.read(1) not in (b"\n", b""):
-            self.f.seek(-1, io.SEEK_CUR)
+        if n and self.data[self.pos : self.pos + 1] == b"\n":
+            self.pos += 1
         return data
 
     def _token(self) -> bytes:
-        out = bytearray()
-        while True:
-            c = self.f.read(1)
-            if not c:
-                if out:
-                    return bytes(out)
-                raise self.fail("truncated file: it ends in the middle of an object")
-            if c.isspace():
-                if out:
-                    return bytes(out)
-                continue
-            out += c
-            if len(out) > 64:
-                raise self.fail("corrupt number token")
+        match = _TOKEN.match(self.data, self.pos)
+        token = match.group(1)
+        if not token:
+            self.pos = match.end()
+            raise self.fail("truncated file: it ends in the middle of an object")
+        if len(token) > _MAX_TOKEN:
+            self.pos = match.start(1) + _MAX_TOKEN + 1
+            raise self.fail("corrupt number token")
+        self.pos = match.end()
+        return token

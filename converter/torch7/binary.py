@@ -1,17 +1,20 @@
 """The binary `torch.save` parser: torchfile's T7Reader with checked reads and lazy storages.
 
-Every read is checked against the end of the file, so a truncated or corrupt file raises
-`T7FormatError` with the offset; storages are remembered as (file, offset) instead of read, and
-every tensor view is bounds-checked against its storage before any data is touched.
+The parser works on the file's bytes in memory (an mmap of the file, or the gunzipped data):
+every primitive is one bounds-checked `unpack_from` at an offset, so a truncated or corrupt file
+raises `T7FormatError` with the offset, and reading the structure of a 1,000-module network
+costs no file calls. Storages are remembered as (file, offset) instead of read (their bytes are
+never touched, so never paged in), and every tensor view is bounds-checked against its storage
+before any data is touched.
 """
 
 from __future__ import annotations
 
-import io
+import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, Callable, Union
 
 import numpy as np
 import torchfile
@@ -29,55 +32,72 @@ from converter.torch7.objects import (
 
 TYPE_NIL, TYPE_NUMBER, TYPE_STRING, TYPE_TABLE, TYPE_TORCH, TYPE_BOOLEAN = 0, 1, 2, 3, 4, 5
 FUNCTION_TYPES = (6, 7, 8)  # function, legacy recursive function, recursive function
+_REFERENCE_TYPES = frozenset((TYPE_TABLE, TYPE_TORCH, *FUNCTION_TYPES))  # indexed, may be shared
 
 MAX_DEPTH = 2000  # nngraph node chains nest one level per node; deeper than this is corruption
 MAX_TENSOR_DIMS = 64
 
+# Torch7 files written on x86_64: little-endian, long = 8 bytes
+_INT, _LONG, _DOUBLE = struct.Struct("<i"), struct.Struct("<q"), struct.Struct("<d")
+
+Buffer = Union[bytes, mmap.mmap]  # sliced and unpacked alike
+
 
 class Reader(torchfile.T7Reader):
-    """torchfile's T7Reader with checked primitive reads, lazy storages and decoded strings."""
+    """torchfile's T7Reader on a buffer, with checked primitive reads, lazy storages and decoded
+    strings."""
 
-    def __init__(self, fileobj: BinaryIO, total_size: int, path: Path, lazy_path: Path | None):
-        super().__init__(fileobj, use_list_heuristic=True, use_int_heuristic=True)
-        self.total_size = total_size
+    def __init__(self, data: Buffer, path: Path, lazy_path: Path | None):
+        super().__init__(None, use_list_heuristic=True, use_int_heuristic=True)
+        self.data = data
+        self.pos = 0
+        self.total_size = len(data)
         self.path = path
         self.lazy_path = lazy_path  # storages stay in this file; None: read them eagerly
         self.depth = 0
-        self.handlers: dict[str, Callable[[Reader, str], Any]] = {}
-        for name, dtype in STORAGE_DTYPES.items():
-            self.handlers[name] = _storage_handler(name, dtype)
-        for name, dtype in TENSOR_DTYPES.items():
-            self.handlers[name] = _tensor_handler(name, dtype)
-        for name, handler in torchfile.type_handlers.items():  # tds.Vec, tds.Hash
-            self.handlers.setdefault(name.decode("latin-1"), handler)
 
     # ---- checked primitives
     def fail(self, what: str) -> T7FormatError:
         return T7FormatError(f"{self.path}: at byte {self.tell():,}: {what}")
 
     def tell(self) -> int:
-        return self.f.tell()
+        return self.pos
 
     def remaining(self) -> int:
-        return self.total_size - self.tell()
+        return self.total_size - self.pos
+
+    def truncated(self, n: int) -> T7FormatError:
+        return self.fail(
+            f"truncated file: needs {n:,} bytes but only {max(self.remaining(), 0):,} remain "
+            f"(file size {self.total_size:,}); the file is incomplete, copy it again"
+        )
 
     def read_bytes(self, n: int) -> bytes:
-        if n < 0 or n > self.remaining():
-            raise self.fail(
-                f"truncated file: needs {n:,} bytes but only {max(self.remaining(), 0):,} remain "
-                f"(file size {self.total_size:,}); the file is incomplete, copy it again"
-            )
-        return self.f.read(n)
+        end = self.pos + n
+        if n < 0 or end > self.total_size:
+            raise self.truncated(n)
+        out = self.data[self.pos : end]
+        self.pos = end
+        return out
 
-    def _read(self, fmt: str) -> tuple:
-        fmt = "<" + fmt.replace("l", "q")  # Torch7 files written on x86_64: little-endian, long=8
-        return struct.unpack(fmt, self.read_bytes(struct.calcsize(fmt)))
+    def _unpack(self, fmt: struct.Struct) -> Any:
+        pos, end = self.pos, self.pos + fmt.size
+        if end > self.total_size:
+            raise self.truncated(fmt.size)
+        self.pos = end
+        return fmt.unpack_from(self.data, pos)[0]
+
+    def read_int(self) -> int:
+        return self._unpack(_INT)
 
     def read_long(self) -> int:
-        return self._read("q")[0]
+        return self._unpack(_LONG)
+
+    def read_double(self) -> float:
+        return self._unpack(_DOUBLE)
 
     def read_long_array(self, n: int) -> list[int]:
-        return list(np.frombuffer(self.read_bytes(8 * n), dtype="<i8").tolist())
+        return list(struct.unpack(f"<{n}q", self.read_bytes(8 * n)))
 
     def read_string(self, disable_utf8: bool = False) -> bytes:
         size = self.read_int()
@@ -90,18 +110,19 @@ class Reader(torchfile.T7Reader):
         return self.read_bytes(n)
 
     def read_array(self, dtype: np.dtype, count: int) -> np.ndarray:
-        return np.frombuffer(self.read_bytes(count * dtype.itemsize), dtype=dtype).copy()
+        start = self.skip_array(dtype, count)
+        return np.frombuffer(self.data, dtype=dtype, count=count, offset=start).copy()
 
     def skip_array(self, dtype: np.dtype, count: int) -> int:
         """Skip `count` elements; returns the offset where they start."""
-        start = self.tell()
+        start = self.pos
         nbytes = count * dtype.itemsize
         if nbytes > self.remaining():
             raise self.fail(
                 f"truncated file: a storage of {count:,} elements ({nbytes:,} bytes) starts here "
                 f"but the file ends after {self.total_size:,} bytes; copy or download it again"
             )
-        self.f.seek(nbytes, io.SEEK_CUR)
+        self.pos = start + nbytes
         return start
 
     # ---- objects
@@ -125,7 +146,7 @@ class Reader(torchfile.T7Reader):
             return self.read_int() == 1
         if typeidx == TYPE_STRING:
             return _decode(self.read_string())
-        if typeidx not in (TYPE_TABLE, TYPE_TORCH, *FUNCTION_TYPES):
+        if typeidx not in _REFERENCE_TYPES:
             raise self.fail(f"unknown object type id {typeidx} (corrupt file?)")
         index = self.read_int()
         if index in self.objects:
@@ -153,7 +174,7 @@ class Reader(torchfile.T7Reader):
             class_name, version = version_string, 0
         if not isinstance(class_name, str) or not class_name.isprintable() or not class_name:
             raise self.fail(f"corrupt class name {class_name!r}")
-        handler = self.handlers.get(class_name)
+        handler = _HANDLERS.get(class_name)
         if handler is not None:
             self.objects[index] = None
             obj = handler(self, version)
@@ -237,14 +258,15 @@ def _tensor_handler(class_name: str, dtype: np.dtype):
 
 def _check_view(t: T7Tensor, reader: Reader) -> None:
     """A view must lie inside its storage; otherwise reading it would touch foreign memory."""
-    if any(n < 0 for n in t.shape) or any(s < 0 for s in t.stride) or t.offset < 0:
+    if min(t.shape, default=0) < 0 or min(t.stride, default=0) < 0 or t.offset < 0:
         raise reader.fail(
             f"corrupt {t.class_name}: size {t.shape}, stride {t.stride}, offset {t.offset + 1}"
         )
-    if t.numel == 0:
+    numel = t.numel
+    if numel == 0:
         return
     if t.storage is None:
-        raise reader.fail(f"corrupt {t.class_name}: {t.numel} elements but no storage")
+        raise reader.fail(f"corrupt {t.class_name}: {numel} elements but no storage")
     if t.storage.dtype != t.dtype:
         raise reader.fail(f"corrupt {t.class_name}: it views a {t.storage.class_name}")
     first, end = t.span()
@@ -253,3 +275,11 @@ def _check_view(t: T7Tensor, reader: Reader) -> None:
             f"corrupt {t.class_name} of size {'x'.join(map(str, t.shape))}: it reaches element "
             f"{end:,} of a storage of {t.storage.size:,}"
         )
+
+
+_HANDLERS: dict[str, Callable[[Reader, Any], Any]] = {
+    **{name: _storage_handler(name, dtype) for name, dtype in STORAGE_DTYPES.items()},
+    **{name: _tensor_handler(name, dtype) for name, dtype in TENSOR_DTYPES.items()},
+}
+for _name, _handler in torchfile.type_handlers.items():  # tds.Vec, tds.Hash
+    _HANDLERS.setdefault(_name.decode("latin-1"), _handler)

@@ -168,6 +168,8 @@ class T7Tensor:
         flat = self.storage.read(first, end - first).astype(
             self.dtype.newbyteorder("="), copy=False
         )
+        if flat.size == self.numel and self.stride == _contiguous_strides(self.shape):
+            return flat.reshape(self.shape)  # how parameters are stored: no view to build
         view = np.lib.stride_tricks.as_strided(
             flat,
             shape=self.shape,
@@ -180,6 +182,14 @@ class T7Tensor:
 
     def __repr__(self) -> str:
         return f"T7Tensor({self.class_name}, {'x'.join(map(str, self.shape)) or 'empty'})"
+
+
+def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ torchfile's `T7Reader` is the parser; this package extends it where real checkpo
 from __future__ import annotations
 
 import gzip
-import io
+import mmap
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from converter.errors import T7FormatError
 from converter.torch7.ascii import AsciiReader
-from converter.torch7.binary import MAX_DEPTH, Reader
+from converter.torch7.binary import MAX_DEPTH, Buffer, Reader
 from converter.torch7.objects import T7Object, kind_of
 from converter.torch7.sniff import PathLike, sniff_format
 
@@ -41,17 +41,16 @@ def load_t7(path: PathLike, lazy: bool = True) -> Any:
         raise T7FormatError(f"{path}: is a directory; give a .t7 file")
     try:
         with open(path, "rb") as f:
-            head = f.read(256)
-            kind = sniff_format(head, path)
+            kind = sniff_format(f.read(256), path)
             f.seek(0)
             if kind == "gzip":
                 with gzip.open(f) as g:
-                    data = _gunzip(g, path)
-                return _read_stream(io.BytesIO(data), len(data), path, None, sniff_again=True)
-            total = f.seek(0, io.SEEK_END)
-            f.seek(0)
-            lazy_path = path if lazy and kind == "binary" else None
-            return _read_stream(f, total, path, lazy_path, ascii=kind == "ascii")
+                    return _parse(_gunzip(g, path), path, None, sniff_again=True)
+            if kind == "ascii" or not lazy:
+                return _parse(f.read(), path, None, ascii=kind == "ascii")
+            # the parser walks the mapped file; storage bytes are skipped, never paged in
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _parse(data, path, path)
     except FileNotFoundError:
         raise T7FormatError(f"{path}: no such file") from None
     except PermissionError:
@@ -69,18 +68,16 @@ def _gunzip(g: BinaryIO, path: Path) -> bytes:
         ) from None
 
 
-def _read_stream(
-    f: BinaryIO,
-    total: int,
+def _parse(
+    data: Buffer,
     path: Path,
     lazy_path: Path | None,
     ascii: bool = False,
     sniff_again: bool = False,
 ) -> Any:
     if sniff_again:
-        ascii = sniff_format(f.read(256), path) == "ascii"
-        f.seek(0)
-    reader = (AsciiReader if ascii else Reader)(f, total, path, lazy_path)
+        ascii = sniff_format(data[:256], path) == "ascii"
+    reader = (AsciiReader if ascii else Reader)(data, path, lazy_path)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 4 * MAX_DEPTH + 200))
     try:
@@ -91,18 +88,18 @@ def _read_stream(
         raise T7FormatError(f"{path}: a size field is absurdly large (corrupt file?)") from None
     finally:
         sys.setrecursionlimit(limit)
-    _check_one_object(f, total, path, obj)
+    _check_one_object(data, reader.pos, path, obj)
     return obj
 
 
-def _check_one_object(f: BinaryIO, total: int, path: Path, first: Any) -> None:
+def _check_one_object(data: Buffer, end: int, path: Path, first: Any) -> None:
     """A torch.save file holds one object. Files of 2011 (torch5 and the first Torch7) hold
     several, written one after the other, and classes with their own write() add trailers:
     Torch7's torch.load returns the first, an empty tensor, which is not the model."""
-    rest = f.read(min(total - f.tell(), 1 << 16))
+    rest = data[end : end + (1 << 16)]
     if not rest.strip() or isinstance(first, (dict, list, T7Object)):
         return
-    more = total - f.tell() + len(rest)
+    more = len(data) - end
     raise T7FormatError(
         f"{path}: holds several top-level objects ({kind_of(first)} first, then {more:,} more "
         "bytes): a 2011-era Torch file whose classes wrote their own trailers; Torch7's own "

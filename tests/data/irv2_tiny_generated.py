@@ -23,6 +23,45 @@ from safetensors.torch import load_file
 from torch import nn
 
 
+def observed(modules) -> bool:  # noqa: ANN001 - the children, an iterable of nn.Module
+    """Whether calling these modules does more than call their `forward`: hooks on them or
+    global ones, a `module.compile()`, or torch.jit tracing (nn.Module._call_impl's tests)."""
+    module = torch.nn.modules.module  # where nn.Module keeps the global hooks
+    if (
+        module._global_forward_hooks
+        or module._global_forward_pre_hooks
+        or module._global_backward_hooks
+        or module._global_backward_pre_hooks
+        or torch._C._get_tracing_state()
+    ):
+        return True
+    return any(
+        m._forward_hooks
+        or m._forward_pre_hooks
+        or m._backward_hooks
+        or m._backward_pre_hooks
+        or m._compiled_call_impl is not None
+        for m in modules
+    )
+
+
+class Chain(nn.Sequential):
+    """nn.Sequential run as one: while nothing observes the children (see `observed`), their
+    `forward`s are called straight, without nn.Module's call machinery per layer, which on a
+    small network cost more than its layers' arithmetic (scripts/bench_peer.py). A hook on a
+    child, or tracing, gets the ordinary module calls."""
+
+    def forward(self, x):
+        children = self._modules.values()
+        if observed(children):
+            for m in children:
+                x = m(x)
+        else:
+            for m in children:
+                x = m.forward(x)
+        return x
+
+
 class BatchNorm(nn.modules.batchnorm._BatchNorm):
     """nn.(Spatial|Volumetric)BatchNormalization: a batch of rank `n_dim`, or at evaluation one
     sample without its batch dim, as Torch7's makeBatch allows."""
@@ -285,7 +324,7 @@ class View(nn.Module):
 
 def build() -> nn.Module:
     """The network with untrained weights (load() puts them in)."""
-    m1_1 = nn.Sequential(
+    m1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(3, 4, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
@@ -294,7 +333,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m1_2 = nn.Sequential(
+    m1_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 4, (3, 3), (1, 1), (0, 0), groups=1, bias=False),
@@ -303,7 +342,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m1_3 = nn.Sequential(
+    m1_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 8, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -315,7 +354,7 @@ def build() -> nn.Module:
     m1_4 = ConcatTable(
         [
             MaxPool((3, 3), (2, 2), (0, 0), False),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": nn.Conv2d(8, 12, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
@@ -326,7 +365,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m1_6_1_1 = nn.Sequential(
+    m1_6_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 8, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -335,7 +374,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m1_6_1_2 = nn.Sequential(
+    m1_6_1_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(8, 12, (3, 3), (1, 1), (0, 0), groups=1, bias=False),
@@ -344,7 +383,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m1_6_2_1 = nn.Sequential(
+    m1_6_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 8, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -353,7 +392,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m1_6_2_2 = nn.Sequential(
+    m1_6_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(8, 8, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -362,7 +401,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m1_6_2_3 = nn.Sequential(
+    m1_6_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(8, 8, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -371,7 +410,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m1_6_2_4 = nn.Sequential(
+    m1_6_2_4 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(8, 12, (3, 3), (1, 1), (0, 0), groups=1, bias=False),
@@ -382,15 +421,13 @@ def build() -> nn.Module:
     )
     m1_6 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m1_6_1_1, "2": m1_6_1_2})),
-            nn.Sequential(
-                OrderedDict({"1": m1_6_2_1, "2": m1_6_2_2, "3": m1_6_2_3, "4": m1_6_2_4}),
-            ),
+            Chain(OrderedDict({"1": m1_6_1_1, "2": m1_6_1_2})),
+            Chain(OrderedDict({"1": m1_6_2_1, "2": m1_6_2_2, "3": m1_6_2_3, "4": m1_6_2_4})),
         ],
     )
     m1_8 = ConcatTable(
         [
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": nn.Conv2d(24, 24, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
@@ -402,7 +439,7 @@ def build() -> nn.Module:
             MaxPool((3, 3), (2, 2), (0, 0), False),
         ],
     )
-    m2_1_2_1_1_1 = nn.Sequential(
+    m2_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -411,7 +448,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m2_1_2_1_2_1 = nn.Sequential(
+    m2_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -420,7 +457,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m2_1_2_1_2_2 = nn.Sequential(
+    m2_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 4, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -429,7 +466,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m2_1_2_1_3_1 = nn.Sequential(
+    m2_1_2_1_3_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -438,7 +475,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m2_1_2_1_3_2 = nn.Sequential(
+    m2_1_2_1_3_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 6, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -447,7 +484,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m2_1_2_1_3_3 = nn.Sequential(
+    m2_1_2_1_3_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(6, 8, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -458,12 +495,12 @@ def build() -> nn.Module:
     )
     m2_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m2_1_2_1_1_1})),
-            nn.Sequential(OrderedDict({"1": m2_1_2_1_2_1, "2": m2_1_2_1_2_2})),
-            nn.Sequential(OrderedDict({"1": m2_1_2_1_3_1, "2": m2_1_2_1_3_2, "3": m2_1_2_1_3_3})),
+            Chain(OrderedDict({"1": m2_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m2_1_2_1_2_1, "2": m2_1_2_1_2_2})),
+            Chain(OrderedDict({"1": m2_1_2_1_3_1, "2": m2_1_2_1_3_2, "3": m2_1_2_1_3_3})),
         ],
     )
-    m2_1_2_3 = nn.Sequential(
+    m2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -474,7 +511,7 @@ def build() -> nn.Module:
     m2_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m2_1_2_1,
@@ -486,7 +523,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m3_1_2_1_1_1 = nn.Sequential(
+    m3_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -495,7 +532,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m3_1_2_1_2_1 = nn.Sequential(
+    m3_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -504,7 +541,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m3_1_2_1_2_2 = nn.Sequential(
+    m3_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 4, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -513,7 +550,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m3_1_2_1_3_1 = nn.Sequential(
+    m3_1_2_1_3_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -522,7 +559,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m3_1_2_1_3_2 = nn.Sequential(
+    m3_1_2_1_3_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 6, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -531,7 +568,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m3_1_2_1_3_3 = nn.Sequential(
+    m3_1_2_1_3_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(6, 8, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -542,12 +579,12 @@ def build() -> nn.Module:
     )
     m3_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m3_1_2_1_1_1})),
-            nn.Sequential(OrderedDict({"1": m3_1_2_1_2_1, "2": m3_1_2_1_2_2})),
-            nn.Sequential(OrderedDict({"1": m3_1_2_1_3_1, "2": m3_1_2_1_3_2, "3": m3_1_2_1_3_3})),
+            Chain(OrderedDict({"1": m3_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m3_1_2_1_2_1, "2": m3_1_2_1_2_2})),
+            Chain(OrderedDict({"1": m3_1_2_1_3_1, "2": m3_1_2_1_3_2, "3": m3_1_2_1_3_3})),
         ],
     )
-    m3_1_2_3 = nn.Sequential(
+    m3_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -558,7 +595,7 @@ def build() -> nn.Module:
     m3_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m3_1_2_1,
@@ -570,7 +607,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m4_1_2_1_1_1 = nn.Sequential(
+    m4_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -579,7 +616,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m4_1_2_1_2_1 = nn.Sequential(
+    m4_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -588,7 +625,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m4_1_2_1_2_2 = nn.Sequential(
+    m4_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 4, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -597,7 +634,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m4_1_2_1_3_1 = nn.Sequential(
+    m4_1_2_1_3_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -606,7 +643,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m4_1_2_1_3_2 = nn.Sequential(
+    m4_1_2_1_3_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 6, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -615,7 +652,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m4_1_2_1_3_3 = nn.Sequential(
+    m4_1_2_1_3_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(6, 8, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -626,12 +663,12 @@ def build() -> nn.Module:
     )
     m4_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m4_1_2_1_1_1})),
-            nn.Sequential(OrderedDict({"1": m4_1_2_1_2_1, "2": m4_1_2_1_2_2})),
-            nn.Sequential(OrderedDict({"1": m4_1_2_1_3_1, "2": m4_1_2_1_3_2, "3": m4_1_2_1_3_3})),
+            Chain(OrderedDict({"1": m4_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m4_1_2_1_2_1, "2": m4_1_2_1_2_2})),
+            Chain(OrderedDict({"1": m4_1_2_1_3_1, "2": m4_1_2_1_3_2, "3": m4_1_2_1_3_3})),
         ],
     )
-    m4_1_2_3 = nn.Sequential(
+    m4_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -642,7 +679,7 @@ def build() -> nn.Module:
     m4_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m4_1_2_1,
@@ -654,7 +691,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m5_1_2_1_1_1 = nn.Sequential(
+    m5_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -663,7 +700,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m5_1_2_1_2_1 = nn.Sequential(
+    m5_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -672,7 +709,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m5_1_2_1_2_2 = nn.Sequential(
+    m5_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 4, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -681,7 +718,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m5_1_2_1_3_1 = nn.Sequential(
+    m5_1_2_1_3_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -690,7 +727,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m5_1_2_1_3_2 = nn.Sequential(
+    m5_1_2_1_3_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 6, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -699,7 +736,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m5_1_2_1_3_3 = nn.Sequential(
+    m5_1_2_1_3_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(6, 8, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -710,12 +747,12 @@ def build() -> nn.Module:
     )
     m5_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m5_1_2_1_1_1})),
-            nn.Sequential(OrderedDict({"1": m5_1_2_1_2_1, "2": m5_1_2_1_2_2})),
-            nn.Sequential(OrderedDict({"1": m5_1_2_1_3_1, "2": m5_1_2_1_3_2, "3": m5_1_2_1_3_3})),
+            Chain(OrderedDict({"1": m5_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m5_1_2_1_2_1, "2": m5_1_2_1_2_2})),
+            Chain(OrderedDict({"1": m5_1_2_1_3_1, "2": m5_1_2_1_3_2, "3": m5_1_2_1_3_3})),
         ],
     )
-    m5_1_2_3 = nn.Sequential(
+    m5_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -726,7 +763,7 @@ def build() -> nn.Module:
     m5_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m5_1_2_1,
@@ -738,7 +775,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m6_1_2_1_1_1 = nn.Sequential(
+    m6_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -747,7 +784,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m6_1_2_1_2_1 = nn.Sequential(
+    m6_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -756,7 +793,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m6_1_2_1_2_2 = nn.Sequential(
+    m6_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 4, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -765,7 +802,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m6_1_2_1_3_1 = nn.Sequential(
+    m6_1_2_1_3_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 4, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -774,7 +811,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m6_1_2_1_3_2 = nn.Sequential(
+    m6_1_2_1_3_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(4, 6, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -783,7 +820,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m6_1_2_1_3_3 = nn.Sequential(
+    m6_1_2_1_3_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(6, 8, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -794,12 +831,12 @@ def build() -> nn.Module:
     )
     m6_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m6_1_2_1_1_1})),
-            nn.Sequential(OrderedDict({"1": m6_1_2_1_2_1, "2": m6_1_2_1_2_2})),
-            nn.Sequential(OrderedDict({"1": m6_1_2_1_3_1, "2": m6_1_2_1_3_2, "3": m6_1_2_1_3_3})),
+            Chain(OrderedDict({"1": m6_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m6_1_2_1_2_1, "2": m6_1_2_1_2_2})),
+            Chain(OrderedDict({"1": m6_1_2_1_3_1, "2": m6_1_2_1_3_2, "3": m6_1_2_1_3_3})),
         ],
     )
-    m6_1_2_3 = nn.Sequential(
+    m6_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 48, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -810,7 +847,7 @@ def build() -> nn.Module:
     m6_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m6_1_2_1,
@@ -822,7 +859,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m7_1_3_1 = nn.Sequential(
+    m7_1_3_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -831,7 +868,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m7_1_3_2 = nn.Sequential(
+    m7_1_3_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(32, 32, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -840,7 +877,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m7_1_3_3 = nn.Sequential(
+    m7_1_3_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(32, 48, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
@@ -852,7 +889,7 @@ def build() -> nn.Module:
     m7_1 = ConcatTable(
         [
             MaxPool((3, 3), (2, 2), (0, 0), False),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": nn.Conv2d(48, 48, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
@@ -861,10 +898,10 @@ def build() -> nn.Module:
                     },
                 ),
             ),
-            nn.Sequential(OrderedDict({"1": m7_1_3_1, "2": m7_1_3_2, "3": m7_1_3_3})),
+            Chain(OrderedDict({"1": m7_1_3_1, "2": m7_1_3_2, "3": m7_1_3_3})),
         ],
     )
-    m8_1_2_1_1_1 = nn.Sequential(
+    m8_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -873,7 +910,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m8_1_2_1_2_1 = nn.Sequential(
+    m8_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -882,7 +919,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m8_1_2_1_2_2 = nn.Sequential(
+    m8_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -891,7 +928,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m8_1_2_1_2_3 = nn.Sequential(
+    m8_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -902,11 +939,11 @@ def build() -> nn.Module:
     )
     m8_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m8_1_2_1_1_1})),
-            nn.Sequential(OrderedDict({"1": m8_1_2_1_2_1, "2": m8_1_2_1_2_2, "3": m8_1_2_1_2_3})),
+            Chain(OrderedDict({"1": m8_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m8_1_2_1_2_1, "2": m8_1_2_1_2_2, "3": m8_1_2_1_2_3})),
         ],
     )
-    m8_1_2_3 = nn.Sequential(
+    m8_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -917,7 +954,7 @@ def build() -> nn.Module:
     m8_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m8_1_2_1,
@@ -929,7 +966,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m9_1_2_1_1_1 = nn.Sequential(
+    m9_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -938,7 +975,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m9_1_2_1_2_1 = nn.Sequential(
+    m9_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -947,7 +984,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m9_1_2_1_2_2 = nn.Sequential(
+    m9_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -956,7 +993,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m9_1_2_1_2_3 = nn.Sequential(
+    m9_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -967,11 +1004,11 @@ def build() -> nn.Module:
     )
     m9_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m9_1_2_1_1_1})),
-            nn.Sequential(OrderedDict({"1": m9_1_2_1_2_1, "2": m9_1_2_1_2_2, "3": m9_1_2_1_2_3})),
+            Chain(OrderedDict({"1": m9_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m9_1_2_1_2_1, "2": m9_1_2_1_2_2, "3": m9_1_2_1_2_3})),
         ],
     )
-    m9_1_2_3 = nn.Sequential(
+    m9_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -982,7 +1019,7 @@ def build() -> nn.Module:
     m9_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m9_1_2_1,
@@ -994,7 +1031,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m10_1_2_1_1_1 = nn.Sequential(
+    m10_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1003,7 +1040,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m10_1_2_1_2_1 = nn.Sequential(
+    m10_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1012,7 +1049,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m10_1_2_1_2_2 = nn.Sequential(
+    m10_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -1021,7 +1058,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m10_1_2_1_2_3 = nn.Sequential(
+    m10_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -1032,13 +1069,11 @@ def build() -> nn.Module:
     )
     m10_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m10_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m10_1_2_1_2_1, "2": m10_1_2_1_2_2, "3": m10_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m10_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m10_1_2_1_2_1, "2": m10_1_2_1_2_2, "3": m10_1_2_1_2_3})),
         ],
     )
-    m10_1_2_3 = nn.Sequential(
+    m10_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1049,7 +1084,7 @@ def build() -> nn.Module:
     m10_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m10_1_2_1,
@@ -1061,7 +1096,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m11_1_2_1_1_1 = nn.Sequential(
+    m11_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1070,7 +1105,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m11_1_2_1_2_1 = nn.Sequential(
+    m11_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1079,7 +1114,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m11_1_2_1_2_2 = nn.Sequential(
+    m11_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -1088,7 +1123,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m11_1_2_1_2_3 = nn.Sequential(
+    m11_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -1099,13 +1134,11 @@ def build() -> nn.Module:
     )
     m11_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m11_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m11_1_2_1_2_1, "2": m11_1_2_1_2_2, "3": m11_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m11_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m11_1_2_1_2_1, "2": m11_1_2_1_2_2, "3": m11_1_2_1_2_3})),
         ],
     )
-    m11_1_2_3 = nn.Sequential(
+    m11_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1116,7 +1149,7 @@ def build() -> nn.Module:
     m11_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m11_1_2_1,
@@ -1128,7 +1161,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m12_1_2_1_1_1 = nn.Sequential(
+    m12_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1137,7 +1170,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m12_1_2_1_2_1 = nn.Sequential(
+    m12_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1146,7 +1179,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m12_1_2_1_2_2 = nn.Sequential(
+    m12_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -1155,7 +1188,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m12_1_2_1_2_3 = nn.Sequential(
+    m12_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -1166,13 +1199,11 @@ def build() -> nn.Module:
     )
     m12_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m12_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m12_1_2_1_2_1, "2": m12_1_2_1_2_2, "3": m12_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m12_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m12_1_2_1_2_1, "2": m12_1_2_1_2_2, "3": m12_1_2_1_2_3})),
         ],
     )
-    m12_1_2_3 = nn.Sequential(
+    m12_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1183,7 +1214,7 @@ def build() -> nn.Module:
     m12_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m12_1_2_1,
@@ -1195,7 +1226,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m13_1_2_1_1_1 = nn.Sequential(
+    m13_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1204,7 +1235,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m13_1_2_1_2_1 = nn.Sequential(
+    m13_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1213,7 +1244,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m13_1_2_1_2_2 = nn.Sequential(
+    m13_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -1222,7 +1253,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m13_1_2_1_2_3 = nn.Sequential(
+    m13_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -1233,13 +1264,11 @@ def build() -> nn.Module:
     )
     m13_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m13_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m13_1_2_1_2_1, "2": m13_1_2_1_2_2, "3": m13_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m13_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m13_1_2_1_2_1, "2": m13_1_2_1_2_2, "3": m13_1_2_1_2_3})),
         ],
     )
-    m13_1_2_3 = nn.Sequential(
+    m13_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1250,7 +1279,7 @@ def build() -> nn.Module:
     m13_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m13_1_2_1,
@@ -1262,7 +1291,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m14_1_2_1_1_1 = nn.Sequential(
+    m14_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1271,7 +1300,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m14_1_2_1_2_1 = nn.Sequential(
+    m14_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1280,7 +1309,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m14_1_2_1_2_2 = nn.Sequential(
+    m14_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -1289,7 +1318,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m14_1_2_1_2_3 = nn.Sequential(
+    m14_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -1300,13 +1329,11 @@ def build() -> nn.Module:
     )
     m14_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m14_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m14_1_2_1_2_1, "2": m14_1_2_1_2_2, "3": m14_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m14_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m14_1_2_1_2_1, "2": m14_1_2_1_2_2, "3": m14_1_2_1_2_3})),
         ],
     )
-    m14_1_2_3 = nn.Sequential(
+    m14_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1317,7 +1344,7 @@ def build() -> nn.Module:
     m14_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m14_1_2_1,
@@ -1329,7 +1356,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m15_1_2_1_1_1 = nn.Sequential(
+    m15_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1338,7 +1365,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m15_1_2_1_2_1 = nn.Sequential(
+    m15_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1347,7 +1374,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m15_1_2_1_2_2 = nn.Sequential(
+    m15_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -1356,7 +1383,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m15_1_2_1_2_3 = nn.Sequential(
+    m15_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -1367,13 +1394,11 @@ def build() -> nn.Module:
     )
     m15_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m15_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m15_1_2_1_2_1, "2": m15_1_2_1_2_2, "3": m15_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m15_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m15_1_2_1_2_1, "2": m15_1_2_1_2_2, "3": m15_1_2_1_2_3})),
         ],
     )
-    m15_1_2_3 = nn.Sequential(
+    m15_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1384,7 +1409,7 @@ def build() -> nn.Module:
     m15_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m15_1_2_1,
@@ -1396,7 +1421,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m16_1_2_1_1_1 = nn.Sequential(
+    m16_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1405,7 +1430,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m16_1_2_1_2_1 = nn.Sequential(
+    m16_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1414,7 +1439,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m16_1_2_1_2_2 = nn.Sequential(
+    m16_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -1423,7 +1448,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m16_1_2_1_2_3 = nn.Sequential(
+    m16_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -1434,13 +1459,11 @@ def build() -> nn.Module:
     )
     m16_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m16_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m16_1_2_1_2_1, "2": m16_1_2_1_2_2, "3": m16_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m16_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m16_1_2_1_2_1, "2": m16_1_2_1_2_2, "3": m16_1_2_1_2_3})),
         ],
     )
-    m16_1_2_3 = nn.Sequential(
+    m16_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1451,7 +1474,7 @@ def build() -> nn.Module:
     m16_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m16_1_2_1,
@@ -1463,7 +1486,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m17_1_2_1_1_1 = nn.Sequential(
+    m17_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1472,7 +1495,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m17_1_2_1_2_1 = nn.Sequential(
+    m17_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 16, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1481,7 +1504,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m17_1_2_1_2_2 = nn.Sequential(
+    m17_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(16, 20, (7, 1), (1, 1), (3, 0), groups=1, bias=False),
@@ -1490,7 +1513,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m17_1_2_1_2_3 = nn.Sequential(
+    m17_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(20, 24, (1, 7), (1, 1), (0, 3), groups=1, bias=False),
@@ -1501,13 +1524,11 @@ def build() -> nn.Module:
     )
     m17_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m17_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m17_1_2_1_2_1, "2": m17_1_2_1_2_2, "3": m17_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m17_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m17_1_2_1_2_1, "2": m17_1_2_1_2_2, "3": m17_1_2_1_2_3})),
         ],
     )
-    m17_1_2_3 = nn.Sequential(
+    m17_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(48, 144, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1518,7 +1539,7 @@ def build() -> nn.Module:
     m17_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m17_1_2_1,
@@ -1530,7 +1551,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m18_1_2_1 = nn.Sequential(
+    m18_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1539,7 +1560,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m18_1_2_2 = nn.Sequential(
+    m18_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(32, 48, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
@@ -1548,7 +1569,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m18_1_3_1 = nn.Sequential(
+    m18_1_3_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1557,7 +1578,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m18_1_3_2 = nn.Sequential(
+    m18_1_3_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(32, 32, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
@@ -1566,7 +1587,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m18_1_4_1 = nn.Sequential(
+    m18_1_4_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(144, 32, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1575,7 +1596,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m18_1_4_2 = nn.Sequential(
+    m18_1_4_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(32, 32, (3, 3), (1, 1), (1, 1), groups=1, bias=False),
@@ -1584,7 +1605,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m18_1_4_3 = nn.Sequential(
+    m18_1_4_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(32, 32, (3, 3), (2, 2), (0, 0), groups=1, bias=False),
@@ -1596,12 +1617,12 @@ def build() -> nn.Module:
     m18_1 = ConcatTable(
         [
             MaxPool((3, 3), (2, 2), (0, 0), False),
-            nn.Sequential(OrderedDict({"1": m18_1_2_1, "2": m18_1_2_2})),
-            nn.Sequential(OrderedDict({"1": m18_1_3_1, "2": m18_1_3_2})),
-            nn.Sequential(OrderedDict({"1": m18_1_4_1, "2": m18_1_4_2, "3": m18_1_4_3})),
+            Chain(OrderedDict({"1": m18_1_2_1, "2": m18_1_2_2})),
+            Chain(OrderedDict({"1": m18_1_3_1, "2": m18_1_3_2})),
+            Chain(OrderedDict({"1": m18_1_4_1, "2": m18_1_4_2, "3": m18_1_4_3})),
         ],
     )
-    m19_1_2_1_1_1 = nn.Sequential(
+    m19_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1610,7 +1631,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m19_1_2_1_2_1 = nn.Sequential(
+    m19_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1619,7 +1640,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m19_1_2_1_2_2 = nn.Sequential(
+    m19_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(24, 28, (3, 1), (1, 1), (1, 0), groups=1, bias=False),
@@ -1628,7 +1649,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m19_1_2_1_2_3 = nn.Sequential(
+    m19_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(28, 32, (1, 3), (1, 1), (0, 1), groups=1, bias=False),
@@ -1639,13 +1660,11 @@ def build() -> nn.Module:
     )
     m19_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m19_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m19_1_2_1_2_1, "2": m19_1_2_1_2_2, "3": m19_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m19_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m19_1_2_1_2_1, "2": m19_1_2_1_2_2, "3": m19_1_2_1_2_3})),
         ],
     )
-    m19_1_2_3 = nn.Sequential(
+    m19_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1656,7 +1675,7 @@ def build() -> nn.Module:
     m19_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m19_1_2_1,
@@ -1668,7 +1687,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m20_1_2_1_1_1 = nn.Sequential(
+    m20_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1677,7 +1696,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m20_1_2_1_2_1 = nn.Sequential(
+    m20_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1686,7 +1705,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m20_1_2_1_2_2 = nn.Sequential(
+    m20_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(24, 28, (3, 1), (1, 1), (1, 0), groups=1, bias=False),
@@ -1695,7 +1714,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m20_1_2_1_2_3 = nn.Sequential(
+    m20_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(28, 32, (1, 3), (1, 1), (0, 1), groups=1, bias=False),
@@ -1706,13 +1725,11 @@ def build() -> nn.Module:
     )
     m20_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m20_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m20_1_2_1_2_1, "2": m20_1_2_1_2_2, "3": m20_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m20_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m20_1_2_1_2_1, "2": m20_1_2_1_2_2, "3": m20_1_2_1_2_3})),
         ],
     )
-    m20_1_2_3 = nn.Sequential(
+    m20_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1723,7 +1740,7 @@ def build() -> nn.Module:
     m20_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m20_1_2_1,
@@ -1735,7 +1752,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m21_1_2_1_1_1 = nn.Sequential(
+    m21_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1744,7 +1761,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m21_1_2_1_2_1 = nn.Sequential(
+    m21_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1753,7 +1770,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m21_1_2_1_2_2 = nn.Sequential(
+    m21_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(24, 28, (3, 1), (1, 1), (1, 0), groups=1, bias=False),
@@ -1762,7 +1779,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m21_1_2_1_2_3 = nn.Sequential(
+    m21_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(28, 32, (1, 3), (1, 1), (0, 1), groups=1, bias=False),
@@ -1773,13 +1790,11 @@ def build() -> nn.Module:
     )
     m21_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m21_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m21_1_2_1_2_1, "2": m21_1_2_1_2_2, "3": m21_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m21_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m21_1_2_1_2_1, "2": m21_1_2_1_2_2, "3": m21_1_2_1_2_3})),
         ],
     )
-    m21_1_2_3 = nn.Sequential(
+    m21_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1790,7 +1805,7 @@ def build() -> nn.Module:
     m21_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m21_1_2_1,
@@ -1802,7 +1817,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m22_1_2_1_1_1 = nn.Sequential(
+    m22_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1811,7 +1826,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m22_1_2_1_2_1 = nn.Sequential(
+    m22_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1820,7 +1835,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m22_1_2_1_2_2 = nn.Sequential(
+    m22_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(24, 28, (3, 1), (1, 1), (1, 0), groups=1, bias=False),
@@ -1829,7 +1844,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m22_1_2_1_2_3 = nn.Sequential(
+    m22_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(28, 32, (1, 3), (1, 1), (0, 1), groups=1, bias=False),
@@ -1840,13 +1855,11 @@ def build() -> nn.Module:
     )
     m22_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m22_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m22_1_2_1_2_1, "2": m22_1_2_1_2_2, "3": m22_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m22_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m22_1_2_1_2_1, "2": m22_1_2_1_2_2, "3": m22_1_2_1_2_3})),
         ],
     )
-    m22_1_2_3 = nn.Sequential(
+    m22_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1857,7 +1870,7 @@ def build() -> nn.Module:
     m22_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m22_1_2_1,
@@ -1869,7 +1882,7 @@ def build() -> nn.Module:
             ),
         ],
     )
-    m23_1_2_1_1_1 = nn.Sequential(
+    m23_1_2_1_1_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1878,7 +1891,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m23_1_2_1_2_1 = nn.Sequential(
+    m23_1_2_1_2_1 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(256, 24, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1887,7 +1900,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m23_1_2_1_2_2 = nn.Sequential(
+    m23_1_2_1_2_2 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(24, 28, (3, 1), (1, 1), (1, 0), groups=1, bias=False),
@@ -1896,7 +1909,7 @@ def build() -> nn.Module:
             },
         ),
     )
-    m23_1_2_1_2_3 = nn.Sequential(
+    m23_1_2_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(28, 32, (1, 3), (1, 1), (0, 1), groups=1, bias=False),
@@ -1907,13 +1920,11 @@ def build() -> nn.Module:
     )
     m23_1_2_1 = ConcatTable(
         [
-            nn.Sequential(OrderedDict({"1": m23_1_2_1_1_1})),
-            nn.Sequential(
-                OrderedDict({"1": m23_1_2_1_2_1, "2": m23_1_2_1_2_2, "3": m23_1_2_1_2_3}),
-            ),
+            Chain(OrderedDict({"1": m23_1_2_1_1_1})),
+            Chain(OrderedDict({"1": m23_1_2_1_2_1, "2": m23_1_2_1_2_2, "3": m23_1_2_1_2_3})),
         ],
     )
-    m23_1_2_3 = nn.Sequential(
+    m23_1_2_3 = Chain(
         OrderedDict(
             {
                 "1": nn.Conv2d(56, 256, (1, 1), (1, 1), (0, 0), groups=1, bias=False),
@@ -1924,7 +1935,7 @@ def build() -> nn.Module:
     m23_1 = ConcatTable(
         [
             nn.Identity(),
-            nn.Sequential(
+            Chain(
                 OrderedDict(
                     {
                         "1": m23_1_2_1,
@@ -1936,10 +1947,10 @@ def build() -> nn.Module:
             ),
         ],
     )
-    return nn.Sequential(
+    return Chain(
         OrderedDict(
             {
-                "1": nn.Sequential(
+                "1": Chain(
                     OrderedDict(
                         {
                             "1": m1_1,
@@ -1954,104 +1965,104 @@ def build() -> nn.Module:
                         },
                     ),
                 ),
-                "2": nn.Sequential(
+                "2": Chain(
                     OrderedDict(
                         {"1": m2_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "3": nn.Sequential(
+                "3": Chain(
                     OrderedDict(
                         {"1": m3_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "4": nn.Sequential(
+                "4": Chain(
                     OrderedDict(
                         {"1": m4_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "5": nn.Sequential(
+                "5": Chain(
                     OrderedDict(
                         {"1": m5_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "6": nn.Sequential(
+                "6": Chain(
                     OrderedDict(
                         {"1": m6_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "7": nn.Sequential(OrderedDict({"1": m7_1, "2": JoinTable(2, 4)})),
-                "8": nn.Sequential(
+                "7": Chain(OrderedDict({"1": m7_1, "2": JoinTable(2, 4)})),
+                "8": Chain(
                     OrderedDict(
                         {"1": m8_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "9": nn.Sequential(
+                "9": Chain(
                     OrderedDict(
                         {"1": m9_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "10": nn.Sequential(
+                "10": Chain(
                     OrderedDict(
                         {"1": m10_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "11": nn.Sequential(
+                "11": Chain(
                     OrderedDict(
                         {"1": m11_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "12": nn.Sequential(
+                "12": Chain(
                     OrderedDict(
                         {"1": m12_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "13": nn.Sequential(
+                "13": Chain(
                     OrderedDict(
                         {"1": m13_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "14": nn.Sequential(
+                "14": Chain(
                     OrderedDict(
                         {"1": m14_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "15": nn.Sequential(
+                "15": Chain(
                     OrderedDict(
                         {"1": m15_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "16": nn.Sequential(
+                "16": Chain(
                     OrderedDict(
                         {"1": m16_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "17": nn.Sequential(
+                "17": Chain(
                     OrderedDict(
                         {"1": m17_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "18": nn.Sequential(OrderedDict({"1": m18_1, "2": JoinTable(2, 4)})),
-                "19": nn.Sequential(
+                "18": Chain(OrderedDict({"1": m18_1, "2": JoinTable(2, 4)})),
+                "19": Chain(
                     OrderedDict(
                         {"1": m19_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "20": nn.Sequential(
+                "20": Chain(
                     OrderedDict(
                         {"1": m20_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "21": nn.Sequential(
+                "21": Chain(
                     OrderedDict(
                         {"1": m21_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "22": nn.Sequential(
+                "22": Chain(
                     OrderedDict(
                         {"1": m22_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),
                 ),
-                "23": nn.Sequential(
+                "23": Chain(
                     OrderedDict(
                         {"1": m23_1, "2": Combine("add", False, pair=False), "3": nn.ReLU(True)},
                     ),

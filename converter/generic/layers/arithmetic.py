@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from converter.errors import T7FormatError
-from converter.generic.registry import register_translation
+from converter.generic.registry import register_translation, uninitialised
 from converter.torch7.modules import short_class
 
 
@@ -132,7 +132,7 @@ def _sadd(m, ctx):
 @register_translation("nn.Linear")
 def _linear(m, ctx):
     weight, bias = put_tensor(ctx, "weight"), put_tensor(ctx, "bias", required=False)
-    return nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    return uninitialised(nn.Linear, weight.shape[1], weight.shape[0], bias=bias is not None)
 
 
 # Torch7 class -> (torch function, parameter field)

@@ -1,5 +1,5 @@
-"""Containers: Sequential, Concat, DepthConcat, ConcatTable, ParallelTable, Parallel, MapTable,
-Bottle.
+"""Containers: Sequential (as a Chain), Concat, DepthConcat, ConcatTable, ParallelTable,
+Parallel, MapTable, Bottle.
 
 Children keep Lua's 1-based index as their name, so state_dict keys equal the Torch7 paths; a
 Lua table of outputs is a Python list.
@@ -21,6 +21,45 @@ from converter.generic.registry import register_translation
 def lua_indexed(modules: list[nn.Module]) -> dict[str, nn.Module]:
     # Lua's 1-based child index as the name keeps state_dict keys equal to Torch7 paths.
     return {str(i): m for i, m in enumerate(modules, start=1)}
+
+
+def observed(modules) -> bool:  # noqa: ANN001 - the children, an iterable of nn.Module
+    """Whether calling these modules does more than call their `forward`: hooks on them or
+    global ones, a `module.compile()`, or torch.jit tracing (nn.Module._call_impl's tests)."""
+    module = torch.nn.modules.module  # where nn.Module keeps the global hooks
+    if (
+        module._global_forward_hooks
+        or module._global_forward_pre_hooks
+        or module._global_backward_hooks
+        or module._global_backward_pre_hooks
+        or torch._C._get_tracing_state()
+    ):
+        return True
+    return any(
+        m._forward_hooks
+        or m._forward_pre_hooks
+        or m._backward_hooks
+        or m._backward_pre_hooks
+        or m._compiled_call_impl is not None
+        for m in modules
+    )
+
+
+class Chain(nn.Sequential):
+    """nn.Sequential run as one: while nothing observes the children (see `observed`), their
+    `forward`s are called straight, without nn.Module's call machinery per layer, which on a
+    small network cost more than its layers' arithmetic (scripts/bench_peer.py). A hook on a
+    child, or tracing, gets the ordinary module calls."""
+
+    def forward(self, x):
+        children = self._modules.values()
+        if observed(children):
+            for m in children:
+                x = m(x)
+        else:
+            for m in children:
+                x = m.forward(x)
+        return x
 
 
 class ConcatTable(nn.ModuleDict):
@@ -123,7 +162,7 @@ class Bottle(nn.ModuleDict):
 
 @register_translation("nn.Sequential")
 def _sequential(m, ctx):
-    return nn.Sequential(OrderedDict(lua_indexed(ctx.children())))
+    return Chain(OrderedDict(lua_indexed(ctx.children())))
 
 
 @register_translation("nn.Concat")

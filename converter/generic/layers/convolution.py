@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from converter.errors import T7FormatError
-from converter.generic.registry import register_translation
+from converter.generic.registry import register_translation, uninitialised
 from converter.torch7.legacy import conv_padding, conv_weight
 
 
@@ -55,7 +55,8 @@ def _conv(m, ctx):
     stride = (opt_int(m, "dH", 1), opt_int(m, "dW", 1))
     groups = int(m.get("groups", 1))
     bias = ctx.tensor("bias")
-    conv = nn.Conv2d(
+    conv = uninitialised(
+        nn.Conv2d,
         weight.shape[1] * groups,
         weight.shape[0],
         (kh, kw),
@@ -73,7 +74,8 @@ def _dilated_conv(m, ctx):
     n_in, n_out, kw, kh = ctx.ints("nInputPlane", "nOutputPlane", "kW", "kH")
     weight = shaped_weight(m, ctx, (n_out, n_in, kh, kw))
     bias = ctx.tensor("bias")
-    conv = nn.Conv2d(
+    conv = uninitialised(
+        nn.Conv2d,
         n_in,
         n_out,
         (kh, kw),
@@ -91,7 +93,8 @@ def _volumetric_conv(m, ctx):
     n_in, n_out, kt, kw, kh = ctx.ints("nInputPlane", "nOutputPlane", "kT", "kW", "kH")
     weight = shaped_weight(m, ctx, (n_out, n_in, kt, kh, kw))
     bias = ctx.tensor("bias")
-    conv = nn.Conv3d(
+    conv = uninitialised(
+        nn.Conv3d,
         n_in,
         n_out,
         (kt, kh, kw),

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from converter.errors import T7FormatError
-from converter.generic.registry import register_translation
+from converter.generic.registry import register_translation, uninitialised
 from converter.torch7.legacy import bn_running_var
 from converter.torch7.modules import short_class
 from converter.torch7.objects import T7Object, T7Tensor
@@ -59,7 +59,8 @@ def _batch_norm(m, ctx):
     if mean is None or var is None:
         raise T7FormatError(f"{ctx.where} has no running stats")
     weight, bias = ctx.tensor("weight"), ctx.tensor("bias")
-    bn = BatchNorm(
+    bn = uninitialised(
+        BatchNorm,
         _BN_DIMS[short_class(m.class_name)],
         mean.shape[0],
         eps=float(m.get("eps", 1e-5)),

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from converter.generic.layers.containers import lua_indexed
+from converter.generic.layers.containers import Chain, lua_indexed
 from converter.generic.registry import register_translation
 
 
@@ -216,4 +216,4 @@ def _temporal_max_pool(m, ctx):
 def _lp_pooling(m, ctx):
     # a Sequential subclass: Square or Power(p), SpatialAveragePooling (SpatialSubSampling with
     # weights 1/(kW·kH) in 2012 files), Sqrt or Power(1/p); only its parameter methods differ
-    return nn.Sequential(OrderedDict(lua_indexed(ctx.children())))
+    return Chain(OrderedDict(lua_indexed(ctx.children())))

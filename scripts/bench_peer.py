@@ -1,0 +1,209 @@
+"""Benchmark loading and running Torch7 models against OpenCV's Torch7 importer, in one run.
+
+OpenCV 4.x (`cv2.dnn.readNetFromTorch`, `pip install ".[bench]"`) is the other tool that reads
+Torch7 files. Both sides run one thread, on the same files and on the inputs Torch7 itself ran
+them on (the fixtures' `_ref.t7` files), and both outputs are checked against Torch7's before
+anything is timed: a model OpenCV cannot read, or reads wrongly, is named and left out.
+
+- load: the full Inception-ResNet-v2 (fixture full/irv2_full.t7.gz, unpacked to a temporary
+  file): `translate` and `load_model` vs `readNetFromTorch`;
+- load + first forward: the small real models (OpenCV builds its network lazily, on the first
+  forward, so a load alone would flatter it): `translate` + forward vs `readNetFromTorch` +
+  `setInput` + `forward`;
+- forward: every model both run correctly, the network already built on both sides.
+
+Rounds alternate the contestants; a round repeats one call until it lasts --round seconds and
+gives the time per call; the best of --repeat rounds is printed, with our/OpenCV ratios against
+the limits of issue 24. Exits 1 if a limit is missed. On a shared machine `--clock cpu` (this
+process's CPU time) is steadier than wall time.
+
+    python scripts/bench_peer.py [--fixture ../shared/fixtures/torch7] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from converter import load_model, translate
+from converter.torch7.reader import load_t7
+
+LIMITS = {"load": 1.0, "load + first forward": 2.0, "forward": 1.0}
+MLP_FORWARD_LIMIT = 2.0  # a few microseconds of work: what is left is Python's call overhead
+TOLERANCE = 1e-5  # max|out - Torch7| <= TOLERANCE * max|Torch7| (float32)
+CLOCK = time.perf_counter  # --clock cpu: time.process_time
+
+
+@dataclass
+class Case:
+    """One model: its file, the Torch7 reference beside it, and how the benchmark treats it."""
+
+    name: str
+    path: Path
+    ref: Path
+    small: bool = True  # timed as load + first forward; else as load alone
+    mlp: bool = False  # forward limit MLP_FORWARD_LIMIT
+
+
+def cases(fixture: Path, realworld: Path, tmp: Path) -> list[Case]:
+    full = tmp / "irv2_full.t7"
+    with gzip.open(fixture / "full" / "irv2_full.t7.gz") as fin, open(full, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 22)
+    models = realworld / "models"
+    return [
+        Case("IRv2 full", full, fixture / "full" / "irv2_full_ref.t7", small=False),
+        Case("bumper CNN", models / "bumperdetection_cnn_model.net",
+             models / "bumperdetection_cnn_model_ref.t7"),
+        Case("spynet L3", models / "spynet_modelL3_4.t7", models / "spynet_modelL3_4_ref.t7"),
+        Case("ml_HR CNN", models / "mlhr_sshanu_model.net", models / "mlhr_sshanu_model_ref.t7"),
+        Case("henlisp MLP", realworld / "t7" / "henlisp_hw1_model.t7",
+             models / "henlisp_hw1_model_ref.t7", mlp=True),
+        Case("tracker", models / "torchdemos_tracker_unsupervised.net",
+             models / "torchdemos_tracker_unsupervised_ref.t7"),
+    ]  # fmt: skip
+
+
+def per_call(fn: Callable[[], object], seconds: float) -> float:
+    """Seconds per call of `fn`, over as many calls as fill `seconds` (one round)."""
+    calls, start = 0, CLOCK()
+    while True:
+        fn()
+        calls += 1
+        elapsed = CLOCK() - start
+        if elapsed >= seconds:
+            return elapsed / calls
+
+
+def best_of(contestants: dict[str, Callable[[], object]], args) -> dict[str, float]:  # noqa: ANN001
+    """The best time per call of each contestant over --repeat rounds, alternating them."""
+    times: dict[str, list[float]] = {name: [] for name in contestants}
+    for _ in range(args.repeat):
+        for name, fn in contestants.items():
+            times[name].append(per_call(fn, args.round))
+    return {name: min(t) for name, t in times.items()}
+
+
+def relative_error(out: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.abs(out.reshape(ref.shape) - ref).max() / np.abs(ref).max())
+
+
+def opencv_forward(x: np.ndarray) -> Callable[[object], np.ndarray]:
+    """A function running an OpenCV network on `x` (as float32, with a batch dim)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = x if x.ndim == 4 else x.reshape(1, *x.shape)  # cv2.dnn takes a batch
+
+    def run(net) -> np.ndarray:  # noqa: ANN001
+        net.setInput(x)
+        return net.forward()
+
+    return run
+
+
+def torch_forward(x: torch.Tensor) -> Callable[[torch.nn.Module], torch.Tensor]:
+    def run(model: torch.nn.Module) -> torch.Tensor:
+        with torch.no_grad():
+            return model(x)
+
+    return run
+
+
+def bench(case: Case, cv2, args) -> list[tuple[str, float, float]]:  # noqa: ANN001
+    """(what, ours/OpenCV ratio, limit) rows for one model; prints its times."""
+    ref = load_t7(case.ref)
+    x_np, y = ref["input"].numpy(), ref["output"].numpy()
+    ours_load = {"translate": lambda: translate(case.path)}
+    if not case.small:
+        ours_load["load_model"] = lambda: load_model(case.path)
+    x = torch.from_numpy(np.ascontiguousarray(x_np))
+    run_ours, run_cv = torch_forward(x), opencv_forward(x_np)
+    try:
+        net = cv2.dnn.readNetFromTorch(str(case.path))
+        cv_err = relative_error(run_cv(net), y)
+    except cv2.error as e:
+        print(f"\n{case.name}: OpenCV cannot run it ({str(e).strip().splitlines()[-1][:120]})")
+        return []
+    models = {name: load() for name, load in ours_load.items()}
+    errors = {name: relative_error(run_ours(m).numpy(), y) for name, m in models.items()}
+    ours = ", ".join(f"{k} {v:.1e}" for k, v in errors.items())
+    print(f"\n{case.name} ({case.path.stat().st_size / 2**20:.1f} MB, input "
+          f"{'x'.join(map(str, x_np.shape))} {x_np.dtype}); max|out - Torch7| / max|Torch7|: "
+          f"OpenCV {cv_err:.1e}, {ours}")  # fmt: skip
+    if any(e > TOLERANCE for e in errors.values()):
+        sys.exit(f"{case.name}: our output differs from Torch7's beyond {TOLERANCE:g}")
+    if cv_err > TOLERANCE:
+        print(f"  OpenCV's output differs from Torch7's beyond {TOLERANCE:g}: not timed")
+        return []
+    rows = []
+    if case.small:
+        what = "load + first forward"
+        contestants = {
+            "OpenCV": lambda: run_cv(cv2.dnn.readNetFromTorch(str(case.path))),
+            **{k: (lambda load=load: run_ours(load())) for k, load in ours_load.items()},
+        }
+    else:
+        what = "load"
+        contestants = {"OpenCV": lambda: cv2.dnn.readNetFromTorch(str(case.path)), **ours_load}
+    rows += report(case, what, best_of(contestants, args), LIMITS[what])
+    forwards = {"OpenCV": lambda: run_cv(net)}
+    forwards |= {k: (lambda m=m: run_ours(m)) for k, m in models.items()}
+    limit = MLP_FORWARD_LIMIT if case.mlp else LIMITS["forward"]
+    rows += report(case, "forward", best_of(forwards, args), limit)
+    return rows
+
+
+def report(case: Case, what: str, best: dict[str, float], limit: float) -> list:
+    peer = best.pop("OpenCV")
+    print(f"  {what:21s} OpenCV {peer * 1e3:9.3f} ms   " + "   ".join(
+        f"{k} {t * 1e3:9.3f} ms ({t / peer:.2f}x)" for k, t in best.items()))  # fmt: skip
+    return [(f"{case.name}: {what}, {k}", t / peer, limit) for k, t in best.items()]
+
+
+def main() -> None:
+    shared = Path(__file__).resolve().parent.parent.parent / "shared"
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fixture", type=Path, default=shared / "fixtures" / "torch7")
+    ap.add_argument("--realworld", type=Path, default=shared / "realworld")
+    ap.add_argument("--repeat", type=int, default=5, help="rounds; the best is kept")
+    ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
+    ap.add_argument("--only", help="run only the models whose name contains this")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    args = ap.parse_args()
+    try:
+        import cv2
+    except ImportError:
+        print('bench_peer: skipped, OpenCV is not installed (pip install ".[bench]")')
+        return
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    if not (args.fixture / "full" / "irv2_full.t7.gz").is_file():
+        sys.exit(f"{args.fixture}/full/irv2_full.t7.gz: not found (pass --fixture)")
+    print(f"OpenCV {cv2.__version__}, torch {torch.__version__}, one thread each, "
+          f"{args.clock} clock, best of {args.repeat} rounds")  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in cases(args.fixture, args.realworld, Path(tmp)):
+            if args.only is None or args.only.lower() in case.name.lower():
+                rows += bench(case, cv2, args)
+    print("\nours / OpenCV")
+    missed = 0
+    for what, ratio, limit in rows:
+        ok = ratio <= limit
+        missed += not ok
+        print(f"  {what:48s} {ratio:5.2f}x (limit {limit}x): {'ok' if ok else 'MISSED'}")
+    sys.exit(1 if missed else 0)
+
+
+if __name__ == "__main__":
+    main()
