@@ -36,7 +36,7 @@ class Torch7Paths:
         error._torch7_path = True  # an outer translated network does not add its own
         if len(error.args) == 1 and isinstance(error.args[0], str):
             error.args = (f"{where}: {error.args[0]}",)
-        else:
+        elif hasattr(error, "add_note"):  # Python 3.11+; before, such an error stays as it was
             error.add_note(where)
 
     def where(self, root: nn.Module, tb: TracebackType | None) -> str | None:
