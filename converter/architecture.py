@@ -31,6 +31,10 @@ TRANSLATED = "torch7_translated"
 TREE_KEY = "torch7_tree:"  # prefix of the tree's tensors that the state_dict does not hold
 PRESETS = {IRV2: "irv2", TRANSLATED: "fbresnet"}  # the preprocessing each is trained with
 
+# an .onnx file's metadata_props key for the carried metadata (JSON); here, not in
+# converter.outputs.onnx_run, so that t7convert can check for it without importing torch
+ONNX_META_KEY = "irv2_torch7_meta"
+
 
 @dataclass
 class Architecture:

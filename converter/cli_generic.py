@@ -146,7 +146,7 @@ def convert_generic(
             f"note: {source} is a Double (float64) model; onnxruntime has no float64 "
             "convolution, so the .onnx is float32 (checked against PyTorch in float32)"
         )
-        module = translate(root, torch.float32, name=name)
+        module = module.to(torch.float32)  # what translate's dtype does, without a rebuild
     example = _example_input(module, shapes, source) if shapes else None
     job = _GenericJob(
         name, root, module, example, output, force, dtype, say, calls, tuple(shapes), digest

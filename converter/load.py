@@ -45,8 +45,10 @@ class Loaded:
     @property
     def preset(self) -> str | None:
         """The preprocessing preset it was trained with (None: decided by `input_size`)."""
-        recorded = self.meta.get("preset")
-        return {"mapped": "irv2", "generic": "fbresnet"}.get(self.kind, recorded)
+        from converter.architecture import IRV2, PRESETS, TRANSLATED
+
+        arch = {"mapped": IRV2, "generic": TRANSLATED}.get(self.kind)
+        return PRESETS[arch] if arch else self.meta.get("preset")
 
     def require_trainable(self, tool: str) -> None:
         """Refuse a program or graph where `tool` needs the network's modules."""
@@ -133,8 +135,8 @@ def _load_torch7(path: Path, hashed: bool = False) -> Loaded:
 
     source = checkpoint.resolve(path)
     tree = load_t7(source.model_path)
+    digest = BackgroundSha256(source.model_path) if hashed else None
     try:
-        digest = BackgroundSha256(source.model_path) if hashed else None
         conversion = convert_tree(tree, source, digest=digest)
     except MappingError as mapping_error:
         try:
@@ -145,7 +147,8 @@ def _load_torch7(path: Path, hashed: bool = False) -> Loaded:
                 f"{e} (nor is it an Inception-ResNet-v2 checkpoint: {mapping_error})"
             ) from None
         network.architecture = of_network(network, root, source.model_path.name)
-        return Loaded(network, "generic", f"{path} (generic translation)")
+        meta = {"source_sha256": digest.result()} if digest is not None else {}
+        return Loaded(network, "generic", f"{path} (generic translation)", meta)
     network = conversion.build_model().eval()
     return Loaded(
         network, "mapped", f"{path} (Inception-ResNet-v2, Torch7, mapped)", conversion.meta

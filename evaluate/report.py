@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from converter.architecture import IRV2
 from evaluate.data.datasets import skipped_lines
 
 # lim0606/fb.resnet.torch inception-resnet-v2 README, 90 epochs, 1 crop, per-batch-averaged.
@@ -35,7 +36,7 @@ def _summary(
         # the published figures are the IRv2's on all of ImageNet: beside another model, or a
         # subset of the classes, they mislead
         authors=AUTHORS
-        if settings.get("arch") == "inception_resnet_v2"
+        if settings.get("arch") == IRV2
         and settings["num_classes"] == 1000
         and settings.get("classes_present") is None
         else None,

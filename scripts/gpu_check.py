@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import resource
 import shutil
@@ -43,6 +44,7 @@ from converter.generic.translator import translate  # noqa: E402
 from converter.torch7.nngraph_writer import GraphBuilder  # noqa: E402
 from converter.torch7.objects import T7Object  # noqa: E402
 from converter.torch7.writer import save_t7  # noqa: E402
+from evaluate.data.options import default_workers  # noqa: E402
 from evaluate.runtime.devices import resolve_device  # noqa: E402
 
 REL_TOL = 1e-4  # float32, device vs CPU, relative to max|ref| (issue 23)
@@ -64,10 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         irv2, note = _irv2_source(a.fixtures, a.small)
         print(f"gpu_check on {_describe(device)}; IRv2: {note}", flush=True)
-        rows += _correctness(device, irv2, a.fixtures, a.small, work)
+        loaded = load_model(irv2)  # read once: each section copies it before changing it
+        rows += _correctness(device, irv2.name, loaded, a.fixtures, a.small, work)
         jpegs = _write_jpegs(work / "jpegs", 2 if a.small else 512, 64 if a.small else 500)
-        rows += _eval_speed(device, irv2, batches, a.small, jpegs)
-        rows += _train_speed(device, irv2, max(2, batches[0]), 1 if a.small else 5, a.small)
+        rows += _eval_speed(device, loaded, batches, a.small, jpegs)
+        rows += _train_speed(device, loaded, max(2, batches[0]), 1 if a.small else 5, a.small)
         rows += _torchrun(device, irv2, jpegs, work, a.small)
     print(_table(rows))
     return 1 if any(r[3] == "FAIL" for r in rows) else 0
@@ -94,9 +97,16 @@ def _irv2_source(fixtures: Path, small: bool) -> tuple[Path, str]:
 # --- device vs CPU --------------------------------------------------------------------------
 
 
-def _correctness(device: torch.device, irv2: Path, fixtures: Path, small: bool, work: Path):
+def _correctness(
+    device: torch.device,
+    irv2_name: str,
+    loaded: torch.nn.Module,
+    fixtures: Path,
+    small: bool,
+    work: Path,
+):
     size = 299
-    cases = [("IRv2 " + irv2.name, lambda: load_model(irv2), (2, 3, size, size))]
+    cases = [("IRv2 " + irv2_name, lambda: copy.deepcopy(loaded), (2, 3, size, size))]
     resnet = fixtures / "resnet18" / "resnet18.t7.gz"
     rows: list[Row] = []
     if resnet.is_file() and not small:
@@ -176,11 +186,12 @@ def _rate(device: torch.device, run: Callable[[], None], images: int, iters: int
     return images * iters / (time.perf_counter() - start)
 
 
-def _eval_speed(device: torch.device, irv2: Path, batches: list[int], small: bool, jpegs: Path):
+def _eval_speed(
+    device: torch.device, loaded: torch.nn.Module, batches: list[int], small: bool, jpegs: Path
+):
     from evaluate.validate import prepare_model
 
     rows: list[Row] = []
-    loaded = load_model(irv2)
     variants = [("fp32", "fp32", False, False), ("AMP bf16", "bf16", False, False),
                 ("AMP fp16", "fp16", False, False), ("bf16 + channels_last", "bf16", True, False),
                 ("bf16 + compile", "bf16", False, True)]  # fmt: skip
@@ -226,9 +237,9 @@ def _jpeg_eval(device: torch.device, loaded: torch.nn.Module, batch: int, jpegs:
     from evaluate.validate import evaluate_model, prepare_model
 
     images = folder_images(jpegs)
-    images = type(images)(jpegs, images.paths, [0] * len(images), None, "jpegs")
+    images = dataclasses.replace(images, labels=[0] * len(images))  # one label: speed only
     model = prepare_model(copy.deepcopy(loaded), device)
-    workers = min(8, os.cpu_count() or 1)
+    workers = default_workers()
     dataset = ImageDataset(images, ValTransform("torch7", 1))
     amp = torch.bfloat16 if device.type == "cuda" else None
     start = time.perf_counter()
@@ -240,12 +251,11 @@ def _jpeg_eval(device: torch.device, loaded: torch.nn.Module, batch: int, jpegs:
 
 
 def _train_speed(
-    device: torch.device, irv2: Path, batch: int, steps: int, small: bool
+    device: torch.device, loaded: torch.nn.Module, batch: int, steps: int, small: bool
 ) -> list[Row]:
     from evaluate.train.trainer import TrainConfig, Trainer
 
     rows: list[Row] = []
-    loaded = load_model(irv2)
     for amp in (None, "bf16", "fp16"):
         label = amp or "fp32"
         if amp == "fp16" and device.type != "cuda":

@@ -13,9 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from converter.architecture import ONNX_META_KEY, square_size
 from converter.errors import UserError
-
-ONNX_META_KEY = "irv2_torch7_meta"  # metadata_props key: the carried metadata as JSON
 
 
 class OnnxNetwork(nn.Module):
@@ -29,7 +28,6 @@ class OnnxNetwork(nn.Module):
             raise UserError(
                 f'{path}: running an .onnx model needs onnxruntime (pip install ".[onnx]")'
             ) from None
-        from converter.architecture import square_size
 
         try:
             self.session = onnxruntime.InferenceSession(

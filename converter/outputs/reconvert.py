@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from converter.architecture import ONNX_META_KEY
 from converter.errors import UserError
 from converter.load import RUN_FILES, Loaded, load
-from converter.outputs.onnx_run import ONNX_META_KEY
 
 OURS = ("pt", "h5", "safetensors", "onnx", "pt2")  # suffixes whose files these tools write
 TRAINING_ONLY = ("format", "version", "best_top1", "best_top5", "batches_done")

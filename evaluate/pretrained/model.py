@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,9 @@ class PretrainedModel:
     description: str  # one line: what was loaded, for the user and for every output
     recorded_classes: list[str] | None = None  # a fine-tuned model's class-folder names
     input_size: int | None = None  # the one crop size an exported program takes
+    # check_preset's answers by crop size: its probe is a forward of the whole network, which
+    # the command and classify() both ask for
+    _checked: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def arch(self) -> str:
@@ -74,7 +77,11 @@ class PretrainedModel:
                 f"preset {preset.name} crops {preset.crop_size}x{preset.crop_size}; "
                 "choose the preset with that crop size"
             )
-        return check_image_classifier(self.network, preset.crop_size, self.description)
+        if preset.crop_size not in self._checked:
+            self._checked[preset.crop_size] = check_image_classifier(
+                self.network, preset.crop_size, self.description
+            )
+        return self._checked[preset.crop_size]
 
 
 class PooledFeatures(nn.Module):

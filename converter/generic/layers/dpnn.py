@@ -98,7 +98,8 @@ class OneHot(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         index = x.long() - 1
-        if index.numel() and (int(index.min()) < 0 or int(index.max()) >= self.size):
+        low, high = torch.aminmax(index) if index.numel() else (0, 0)  # one device sync
+        if int(low) < 0 or int(high) >= self.size:
             raise ValueError(f"OneHot({self.size}) takes indices 1..{self.size}")
         out = torch.zeros(*x.shape, self.size, dtype=self.out_type.dtype, device=x.device)
         return out.scatter_(-1, index.unsqueeze(-1), 1)

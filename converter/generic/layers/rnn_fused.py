@@ -27,6 +27,7 @@ from torch import nn
 
 from converter.errors import T7FormatError
 from converter.generic.layers.arithmetic import put_tensor
+from converter.generic.layers.rnn_steps import tracing
 from converter.generic.registry import ModuleContext, register_translation
 from converter.torch7.objects import T7Object
 
@@ -89,7 +90,7 @@ class Remembers:
         forward's final one where Torch7 continued from it, else zeros."""
         if given is not None:
             return given
-        if torch.compiler.is_compiling():  # an exported program is a function of its input
+        if tracing():  # an exported program is a function of its input
             return x.new_zeros(batch, size)
         last = self._last.get(key) if self._remembers() and key in self._primed else None
         self._primed.add(key)
@@ -103,7 +104,7 @@ class Remembers:
         return last
 
     def _keep(self, **final: torch.Tensor) -> None:
-        if not torch.compiler.is_compiling():
+        if not tracing():
             self._last = {k: v.detach() for k, v in final.items()}
 
 

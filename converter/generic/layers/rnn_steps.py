@@ -44,7 +44,7 @@ class Stateful(nn.Module):
         forget(self)
 
     def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
-        if Stateful.tracing_inside or not _tracing():
+        if Stateful.tracing_inside or not tracing():
             return super().__call__(*args, **kwargs)
         kept = [(m, m.state) for m in self.modules() if hasattr(m, "restart")]
         forget(self)
@@ -57,7 +57,7 @@ class Stateful(nn.Module):
                 m.state = state
 
 
-def _tracing() -> bool:
+def tracing() -> bool:
     """Inside torch.compile/torch.export (torch >= 2.3 tells; earlier ones trace with grads)."""
     is_compiling = getattr(torch.compiler, "is_compiling", None)
     return bool(is_compiling is not None and is_compiling())
@@ -149,7 +149,7 @@ class StepRecurrence(Stateful):
         unmodified (their version counters), on the same device and dtype."""
         i2g, o2g = (self._modules["1"].get_submodule(name) for name in self.gates)
         sources = [i2g.weight, o2g.weight] + ([] if i2g.bias is None else [i2g.bias])
-        keep = not torch.is_grad_enabled() and not _tracing()
+        keep = not torch.is_grad_enabled() and not tracing()
         # the tensors themselves are held with the key, so no new tensor can take their id
         key = [(id(p), p._version, p.device, p.dtype) for p in sources] if keep else None
         cached = getattr(self, "_fused", None)
