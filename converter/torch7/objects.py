@@ -7,9 +7,10 @@ how the bytes were read (binary, ASCII or gzip).
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -99,6 +100,41 @@ class T7Object:
         return f"T7Object({self.class_name})"
 
 
+class StorageFile:
+    """The file one load's lazy storages lie in: opened on the first read and kept open for the
+    others, so a network's tensors cost one `open` per load instead of one per tensor (which on
+    a small model took longer than the reading), and closed when the last storage holding it is
+    gone. A file that shrank since the load is reported, not read short."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file: BinaryIO | None = None
+        self._lock = threading.Lock()  # seek + read as one, whichever thread reads
+
+    def read(self, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
+        """`count` elements at byte `offset`, read straight into a new array."""
+        out = np.empty(count, dtype)
+        if not count:
+            return out
+        view, done = memoryview(out).cast("B"), 0
+        with self._lock:
+            if self._file is None:
+                self._file = open(self.path, "rb", buffering=0)
+            self._file.seek(offset)
+            while done < len(view):
+                n = self._file.readinto(view[done:])
+                if not n:
+                    break
+                done += n
+        if done != len(view):
+            raise T7FormatError(f"{self.path}: file changed or truncated while reading a storage")
+        return out
+
+    def __del__(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
 @dataclass(eq=False)
 class T7Storage:
     """A Torch storage whose data stays in the file until a tensor view asks for it."""
@@ -106,9 +142,13 @@ class T7Storage:
     class_name: str
     dtype: np.dtype
     size: int
-    path: Path | None = None  # lazy: data is at `file_offset` in `path`
+    file: StorageFile | None = None  # lazy: data is at `file_offset` in `file`
     file_offset: int = 0
     data: np.ndarray | None = None  # eager: already in memory (ASCII or compressed input)
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.file is None else self.file.path
 
     def read(self, start: int, count: int) -> np.ndarray:
         """Elements [start, start+count) as a new, writable array."""
@@ -119,12 +159,7 @@ class T7Storage:
             )
         if self.data is not None:
             return self.data[start : start + count].copy()
-        with open(self.path, "rb") as f:
-            f.seek(self.file_offset + start * self.dtype.itemsize)
-            out = np.fromfile(f, dtype=self.dtype, count=count)
-        if out.size != count:
-            raise T7FormatError(f"{self.path}: file changed or truncated while reading a storage")
-        return out
+        return self.file.read(self.file_offset + start * self.dtype.itemsize, self.dtype, count)
 
 
 @dataclass(eq=False)

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 from converter.errors import T7FormatError
 from converter.torch7.ascii import AsciiReader
-from converter.torch7.binary import MAX_DEPTH, Buffer, Reader
+from converter.torch7.binary import MAX_DEPTH, BinaryReader, Buffer
 from converter.torch7.objects import T7Object, kind_of
 from converter.torch7.sniff import PathLike, sniff_format
 
@@ -77,7 +77,7 @@ def _parse(
 ) -> Any:
     if sniff_again:
         ascii = sniff_format(data[:256], path) == "ascii"
-    reader = (AsciiReader if ascii else Reader)(data, path, lazy_path)
+    reader = (AsciiReader if ascii else BinaryReader)(data, path, lazy_path)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 4 * MAX_DEPTH + 200))
     try:
