@@ -42,6 +42,7 @@ MAX_TENSOR_DIMS = 64
 _INT, _LONG, _DOUBLE = struct.Struct("<i"), struct.Struct("<q"), struct.Struct("<d")
 
 Buffer = Union[bytes, mmap.mmap]  # sliced and unpacked alike
+_UNSEEN = object()
 
 
 class Reader(torchfile.T7Reader):
@@ -57,6 +58,8 @@ class Reader(torchfile.T7Reader):
         # storages stay in this file; None: read them eagerly
         self.lazy_file = None if lazy_path is None else StorageFile(lazy_path)
         self.depth = 0
+        self._versions: dict[bytes, int | None] = {}  # class heads seen: see _read_torch
+        self._classes: dict[bytes, tuple[str, Callable[[Reader, Any], Any] | None]] = {}
 
     # ---- checked primitives
     def fail(self, what: str) -> T7FormatError:
@@ -168,18 +171,20 @@ class Reader(torchfile.T7Reader):
         return obj
 
     def _read_torch(self, index: int) -> Any:
-        version_string = _decode(self.read_string())
-        if isinstance(version_string, str) and version_string.startswith("V "):
-            try:
-                version = int(float(version_string[2:]))
-            except ValueError:
-                raise self.fail(f"corrupt class version {version_string!r}") from None
-            class_name = _decode(self.read_string())
+        # a file repeats a few class heads ("V 1", "torch.FloatTensor") hundreds of times:
+        # each distinct one is decoded and checked once
+        raw = self.read_string()
+        version = self._versions.get(raw, _UNSEEN)
+        if version is _UNSEEN:
+            version = self._versions[raw] = self._version(raw)
+        if version is None:  # no "V n" head: this is the class name (files before versions)
+            version = 0
         else:
-            class_name, version = version_string, 0
-        if not isinstance(class_name, str) or not class_name.isprintable() or not class_name:
-            raise self.fail(f"corrupt class name {class_name!r}")
-        handler = _HANDLERS.get(class_name)
+            raw = self.read_string()
+        named = self._classes.get(raw)
+        if named is None:
+            named = self._classes[raw] = self._class(raw)
+        class_name, handler = named
         if handler is not None:
             self.objects[index] = None
             obj = handler(self, version)
@@ -189,6 +194,23 @@ class Reader(torchfile.T7Reader):
         self.objects[index] = obj  # before its fields: an object may refer to itself
         obj.fields = self.read_obj()
         return obj
+
+    def _version(self, raw: bytes) -> int | None:
+        """The version in a "V n" class head; None where the head is the class name."""
+        text = _decode(raw)
+        if not (isinstance(text, str) and text.startswith("V ")):
+            return None
+        try:
+            return int(float(text[2:]))
+        except ValueError:
+            raise self.fail(f"corrupt class version {text!r}") from None
+
+    def _class(self, raw: bytes) -> tuple[str, Callable[[Reader, Any], Any] | None]:
+        """(class name, its reader where it is a tensor, storage or tds class)."""
+        class_name = _decode(raw)
+        if not isinstance(class_name, str) or not class_name.isprintable() or not class_name:
+            raise self.fail(f"corrupt class name {class_name!r}")
+        return class_name, _HANDLERS.get(class_name)
 
     def _read_table(self, index: int) -> Any:
         size = self.read_int()
@@ -325,9 +347,9 @@ def _tensor_handler(class_name: str, dtype: np.dtype):
         ndim = reader.read_int()
         if not 0 <= ndim <= MAX_TENSOR_DIMS:
             raise reader.fail(f"corrupt {class_name}: {ndim} dimensions")
-        shape = tuple(reader.read_long_array(ndim))
-        stride = tuple(reader.read_long_array(ndim))
-        offset = reader.read_long() - 1  # Torch's storageOffset is 1-based
+        header = reader.read_long_array(2 * ndim + 1)  # size, stride, storageOffset
+        shape, stride = tuple(header[:ndim]), tuple(header[ndim:-1])
+        offset = header[-1] - 1  # Torch's storageOffset is 1-based
         storage = reader.read_obj()
         if storage is not None and not isinstance(storage, T7Storage):
             raise reader.fail(f"corrupt {class_name}: its storage is a {type(storage).__name__}")
