@@ -114,8 +114,17 @@ class Reader(torchfile.T7Reader):
         """`n` bytes as they stand in the file (a string's or a byte storage's contents)."""
         return self.read_bytes(n)
 
+    def storage_at(self, class_name: str, dtype: np.dtype, size: int, start: int) -> T7Storage:
+        """The storage whose `size` elements start at byte `start`: left in the file where it
+        is read lazily, else copied out of the buffer now."""
+        if self.lazy_file is not None:
+            return T7Storage(class_name, dtype, size, file=self.lazy_file, file_offset=start)
+        return T7Storage(class_name, dtype, size, data=self._array_at(dtype, size, start))
+
     def read_array(self, dtype: np.dtype, count: int) -> np.ndarray:
-        start = self.skip_array(dtype, count)
+        return self._array_at(dtype, count, self.skip_array(dtype, count))
+
+    def _array_at(self, dtype: np.dtype, count: int, start: int) -> np.ndarray:
         return np.frombuffer(self.data, dtype=dtype, count=count, offset=start).copy()
 
     def skip_array(self, dtype: np.dtype, count: int) -> int:
@@ -238,83 +247,6 @@ class Reader(torchfile.T7Reader):
         return table
 
 
-class BinaryReader(Reader):
-    """The binary format's object loop with its primitives inlined: a network's structure is
-    mostly small numbers and strings, and one Python call per object instead of four parses
-    it in about half the time. Every read is still checked (`unpack_from` refuses to read
-    past the end) and fails with the same messages; the depth bound counts the tables and
-    objects nested, not the numbers and strings at the bottom. The ASCII reader keeps
-    Reader's loop, over its text primitives."""
-
-    def read_int(self) -> int:
-        try:
-            (value,) = _INT.unpack_from(self.data, self.pos)
-        except struct.error:
-            raise self.truncated(4) from None
-        self.pos += 4
-        return value
-
-    def read_long(self) -> int:
-        try:
-            (value,) = _LONG.unpack_from(self.data, self.pos)
-        except struct.error:
-            raise self.truncated(8) from None
-        self.pos += 8
-        return value
-
-    def read_string(self, disable_utf8: bool = False) -> bytes:
-        data, pos = self.data, self.pos
-        try:
-            (size,) = _INT.unpack_from(data, pos)
-        except struct.error:
-            raise self.truncated(4) from None
-        self.pos = pos = pos + 4
-        end = pos + size
-        if size < 0:
-            raise self.fail(f"corrupt string length {size}")
-        if end > self.total_size:
-            raise self.truncated(size)
-        self.pos = end
-        return data[pos:end]
-
-    def read_obj(self) -> Any:
-        data, pos = self.data, self.pos
-        try:
-            (typeidx,) = _INT.unpack_from(data, pos)
-        except struct.error:
-            raise self.truncated(4) from None
-        self.pos = pos = pos + 4
-        if typeidx == TYPE_STRING:
-            return _decode(self.read_string())
-        if typeidx == TYPE_NUMBER:
-            try:
-                (x,) = _DOUBLE.unpack_from(data, pos)
-            except struct.error:
-                raise self.truncated(8) from None
-            self.pos = pos + 8
-            return int(x) if x.is_integer() and abs(x) < 2**53 else x
-        if typeidx == TYPE_NIL:
-            return None
-        if typeidx == TYPE_BOOLEAN:
-            return self.read_int() == 1
-        if typeidx not in _REFERENCE_TYPES:
-            raise self.fail(f"unknown object type id {typeidx} (corrupt file?)")
-        index = self.read_int()
-        if index in self.objects:
-            return self.objects[index]
-        self.depth += 1
-        try:
-            if self.depth > MAX_DEPTH:
-                raise self.fail(f"objects nested deeper than {MAX_DEPTH} levels (corrupt file?)")
-            if typeidx == TYPE_TORCH:
-                return self._read_torch(index)
-            if typeidx == TYPE_TABLE:
-                return self._read_table(index)
-            return self._read_function(index)
-        finally:
-            self.depth -= 1
-
-
 @dataclass(frozen=True, eq=False)
 class _IdentityKey:
     """A Lua table key that is itself a table (unhashable in Python): equal only to itself."""
@@ -335,8 +267,7 @@ def _storage_handler(class_name: str, dtype: np.dtype):
         if size < 0:
             raise reader.fail(f"corrupt {class_name} size {size}")
         if reader.lazy_file is not None:
-            start = reader.skip_array(dtype, size)
-            return T7Storage(class_name, dtype, size, file=reader.lazy_file, file_offset=start)
+            return reader.storage_at(class_name, dtype, size, reader.skip_array(dtype, size))
         return T7Storage(class_name, dtype, size, data=reader.read_array(dtype, size))
 
     return read_storage

@@ -24,7 +24,8 @@ from typing import Any, BinaryIO
 
 from converter.errors import T7FormatError
 from converter.torch7.ascii import AsciiReader
-from converter.torch7.binary import MAX_DEPTH, BinaryReader, Buffer
+from converter.torch7.binary import MAX_DEPTH, Buffer
+from converter.torch7.fast import BinaryReader, parse
 from converter.torch7.objects import T7Object, kind_of
 from converter.torch7.sniff import PathLike, sniff_format
 
@@ -81,7 +82,7 @@ def _parse(
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 4 * MAX_DEPTH + 200))
     try:
-        obj = reader.read_obj()
+        obj = reader.read_obj() if ascii else parse(reader)
     except RecursionError:
         raise T7FormatError(f"{path}: objects nested too deeply (corrupt file?)") from None
     except MemoryError:
