@@ -123,9 +123,15 @@ def of_network(
         return Architecture(IRV2, config=network.cfg.to_dict(), name=name)
     if tree is None:
         raise UserError(f"{name}: a translated network without its Torch7 tree cannot be saved")
-    floating = [p.dtype for p in network.parameters() if p.dtype.is_floating_point]
-    dtype = str(floating[0]).removeprefix("torch.") if floating else None
-    return Architecture(TRANSLATED, tree=tree, dtype=dtype, name=name)
+    dtype = parameter_dtype(network)
+    dtype_name = str(dtype).removeprefix("torch.") if dtype else None
+    return Architecture(TRANSLATED, tree=tree, dtype=dtype_name, name=name)
+
+
+def parameter_dtype(network: nn.Module) -> torch.dtype | None:
+    """The type of the network's first floating parameter (None without one): what its inputs
+    must be, and what a translation records, since a translated network is one type throughout."""
+    return next((p.dtype for p in network.parameters() if p.dtype.is_floating_point), None)
 
 
 def from_meta(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from converter.architecture import parameter_dtype
 from converter.errors import UserError
 
 # --input-shape's optional `:type`: integer inputs (token ids) and the float default
@@ -79,8 +80,7 @@ def _write_py(job: _GenericJob) -> str:
     from converter.irv2.convert import converter_version
     from converter.outputs.pysource.writer import About, save_python
 
-    floating = [p.dtype for p in job.module.parameters() if p.dtype.is_floating_point]
-    dtype = str(floating[0] if floating else "float32").removeprefix("torch.")
+    dtype = str(parameter_dtype(job.module) or "float32").removeprefix("torch.")
     kinds = {"float": dtype, "long": "int64", "int": "int32"}  # --input-shape's types
     shapes = " and ".join(
         f"{kinds[kind]} " + " x ".join(("N", *map(str, shape))) for shape, kind in job.shapes
@@ -185,8 +185,7 @@ def _example_input(module, shapes: list[tuple[tuple[int, ...], str]], source: Pa
             f"{'was' if len(shapes) == 1 else 'were'} given; give --input-shape {wanted} "
             "time(s), one per input in order"
         )
-    floating = [p.dtype for p in module.parameters() if p.dtype.is_floating_point]
-    dtype = floating[0] if floating else torch.float32
+    dtype = parameter_dtype(module) or torch.float32
     integer = {"long": torch.long, "int": torch.int32}
     examples = [
         torch.randint(1, 3, (2, *shape), dtype=integer[kind])

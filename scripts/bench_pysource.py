@@ -25,12 +25,11 @@ import importlib.util
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import bench_translate
 import torch
 from bench_formats import convert
+from timing import calls_per_round, per_call, timed, timing_options, use_clock
 from torch import nn
 
 from converter.cli import main as t7convert
@@ -58,12 +57,12 @@ def forwards(models: dict[str, nn.Module], x: torch.Tensor, args) -> dict[str, f
     times: dict[str, list[float]] = {name: [] for name in models}
     names = list(models)
     with torch.no_grad():
-        first = min(bench_translate.timed(lambda m=m: m(x))[0] for m in models.values())
-        calls = max(1, round(args.round / first))
+        first = min(timed(lambda m=m: m(x))[0] for m in models.values())
+        calls = calls_per_round(first, args.round)
         for r in range(args.forwards):
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 model = models[name]
-                times[name].append(bench_translate.per_call(lambda m=model: m(x), calls))
+                times[name].append(per_call(lambda m=model: m(x), calls))
     return {name: min(t) for name, t in times.items()}
 
 
@@ -129,14 +128,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fixture", type=Path, default=default)
     ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--forwards", type=int, default=40, help="rounds of forwards")
-    ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
     ap.add_argument("--repeat", type=int, default=3, help="conversions timed per format")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    timing_options(ap, forwards=40)
     args = ap.parse_args()
-    if args.clock == "cpu":
-        bench_translate.CLOCK = time.process_time
-        torch.set_num_threads(1)
+    use_clock(args.clock)
     for needed in ("full/irv2_full.t7.gz", "resnet18/resnet18.t7.gz"):
         if not (args.fixture / needed).is_file():
             sys.exit(f"{args.fixture / needed}: not found (pass --fixture)")

@@ -19,7 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import bench_translate
 import numpy as np
 import torch
 from bench_translate import (
@@ -32,10 +31,9 @@ from bench_translate import (
     HandWrittenLM,
     _module,
     compare,
-    per_call,
-    timing_options,
-    use_clock,
+    compare_options,
 )
+from timing import best_per_call, use_clock
 from torch import nn
 
 from converter.generic.layers.rnn_steps import StepRecurrence
@@ -149,13 +147,12 @@ def stepped_forward(path: Path, x: torch.Tensor, args) -> float:  # noqa: ANN001
         if isinstance(m, StepRecurrence):
             m.gates = None
     with torch.no_grad():
-        calls = max(1, round(args.round / bench_translate.timed(lambda: model(x))[0]))
-        return min(per_call(lambda: model(x), calls) for _ in range(args.repeat))
+        return best_per_call(lambda: model(x), args.round, args.repeat)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    timing_options(ap)
+    compare_options(ap)
     args = ap.parse_args()
     use_clock(args.clock)
     x = torch.randint(1, VOCAB + 1, (STEPS, LM_BATCH), generator=torch.Generator().manual_seed(0))
@@ -177,8 +174,7 @@ def main() -> None:
         )  # fmt: skip
         baseline = hand_written(path)
         with torch.no_grad():
-            calls = max(1, round(args.round / bench_translate.timed(lambda: baseline(x))[0]))
-            base = min(per_call(lambda: baseline(x), calls) for _ in range(args.repeat))
+            base = best_per_call(lambda: baseline(x), args.round, args.repeat)
         stepped = stepped_forward(path, x, args)
         print(f"  stepped wiring (fused cell off)/hand-written forward {stepped / base:.2f}x")
     sys.exit(0 if ok else 1)

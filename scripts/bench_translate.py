@@ -27,12 +27,12 @@ import gzip
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import calls_per_round, clock_name, per_call, timed, timing_options, use_clock
 from torch import nn
 
 from converter.generic.translator import translate
@@ -46,23 +46,6 @@ from converter.torch7.writer import save_t7
 BUILD_LIMIT = 1.5
 FORWARD_LIMIT = 1.05
 BLOCKS, CHANNELS, SIZE = 33, 32, 32  # 33 x (conv, ReLU, CAddTable) + the input: 100 modules
-
-
-CLOCK = time.perf_counter  # --clock cpu: time.process_time (this process's CPU seconds)
-
-
-def timed(fn: Callable):  # noqa: ANN201 - (seconds, whatever fn returns)
-    start = CLOCK()
-    result = fn()
-    return CLOCK() - start, result
-
-
-def per_call(fn: Callable, calls: int) -> float:
-    """Seconds per call of `fn`, averaged over `calls` calls (one timing round)."""
-    start = CLOCK()
-    for _ in range(calls):
-        fn()
-    return (CLOCK() - start) / calls
 
 
 def forward(model: nn.Module, x) -> float:  # noqa: ANN001 - a tensor or a list of them
@@ -209,22 +192,21 @@ def compare(  # noqa: ANN001 - x: a tensor or a list of them
     models: dict[str, nn.Module] = {}
     for name, build in builds.items():  # warm-up, and the length of one call
         times[name]["build"].append(timed(lambda build=build: build(path))[0])
-    calls = max(1, round(args.round / max(t["build"][0] for t in times.values())))
+    calls = calls_per_round(max(t["build"][0] for t in times.values()), args.round)
     for _ in range(args.repeat):
         for name, build in builds.items():
             models.pop(name, None)  # free the previous copy before timing a new one
             times[name]["build"].append(per_call(lambda build=build: build(path), calls))
             models[name] = build(path)
             times[name]["first"].append(forward(models[name], x))
-    calls = max(1, round(args.round / max(min(t["first"]) for t in times.values())))
+    calls = calls_per_round(max(min(t["first"]) for t in times.values()), args.round)
     with torch.no_grad():
         for _ in range(args.forwards):
             for name, model in models.items():
                 times[name]["forward"].append(per_call(lambda model=model: model(x), calls))
         baseline, generic = builds
         delta = float((models[generic](x) - models[baseline](x)).abs().max())
-    clock = "CPU" if CLOCK is time.process_time else "wall"
-    print(f"\n{title}, {torch.get_num_threads()} threads, {clock} time; "
+    print(f"\n{title}, {torch.get_num_threads()} threads, {clock_name()} time; "
           f"outputs differ by {delta:.3g}")  # fmt: skip
     for name in builds:
         t = {k: min(v) for k, v in times[name].items()}
@@ -242,25 +224,10 @@ def compare(  # noqa: ANN001 - x: a tensor or a list of them
     return ok_build and ok_fwd
 
 
-def timing_options(ap: argparse.ArgumentParser) -> None:
-    """The options of `compare`'s rounds and clock (this script's and bench_recurrent.py's)."""
+def compare_options(ap: argparse.ArgumentParser) -> None:
+    """The options `compare` reads (this script's and bench_recurrent.py's)."""
     ap.add_argument("--repeat", type=int, default=5, help="rounds of builds")
-    ap.add_argument("--forwards", type=int, default=15, help="rounds of forwards")
-    ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
-    ap.add_argument(
-        "--clock",
-        choices=["wall", "cpu"],
-        default="wall",
-        help="cpu: this process's CPU time on one thread, steadier where others share the CPUs",
-    )
-
-
-def use_clock(clock: str) -> None:
-    """--clock cpu: time with this process's CPU seconds, on one thread."""
-    if clock == "cpu":
-        global CLOCK
-        CLOCK = time.process_time
-        torch.set_num_threads(1)
+    timing_options(ap)
 
 
 def main() -> None:
@@ -269,7 +236,7 @@ def main() -> None:
     ap.add_argument("--fixture", type=Path, default=default)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--skip-irv2", action="store_true", help="no full-IRv2 comparison")
-    timing_options(ap)
+    compare_options(ap)
     args = ap.parse_args()
     use_clock(args.clock)
     src_gz = args.fixture / "full" / "irv2_full.t7.gz"

@@ -30,6 +30,7 @@ from converter.torch7.modules import (
     children,
     descend,
     is_module,
+    module_fields,
     show,
     stored_functions,
     unwrap,
@@ -157,9 +158,8 @@ def _held_modules(m: T7Object, path: str) -> list[tuple[str, T7Object]]:
     for i, child in enumerate(mods if isinstance(mods, list) else [], start=1):
         if is_module(child):
             held.setdefault(id(child), (child_path(path, i), child))
-    for name, value in sorted(m.fields.items(), key=_key) if isinstance(m.fields, dict) else ():
-        if name != "modules" and is_module(value):
-            held.setdefault(id(value), (child_path(path, str(name)), value))
+    for name, value in module_fields(m):
+        held.setdefault(id(value), (child_path(path, name), value))
     return list(held.values())
 
 

@@ -93,8 +93,7 @@ def describe_module(
         return describe_graph(m, indent, path, below)
     kids = [(str(i), c) for i, c in enumerate(t7modules.children(m, path), start=1)]
     if "modules" not in m.fields:  # a class that keeps its parts in fields (torch-rnn's `net`)
-        kids = [(str(k), v) for k, v in m.fields.items() if t7modules.is_module(v)]
-        kids.sort(key=lambda kv: kv[0])
+        kids = t7modules.module_fields(m)
     if not kids:
         return [module_label(m) + _shapes(m)]
     lines = [f"{module_label(m)}{_shapes(m)} {{"]

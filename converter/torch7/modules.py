@@ -106,6 +106,15 @@ def is_module(value: Any) -> bool:
     )
 
 
+def module_fields(m: T7Object) -> list[tuple[str, T7Object]]:
+    """(name, module) of each field other than `modules` that holds a module, by name: the
+    parts a class keeps outside `modules` (torch-rnn's `net`, rnn's Repeater's `module`), which
+    --inspect shows and an untranslatable class's report looks into."""
+    fields = m.fields if isinstance(m.fields, dict) else {}
+    held = [(str(k), v) for k, v in fields.items() if k != "modules" and is_module(v)]
+    return sorted(held, key=lambda kv: kv[0])
+
+
 # Names of the functions Torch7 calls on a module's forward path: one stored on the object
 # itself (a Lua function field) replaces the class's own computation.
 FORWARD_FUNCTIONS = ("updateOutput", "forward", "__call__")

@@ -63,11 +63,12 @@ class ImageList:
             )
 
 
-def class_folders(root: Path) -> ImageList:
+def class_folders(root: Path, scan: _Scan | None = None) -> ImageList:
     """DATA/<synset>/**/<image>: classes are the sorted sub-directory names. Hidden entries
     (names starting with '.', such as .ipynb_checkpoints/ or .DS_Store) are skipped; whatever is
-    left out is counted in the notes."""
-    scan = _Scan()
+    left out is counted in the notes. `scan`: a listing already begun (folder_images'), so that
+    `root` is not listed twice."""
+    scan = scan or _Scan()
     names = sorted(e.name for e in scan.entries(root) if e.is_dir())
     loose = _split_images(scan.files_in(root))[0]
     if not names:
@@ -107,7 +108,7 @@ def folder_images(root: Path, option: str = "--data") -> ImageList:
         raise UserError(f"{root}: {'not a' if root.exists() else 'no such'} directory ({option})")
     scan = _Scan()
     if any(e.is_dir() for e in scan.entries(root)):
-        return class_folders(root)
+        return class_folders(root, scan)
     paths, others = _split_images(scan.files_in(root))
     if not paths:
         raise UserError(f"{root}: no image files in it, nor class folders{_LOOKED}")

@@ -31,14 +31,14 @@ def plot_runs(
     loss_panel: bool = False,
     title: str | None = None,
     force: bool = False,
-) -> Path:
+) -> tuple[Path, list[str]]:
     """Draw `runs` into `out` (any format matplotlib writes, by its suffix; written atomically,
     an existing file only with `force`); the path and the names of the runs left out, which
     had nothing to draw."""
     out = Path(out)
     fmt = check_plot_output(out, force)
-    drawn, left_out = drawable(runs)
-    fig = runs_figure(drawn, smooth=smooth, loss_panel=loss_panel, title=title)
+    drawn, left_out = drawable(runs, [_curves(run, smooth) for run in runs])
+    fig = _figure(drawn, loss_panel=loss_panel, title=title)
     with atomic_path(out, force=force) as tmp:
         try:
             fig.savefig(tmp, format=fmt)
@@ -48,16 +48,18 @@ def plot_runs(
     return out, left_out
 
 
-def drawable(runs: Sequence[Run]) -> tuple[list[Run], list[str]]:
-    """The runs with something to draw, and the names of those without; a UserError when no
-    run has anything."""
-    empty = [run.name for run in runs if _nothing_to_draw(_curves(run, smooth=True))]
+def drawable(
+    runs: Sequence[Run], curves: Sequence[dict]
+) -> tuple[list[tuple[Run, dict]], list[str]]:
+    """The runs with something to draw, each with its `curves`, and the names of those
+    without; a UserError when no run has anything."""
+    empty = [run.name for run, c in zip(runs, curves) if _nothing_to_draw(c)]
     if len(empty) == len(runs):
         raise UserError(
             f"{', '.join(empty)}: no per-epoch train or validation results and no train loss "
             "to plot (only 'Best model' lines?); try 'irv2-logs summary'"
         )
-    return [run for run in runs if run.name not in empty], empty
+    return [(run, c) for run, c in zip(runs, curves) if not _nothing_to_draw(c)], empty
 
 
 def _nothing_to_draw(curves: dict) -> bool:
@@ -85,7 +87,14 @@ def runs_figure(
 ):  # noqa: ANN201 - a matplotlib Figure; matplotlib is imported only here
     """The figure `plot_runs` writes. Each run's curves carry the gid `run<k>-<split>-<metric>`
     (`run<k>-loss` for the loss), so that tests find every run's lines in an SVG."""
-    curves = [_curves(run, smooth) for run in runs]
+    return _figure([(run, _curves(run, smooth)) for run in runs], loss_panel, title)
+
+
+def _figure(drawn: Sequence[tuple[Run, dict]], loss_panel: bool, title: str | None):
+    """runs_figure's matplotlib Figure, of runs whose curves are already worked out (plot_runs
+    needs them first, to leave out the runs with nothing to draw)."""
+    runs = [run for run, _ in drawn]
+    curves = [c for _, c in drawn]
     errors_panel = any(c["series"] for c in curves)
     # a run with loss only would be invisible without its loss: the panel is then drawn anyway
     loss_panel = loss_panel or any(not c["series"] for c in curves)

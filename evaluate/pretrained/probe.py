@@ -15,6 +15,7 @@ import io
 import torch
 from torch import fx, nn
 
+from converter.architecture import parameter_dtype
 from converter.errors import UserError
 
 PROBE_BATCH = 2  # the smallest batch in which "one row per image" can be seen
@@ -39,7 +40,7 @@ def check_image_classifier(network: nn.Module, crop_size: int, description: str)
     if takes.startswith("a table"):
         _refuse(description, f"{takes}, not one batch of images")
     generator = torch.Generator().manual_seed(0)
-    x = torch.rand(shape, generator=generator, dtype=_dtype(network))
+    x = torch.rand(shape, generator=generator, dtype=parameter_dtype(network) or torch.float32)
     was_training = network.training
     _set_training(network, False)  # BatchNorm statistics must not learn from the probe
     try:
@@ -92,8 +93,3 @@ def _set_training(network: nn.Module, mode: bool) -> None:
         network.train(mode)
     except NotImplementedError:  # a torch.export program runs in the mode it was exported in
         pass
-
-
-def _dtype(network: nn.Module) -> torch.dtype:
-    floating = [p.dtype for p in network.parameters() if p.dtype.is_floating_point]
-    return floating[0] if floating else torch.float32

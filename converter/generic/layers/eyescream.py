@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from converter.generic.registry import register_translation
+from converter.generic.registry import register_translation, uninitialised
 
 
 class SpatialConvolutionUpsample(nn.Conv2d):
@@ -31,4 +31,5 @@ def _conv_upsample(m, ctx):
     n_in, n_out, kw, kh, factor = ctx.ints("nInputPlaneU", "nOutputPlaneU", "kW", "kH", "factor")
     ctx.put("weight", ctx.tensor("weight").reshape(n_out * factor * factor, n_in, kh, kw))
     ctx.put("bias", ctx.tensor("bias"))
-    return SpatialConvolutionUpsample(n_in, n_out, kh, kw, factor, tuple(ctx.ints("padH", "padW")))
+    pad = tuple(ctx.ints("padH", "padW"))
+    return uninitialised(SpatialConvolutionUpsample, n_in, n_out, kh, kw, factor, pad)

@@ -142,11 +142,17 @@ class MaxSampling(nn.Module):
     def __init__(self, oh: int, ow: int):
         super().__init__()
         self.oh, self.ow = oh, ow
+        # input (H, W) -> its (rows, cols) windows: plain ints, worked out once per input size
+        # rather than on every call, and not module state (no tensors, nothing in a state_dict)
+        self._windows_by_size: dict[tuple[int, int], tuple[list, list]] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = self._windows(x.shape[-2], self.oh)
+        size = (x.shape[-2], x.shape[-1])
+        if size not in self._windows_by_size:
+            rows, cols = self._windows(size[0], self.oh), self._windows(size[1], self.ow)
+            self._windows_by_size[size] = rows, cols
+        rows, cols = self._windows_by_size[size]
         x = torch.stack([x[..., a:b, :].amax(-2) for a, b in rows], -2)
-        cols = self._windows(x.shape[-1], self.ow)
         return torch.stack([x[..., a:b].amax(-1) for a, b in cols], -1)
 
     @staticmethod

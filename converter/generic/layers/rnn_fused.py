@@ -19,7 +19,6 @@ a change between train() and eval() for the rnn classes, as their training()/eva
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -27,6 +26,7 @@ from torch import nn
 
 from converter.errors import T7FormatError
 from converter.generic.layers.arithmetic import put_tensor
+from converter.generic.layers.dpnn import Decorator
 from converter.generic.layers.rnn_steps import tracing
 from converter.generic.registry import ModuleContext, register_translation
 from converter.torch7.objects import T7Object
@@ -247,20 +247,20 @@ class SeqReverseSequence(nn.Module):
         return x.flip(self.dim)
 
 
-class SeqBRNN(nn.ModuleDict):
+def forget_inside(container: nn.Module) -> None:
+    """Torch7's forget() on a container: every module inside it that remembers state (those
+    with their own `forget()`) starts the next call from zeros."""
+    for m in container.modules():
+        if m is not container and hasattr(m, "forget"):
+            m.forget()
+
+
+class SeqBRNN(Decorator):
     """rnn's nn.SeqBRNN: its one child (a Sequential: forward SeqLSTM and the reversed backward
     one, merged; batch-first transposes around them) run as is. `forget()` reaches the LSTMs."""
 
-    def __init__(self, module: nn.Module):
-        super().__init__(OrderedDict([("1", module)]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self["1"](x)
-
     def forget(self) -> None:
-        for m in self.modules():
-            if m is not self and hasattr(m, "forget"):
-                m.forget()
+        forget_inside(self)
 
 
 def _remember_mode(t7: T7Object) -> str | None:

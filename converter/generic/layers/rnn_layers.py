@@ -11,7 +11,7 @@ from torch import nn
 from converter.generic.layers.arithmetic import put_tensor
 from converter.generic.layers.containers import one_child
 from converter.generic.layers.rnn_steps import MaskZero
-from converter.generic.registry import register_translation
+from converter.generic.registry import register_translation, uninitialised
 
 
 @register_translation("nn.MaskZero", "nn.TrimZero")
@@ -22,7 +22,7 @@ def _mask_zero(m, ctx):
 @register_translation("nn.LinearNoBias")
 def _linear_no_bias(m, ctx):
     weight = put_tensor(ctx, "weight")  # a bias field, if any, is one Torch7 never adds
-    return nn.Linear(weight.shape[1], weight.shape[0], bias=False)
+    return uninitialised(nn.Linear, weight.shape[1], weight.shape[0], bias=False)
 
 
 @register_translation("nn.CopyGrad")

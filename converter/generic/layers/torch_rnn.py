@@ -22,6 +22,7 @@ from converter.errors import T7FormatError
 from converter.generic.layers.rnn_fused import (
     SeqLSTM,
     VanillaRNN,
+    forget_inside,
     put_lstm,
     required_tensor,
 )
@@ -53,9 +54,7 @@ class SequenceNet(nn.ModuleDict):
 
     def forget(self) -> None:
         """torch-rnn's resetStates(): every recurrent layer starts the next call from zeros."""
-        for m in self.modules():
-            if m is not self and hasattr(m, "forget"):
-                m.forget()
+        forget_inside(self)
 
 
 def is_torch_rnn_lstm(t7: T7Object) -> bool:
