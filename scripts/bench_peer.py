@@ -12,10 +12,10 @@ anything is timed: a model OpenCV cannot read, or reads wrongly, is named and le
   `setInput` + `forward`;
 - forward: every model both run correctly, the network already built on both sides.
 
-Rounds alternate the contestants; a round repeats one call until it lasts --round seconds and
-gives the time per call; the best of --repeat rounds is printed, with our/OpenCV ratios against
-the limits of issue 24. Exits 1 if a limit is missed. On a shared machine `--clock cpu` (this
-process's CPU time) is steadier than wall time.
+Rounds alternate the contestants; a round repeats one call about --round seconds' worth of
+times (scripts/timing.py) and gives the time per call; the best of --repeat rounds is printed,
+with our/OpenCV ratios against the limits of issue 24. Exits 1 if a limit is missed. On a
+shared machine `--clock cpu` (this process's CPU time) is steadier than wall time.
 
     python scripts/bench_peer.py [--fixture ../shared/fixtures/torch7] [--repeat 5]
 """
@@ -27,13 +27,13 @@ import gzip
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import calls_per_round, per_call, timed, use_clock
 
 from converter import load_model, translate
 from converter.torch7.reader import load_t7
@@ -41,7 +41,6 @@ from converter.torch7.reader import load_t7
 LIMITS = {"load": 1.0, "load + first forward": 2.0, "forward": 1.0}
 MLP_FORWARD_LIMIT = 2.0  # a few microseconds of work: what is left is Python's call overhead
 TOLERANCE = 1e-5  # max|out - Torch7| <= TOLERANCE * max|Torch7| (float32)
-CLOCK = time.perf_counter  # --clock cpu: time.process_time
 
 
 @dataclass
@@ -73,23 +72,14 @@ def cases(fixture: Path, realworld: Path, tmp: Path) -> list[Case]:
     ]  # fmt: skip
 
 
-def per_call(fn: Callable[[], object], seconds: float) -> float:
-    """Seconds per call of `fn`, over as many calls as fill `seconds` (one round)."""
-    calls, start = 0, CLOCK()
-    while True:
-        fn()
-        calls += 1
-        elapsed = CLOCK() - start
-        if elapsed >= seconds:
-            return elapsed / calls
-
-
 def best_of(contestants: dict[str, Callable[[], object]], args) -> dict[str, float]:  # noqa: ANN001
-    """The best time per call of each contestant over --repeat rounds, alternating them."""
+    """The best time per call of each contestant over --repeat rounds, alternating them; each
+    round as many calls as fill --round seconds, sized by a first call that does not count."""
+    calls = {name: calls_per_round(timed(fn)[0], args.round) for name, fn in contestants.items()}
     times: dict[str, list[float]] = {name: [] for name in contestants}
     for _ in range(args.repeat):
         for name, fn in contestants.items():
-            times[name].append(per_call(fn, args.round))
+            times[name].append(per_call(fn, calls[name]))
     return {name: min(t) for name, t in times.items()}
 
 
@@ -183,8 +173,7 @@ def main() -> None:
     except ImportError:
         print('bench_peer: skipped, OpenCV is not installed (pip install ".[bench]")')
         return
-    global CLOCK
-    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    use_clock(args.clock)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     if not (args.fixture / "full" / "irv2_full.t7.gz").is_file():

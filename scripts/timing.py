@@ -1,6 +1,6 @@
 """The clock and the timing rounds the benchmarks share (bench_translate.py, bench_recurrent.py,
-bench_pysource.py): calls are timed in rounds that each last long enough to average out jitter,
-and the least disturbed round counts.
+bench_pysource.py, bench_peer.py): calls are timed in rounds that each last long enough to
+average out jitter, and the least disturbed round counts.
 
 On a machine others share, --clock cpu (one thread, this process's CPU time) is steadier than
 wall time; `use_clock` switches every timing here at once.
