@@ -207,7 +207,7 @@ def _write_mapped_py(conversion, output: Path, force: bool) -> str:  # noqa: ANN
     from converter.outputs.pysource.writer import About, save_python
 
     with recording() as calls:
-        model = conversion.build_model()
+        model = conversion.build_model(fresh=True)
     size = f"{conversion.config.in_chans} x 299 x 299"
     about = About(
         conversion.meta["source_file"],

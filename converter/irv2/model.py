@@ -313,9 +313,12 @@ def skeleton(cfg: IRV2Config) -> InceptionResNetV2:
         _SKELETON.reset(token)
 
 
-def with_weights(cfg: IRV2Config, state: dict[str, torch.Tensor]) -> InceptionResNetV2:
-    """The network holding `state`'s tensors themselves (no copy). Initialising 56 M
-    parameters only to overwrite them cost more than reading the file."""
-    model = skeleton(cfg)
+def with_weights(
+    cfg: IRV2Config, state: dict[str, torch.Tensor], model: InceptionResNetV2 | None = None
+) -> InceptionResNetV2:
+    """The network holding `state`'s tensors themselves (no copy): `model`, a `skeleton(cfg)`
+    whose tensors are still on the meta device, or a new one. Initialising 56 M parameters
+    only to overwrite them cost more than reading the file."""
+    model = skeleton(cfg) if model is None else model
     model.load_state_dict(state, assign=True)
     return model
