@@ -10,7 +10,9 @@ anything is timed: a model OpenCV cannot read, or reads wrongly, is named and le
 - load + first forward: the small real models (OpenCV builds its network lazily, on the first
   forward, so a load alone would flatter it): `translate` + forward vs `readNetFromTorch` +
   `setInput` + `forward`;
-- forward: every model both run correctly, the network already built on both sides.
+- forward: every model both run correctly, the network already built on both sides; where
+  the network is a chain of a few plain layer kinds (the MLP, ml_HR) also its "F floor", the
+  same operations as bare torch.nn.functional calls, which no eager PyTorch code runs faster.
 
 Rounds alternate the contestants; a round repeats one call about --round seconds' worth of
 times (scripts/timing.py) and gives the time per call; the best of --repeat rounds is printed,
@@ -23,6 +25,7 @@ shared machine `--clock cpu` (this process's CPU time) is steadier than wall tim
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import shutil
 import sys
@@ -33,12 +36,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from timing import calls_per_round, per_call, timed, use_clock
+from torch import nn
 
 from converter import load_model, translate
+from converter.generic.layers.activation import SoftMax
+from converter.generic.layers.containers import Chain
+from converter.generic.layers.pooling import MaxPool
+from converter.generic.layers.shape import View
 from converter.torch7.reader import load_t7
 
 LIMITS = {"load": 1.0, "load + first forward": 2.0, "forward": 1.0}
+FLOOR = "F floor"  # the same operations as bare torch.nn.functional calls: see functional_floor
 MLP_FORWARD_LIMIT = 2.0  # a few microseconds of work: what is left is Python's call overhead
 TOLERANCE = 1e-5  # max|out - Torch7| <= TOLERANCE * max|Torch7| (float32)
 
@@ -107,6 +117,43 @@ def torch_forward(x: torch.Tensor) -> Callable[[torch.nn.Module], torch.Tensor]:
     return run
 
 
+def functional_floor(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """A Chain's forward as bare torch.nn.functional calls with its tensors bound: no modules,
+    no Torch7 rules (View's batch test, SoftMax's dimension rule), only the operations, which
+    no eager PyTorch code runs faster. None where a layer is not one of the few kinds here."""
+    steps = [_floor_step(m) for m in model.children()] if isinstance(model, Chain) else [None]
+    if None in steps:
+        return None
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            for step in steps:
+                x = step(x)
+        return x
+
+    return run
+
+
+def _floor_step(m: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    if isinstance(m, nn.Linear):
+        return functools.partial(F.linear, weight=m.weight, bias=m.bias)
+    if isinstance(m, nn.Conv2d) and m.padding_mode == "zeros":
+        return functools.partial(
+            F.conv2d, weight=m.weight, bias=m.bias, stride=m.stride, padding=m.padding,
+            dilation=m.dilation, groups=m.groups,
+        )  # fmt: skip
+    if isinstance(m, MaxPool) and not m.ceil_mode and not m.keep_indices and len(m.kernel) == 2:
+        return functools.partial(F.max_pool2d, kernel_size=m.kernel, stride=m.stride,
+                                 padding=m.padding)  # fmt: skip
+    if isinstance(m, nn.ReLU):
+        return F.relu
+    if isinstance(m, View) and len(m.size) == 1:
+        return functools.partial(torch.flatten, start_dim=1)  # a batch in, as here
+    if isinstance(m, SoftMax) and m.log:
+        return functools.partial(F.log_softmax, dim=1)
+    return None
+
+
 def bench(case: Case, cv2, args) -> list[tuple[str, float, float]]:  # noqa: ANN001
     """(what, ours/OpenCV ratio, limit) rows for one model; prints its times."""
     ref = load_t7(case.ref)
@@ -146,16 +193,20 @@ def bench(case: Case, cv2, args) -> list[tuple[str, float, float]]:  # noqa: ANN
     rows += report(case, what, best_of(contestants, args), LIMITS[what])
     forwards = {"OpenCV": lambda: run_cv(net)}
     forwards |= {k: (lambda m=m: run_ours(m)) for k, m in models.items()}
+    floor = functional_floor(models["translate"])
+    if floor is not None and relative_error(floor(x).numpy(), y) <= TOLERANCE:
+        forwards[FLOOR] = lambda: floor(x)
     limit = MLP_FORWARD_LIMIT if case.mlp else LIMITS["forward"]
     rows += report(case, "forward", best_of(forwards, args), limit)
     return rows
 
 
 def report(case: Case, what: str, best: dict[str, float], limit: float) -> list:
+    """Prints the times; (what, ours/OpenCV, limit) rows for ours (the floor is for reference)."""
     peer = best.pop("OpenCV")
     print(f"  {what:21s} OpenCV {peer * 1e3:9.3f} ms   " + "   ".join(
         f"{k} {t * 1e3:9.3f} ms ({t / peer:.2f}x)" for k, t in best.items()))  # fmt: skip
-    return [(f"{case.name}: {what}, {k}", t / peer, limit) for k, t in best.items()]
+    return [(f"{case.name}: {what}, {k}", t / peer, limit) for k, t in best.items() if k != FLOOR]
 
 
 def main() -> None:
