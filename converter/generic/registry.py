@@ -227,13 +227,15 @@ def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:
     and floating point where they become parameters: what assigning them all at once needs.
     The module's own tensors are read from its registries, as its state_dict would list them
     (no None entries, no non-persistent buffers), without a state_dict's walk and hooks."""
+    given = ctx.given
+    if not given and not built._parameters and not built._buffers:
+        return  # most modules (activations, shapes, containers) hold no tensor: nothing to match
     params = {k: v for k, v in built._parameters.items() if v is not None}
     own = params | {
         k: v
         for k, v in built._buffers.items()
         if v is not None and k not in built._non_persistent_buffers_set
     }
-    given = ctx.given
     problems = [f"no {k} tensor" for k in own if k not in given]
     problems += [f"a {k} tensor it has no place for" for k in given if k not in own]
     for k in own.keys() & given.keys():
