@@ -28,8 +28,9 @@ from __future__ import annotations
 import argparse
 import functools
 import gzip
-import multiprocessing
+import json
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -66,10 +67,8 @@ class Case:
     mlp: bool = False  # forward limit MLP_FORWARD_LIMIT
 
 
-def cases(fixture: Path, realworld: Path, tmp: Path) -> list[Case]:
-    full = tmp / "irv2_full.t7"
-    with gzip.open(fixture / "full" / "irv2_full.t7.gz") as fin, open(full, "wb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 22)
+def cases(fixture: Path, realworld: Path, full: Path) -> list[Case]:
+    """The models; `full` is where the IRv2 fixture is unpacked (by `unpack`)."""
     models = realworld / "models"
     return [
         Case("IRv2 full", full, fixture / "full" / "irv2_full_ref.t7", small=False),
@@ -218,17 +217,32 @@ def report(case: Case, what: str, best: dict[str, float], limit: float) -> list:
     return [(f"{case.name}: {what}, {k}", t / peer, limit) for k, t in best.items() if k != FLOOR]
 
 
-def bench_alone(case: Case, args) -> list[tuple[str, float, float]]:  # noqa: ANN001
-    """`bench` in a process of its own: the C allocator keeps large blocks in the heap once a
-    big model has freed some, and a later model's forward then skips the page faults it pays
-    in a new process (the bumper CNN's up to 1.4x faster after the IRv2), so no model's times
-    depend on what ran before it."""
-    import cv2
+def unpack(fixture: Path, full: Path) -> None:
+    with gzip.open(fixture / "full" / "irv2_full.t7.gz") as fin, open(full, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 22)
 
+
+def bench_alone(case: Case, args, rows_file: Path) -> list[tuple[str, float, float]]:  # noqa: ANN001
+    """`bench` in a new Python process (this script, --one): the C allocator keeps large blocks
+    in the heap once a big model has freed some, and a later model's forward then skips page
+    faults it pays in a new process (the bumper CNN's forward up to 1.4x faster after the
+    IRv2's), so no model's times depend on what ran before it. (Not multiprocessing's workers:
+    ml_HR's load ran up to 1.7x slower in those, and in their parent, than in a new process.)"""
+    options = ["--fixture", args.fixture, "--realworld", args.realworld, "--unpacked",
+               args.unpacked, "--repeat", args.repeat, "--round", args.round, "--clock",
+               args.clock, "--one", case.name, "--rows", rows_file]  # fmt: skip
+    if subprocess.run([sys.executable, __file__, *map(str, options)]).returncode:
+        sys.exit(f"{case.name}: its benchmark failed (above)")
+    return [tuple(row) for row in json.loads(rows_file.read_text())]
+
+
+def run_one(args, cv2) -> None:  # noqa: ANN001
+    """--one: this process times that one model and writes its rows to --rows."""
     use_clock(args.clock)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    return bench(case, cv2, args)
+    case = next(c for c in cases(args.fixture, args.realworld, args.unpacked) if c.name == args.one)
+    args.rows.write_text(json.dumps(bench(case, cv2, args)))
 
 
 def main() -> None:
@@ -240,23 +254,28 @@ def main() -> None:
     ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")
     ap.add_argument("--only", help="run only the models whose name contains this")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    for internal in ("--one", "--rows", "--unpacked"):  # how bench_alone runs one model
+        ap.add_argument(internal, type=str if internal == "--one" else Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     try:
         import cv2
     except ImportError:
         print('bench_peer: skipped, OpenCV is not installed (pip install ".[bench]")')
         return
+    if args.one:
+        return run_one(args, cv2)
     if not (args.fixture / "full" / "irv2_full.t7.gz").is_file():
         sys.exit(f"{args.fixture}/full/irv2_full.t7.gz: not found (pass --fixture)")
     print(f"OpenCV {cv2.__version__}, torch {torch.__version__}, one thread each, {args.clock} "
           f"clock, best of {args.repeat} rounds, each model in a new process")  # fmt: skip
     rows = []
-    spawn = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
-        for case in cases(args.fixture, args.realworld, Path(tmp)):
+        args.unpacked = Path(tmp) / "irv2_full.t7"
+        for case in cases(args.fixture, args.realworld, args.unpacked):
             if args.only is None or args.only.lower() in case.name.lower():
-                with spawn.Pool(1) as fresh:
-                    rows += fresh.apply(bench_alone, (case, args))
+                if case.path == args.unpacked:
+                    unpack(args.fixture, args.unpacked)
+                rows += bench_alone(case, args, Path(tmp) / "rows.json")
     print("\nours / OpenCV")
     missed = 0
     for what, ratio, limit in rows:
