@@ -158,3 +158,29 @@ def test_irv2_eval_on_safetensors_equals_eval_on_pt(tiny_files, photos, tmp_path
         del summary["run"]  # timings
         results[weights.suffix] = summary
     assert results[".safetensors"] == results[".pt"]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "says"),
+    [
+        (lambda t: t.pop("fc.bias"), "missing fc.bias"),
+        (lambda t: t.update(extra=torch.zeros(1)), "unexpected extra"),
+        (lambda t: t.update({"fc.bias": torch.zeros(3)}), r"fc.bias of size \(3,\)"),
+    ],
+)
+def test_tensors_that_do_not_fit_the_recorded_network_are_one_line(
+    tiny_files, tmp_path, tamper, says
+):
+    """The mapped network is given the file's tensors directly (no load_state_dict): a key
+    missing, one too many or a wrong shape is still refused, naming it."""
+    from safetensors.torch import load_file, safe_open, save_file
+
+    with safe_open(str(tiny_files[1]), "pt") as f:
+        metadata = f.metadata()
+    tensors = load_file(str(tiny_files[1]))
+    tamper(tensors)
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata=metadata)
+    with pytest.raises(UserError, match=f"do not fit its recorded network.*{says}") as err:
+        load_model(tmp_path / "bad.safetensors")
+    print(err.value)
+    assert "\n" not in str(err.value)

@@ -157,19 +157,33 @@ class TreeTranslation:
         `load_state_dict(assign=True)` would give them, without its walk over every key; a
         tensor left on the meta device (a builder's submodule built outside `ctx`) is refused."""
         for _, built, _, given in self._built.values():
-            params, buffers = built._parameters, built._buffers
             for name, tensor in given.items():
-                if name in params:
-                    params[name] = nn.Parameter(tensor, params[name].requires_grad)
-                else:
-                    buffers[name] = tensor
-        for name, sub in root.named_modules():
-            for key, t in [*sub._parameters.items(), *sub._buffers.items()]:
-                if t is not None and t.is_meta:
-                    raise T7FormatError(
-                        f"{self.source}: {show(name)}.{key} was built without a tensor from "
-                        "the file (a translation built a module outside its ModuleContext)"
-                    )
+                give(built, name, tensor)
+        for path, key in still_meta(root)[:1]:
+            raise T7FormatError(
+                f"{self.source}: {show(path)}.{key} was built without a tensor from the file (a "
+                "translation built a module outside its ModuleContext)"
+            )
+
+
+def give(module: nn.Module, name: str, tensor: torch.Tensor) -> None:
+    """`module`'s parameter or buffer `name` becomes `tensor` itself, as
+    `load_state_dict(assign=True)` makes it (a parameter keeps its requires_grad)."""
+    params = module._parameters
+    if name in params:
+        params[name] = nn.Parameter(tensor, params[name].requires_grad)
+    else:
+        module._buffers[name] = tensor
+
+
+def still_meta(root: nn.Module) -> list[tuple[str, str]]:
+    """(module path, name) of each parameter or buffer left on the meta device."""
+    return [
+        (path, key)
+        for path, sub in root.named_modules()
+        for key, t in [*sub._parameters.items(), *sub._buffers.items()]
+        if t is not None and t.is_meta
+    ]
 
 
 def uninitialised(cls: type[M], *args: Any, **kwargs: Any) -> M:
