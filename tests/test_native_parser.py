@@ -138,7 +138,7 @@ def test_damaged_files_are_left_to_the_python_loop(name, bundled, fixtures, real
     path = {"data": bundled, "fixtures": fixtures, "realworld": realworld}[where] / rest
     mutator = ByteMutator(path.read_bytes(), seed=24)
     outcomes = []
-    for _ in range(150):
+    for _ in range(100):
         what, data = mutator.mutate()
         outcomes.append(check_same(path, data, f"{name}, {what}"))
     print(f"{name}: {outcomes.count('built')} mutants built alike, the rest left to Python")

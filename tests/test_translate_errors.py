@@ -126,6 +126,15 @@ def test_an_error_in_a_translated_class_names_its_path(fixtures):
         forward(net, torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match=r"^nn.SpatialUniformCrop at 2: "):  # every time
         forward(net, torch.zeros(1, 3, 4, 4))
+    assert not net._forward_hooks  # a Chain root names it from its own forward: no hook
+
+
+def test_a_root_that_is_not_a_chain_names_the_path_through_a_hook(fixtures):
+    crop = load_t7(fixtures / "zoo3" / "spatialuniformcrop.t7")["module"]
+    net = translate(module("nn.ConcatTable", modules=[module("nn.Identity"), crop]))
+    assert len(net._forward_hooks) == 1
+    with pytest.raises(ValueError, match=r"^nn.SpatialUniformCrop at 2: SpatialUniformCrop"):
+        forward(net, torch.zeros(1, 3, 4, 4))
 
 
 def test_an_unknown_class_pointing_back_at_its_container_is_no_cycle(tmp_path):
