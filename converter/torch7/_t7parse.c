@@ -214,7 +214,7 @@ static PyObject *read_torch(Parser *p, PyObject *index) {
     if (version == NULL) goto fail_raw;
     if (version == Py_None) { /* no "V n" head: this is the class name (files before versions) */
         Py_DECREF(version);
-        version = PyLong_FromLong(0);
+        if ((version = PyLong_FromLong(0)) == NULL) goto fail_raw;
     } else {
         Py_DECREF(raw);
         if (read_string(p, &s, &n) || (raw = PyBytes_FromStringAndSize(s, n)) == NULL) {
@@ -286,7 +286,7 @@ static PyObject *read_table(Parser *p, PyObject *index) {
     PyObject *key, *value;
     int is_list = n > 0;
     while (is_list && PyDict_Next(table, &pos, &key, &value)) {
-        int overflow;
+        int overflow = 0;
         long long k = PyLong_CheckExact(key) ? PyLong_AsLongLongAndOverflow(key, &overflow) : 0;
         is_list = PyLong_CheckExact(key) && !overflow && k >= 1 && k <= n;
     }
