@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -147,6 +149,56 @@ def test_storages_are_not_read_until_asked(bundled, monkeypatch):
     assert reads == []
     model["modules"][0]["modules"][0]["modules"][0]["weight"].numpy()
     assert reads == [4 * 3 * 3 * 3]
+
+
+def lazy_weights(folder) -> list:  # noqa: ANN001 - a Path
+    """The convolution weights of the tiny IRv2 in `folder`, as T7Tensors still in the file."""
+    from converter.torch7.modules import walk
+
+    tree = load_t7(folder / "irv2_tiny.t7")
+    return [m["weight"] for _, m in walk(tree) if "Convolution" in m.class_name]
+
+
+def test_one_load_opens_its_file_once_for_every_tensor(bundled, monkeypatch):
+    import builtins
+
+    opened = []
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    weights = lazy_weights(bundled)
+    opened.clear()
+    arrays = [w.numpy() for w in weights]
+    assert len(arrays) > 100 and len(opened) == 1
+
+
+def test_a_file_cut_short_after_the_load_is_refused(bundled, tmp_path):
+    import shutil
+
+    path = tmp_path / "irv2_tiny.t7"
+    shutil.copy(bundled / "irv2_tiny.t7", path)
+    weights = lazy_weights(path.parent)
+    last = max(weights, key=lambda w: w.storage.file_offset)
+    with open(path, "r+b") as f:
+        f.truncate(last.storage.file_offset + 4)  # its first element only
+    with pytest.raises(T7FormatError, match="file changed or truncated while reading a storage"):
+        last.numpy()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_process_reads_through_a_file_of_its_own(bundled):
+    """Parent and child would otherwise share one file position between seek and read."""
+    weights = lazy_weights(bundled)
+    expected = weights[1].numpy()  # the parent opens the file
+    shared = weights[0].storage.file
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: its own file, the same values
+        ok = np.array_equal(weights[1].numpy(), expected) and shared._opened_by == os.getpid()
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert shared._opened_by == os.getpid()
 
 
 EXPECTED_REALWORLD = {

@@ -7,6 +7,7 @@ how the bytes were read (binary, ASCII or gzip).
 from __future__ import annotations
 
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,11 +105,13 @@ class StorageFile:
     """The file one load's lazy storages lie in: opened on the first read and kept open for the
     others, so a network's tensors cost one `open` per load instead of one per tensor (which on
     a small model took longer than the reading), and closed when the last storage holding it is
-    gone. A file that shrank since the load is reported, not read short."""
+    gone. A file that shrank since the load is reported, not read short. A process forked after
+    the file was opened opens its own: the two would share one file position."""
 
     def __init__(self, path: Path):
         self.path = path
         self._file: BinaryIO | None = None
+        self._opened_by = 0  # the process id that opened _file
         self._lock = threading.Lock()  # seek + read as one, whichever thread reads
 
     def read(self, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
@@ -118,8 +121,8 @@ class StorageFile:
             return out
         view, done = memoryview(out).cast("B"), 0
         with self._lock:
-            if self._file is None:
-                self._file = open(self.path, "rb", buffering=0)
+            if self._opened_by != os.getpid():
+                self._file, self._opened_by = open(self.path, "rb", buffering=0), os.getpid()
             self._file.seek(offset)
             while done < len(view):
                 n = self._file.readinto(view[done:])
