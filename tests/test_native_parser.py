@@ -6,6 +6,8 @@ tree or returns None, and None wherever the Python loop raises."""
 from __future__ import annotations
 
 import math
+import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,11 @@ import numpy as np
 import pytest
 from t7fuzz import ByteMutator
 
+from converter.errors import T7FormatError
 from converter.torch7 import fast
 from converter.torch7.binary import _IdentityKey
 from converter.torch7.objects import LuaBool, LuaFunction, T7Object, T7Storage, T7Tensor
+from converter.torch7.reader import load_t7
 from converter.torch7.sniff import sniff_format
 
 pytestmark = pytest.mark.skipif(
@@ -25,17 +29,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def native(data: bytes, path: Path) -> tuple[Any, int] | None:
+def native(data: bytes, path: Path, lazy: bool = True) -> tuple[Any, int] | None:
     """(tree, end offset) from the C loop alone, or None where it gives up."""
-    reader = fast.BinaryReader(data, path, path)
-    return fast._t7parse.parse(
-        reader.data, fast.MAX_DEPTH, fast.MAX_TENSOR_DIMS, fast._SPECS, fast._PYTHON_ONLY,
-        reader.storage_at, T7Object, T7Tensor, T7Storage, LuaFunction, LuaBool, _IdentityKey,
-    )  # fmt: skip
+    return fast.native(fast.BinaryReader(data, path, path if lazy else None))
 
 
-def python(data: bytes, path: Path) -> tuple[Any, int]:
-    reader = fast.BinaryReader(data, path, path)
+def python(data: bytes, path: Path, lazy: bool = True) -> tuple[Any, int]:
+    reader = fast.BinaryReader(data, path, path if lazy else None)
     return reader.read_obj(), reader.pos
 
 
@@ -76,6 +76,7 @@ def differences(a: Any, b: Any, seen: dict[int, int]) -> str | None:
         same = (a.class_name, a.dtype, a.size, a.file_offset, a.path) == (
             b.class_name, b.dtype, b.size, b.file_offset, b.path,
         ) and (a.data is None) == (b.data is None)  # fmt: skip
+        same = same and (a.data is None or np.array_equal(a.data, b.data, equal_nan=True))
         return None if same else f": {a.class_name} of {a.size} vs {b.class_name} of {b.size}"
     if isinstance(a, _IdentityKey):
         return differences(a.obj, b.obj, seen)
@@ -102,11 +103,12 @@ def binary_files(*roots: Path) -> list[Path]:
     return files
 
 
-def check_same(path: Path, data: bytes, what: str) -> str:
-    """'built', or 'gave up' where the C loop returned None; fails where the loops disagree."""
-    done = native(data, path)
+def check_same(path: Path, data: bytes, what: str, lazy: bool = True) -> str:
+    """'built', or 'gave up' where the C loop returned None; fails where the loops disagree.
+    `lazy`: storages left in the file, else copied out of the buffer (gzip input)."""
+    done = native(data, path, lazy)
     try:
-        want = python(data, path)
+        want = python(data, path, lazy)
     except Exception as e:  # noqa: BLE001 - any failure of the Python loop: C must give up
         assert done is None, f"{what}: the C loop built a tree where Python raised {e!r}"
         return "gave up"
@@ -123,6 +125,55 @@ def test_every_binary_file_reads_alike(bundled, fixtures, realworld):
     outcomes = [check_same(f, f.read_bytes(), str(f)) for f in files]
     print(f"{len(files)} binary files: {outcomes.count('built')} built by the C loop")
     assert len(files) > 250 and outcomes.count("gave up") <= 1  # one fixture is damaged
+
+
+def test_storages_copied_out_of_the_buffer_read_alike(bundled, fixtures):
+    """Gzipped files and load_t7(lazy=False): the storages' bytes are copied at once."""
+    files = binary_files(bundled, fixtures / "zoo2")
+    outcomes = [check_same(f, f.read_bytes(), str(f), lazy=False) for f in files]
+    assert len(files) > 50 and "built" in outcomes
+
+
+def tensor_file(offset: int, storage: bytes = struct.pack("<i", 0)) -> bytes:
+    """A file holding one 1-D FloatTensor of size 0, stride 1, storageOffset `offset`."""
+    head = struct.pack("<iii", 4, 1, 3) + b"V 1" + struct.pack("<i", 17) + b"torch.FloatTensor"
+    return head + struct.pack("<iqqq", 1, 0, 1, offset) + storage
+
+
+@pytest.mark.parametrize("offset", [0, -1, -(2**63)])
+def test_an_offset_before_the_storage_is_refused_by_both(offset):
+    """storageOffset is 1-based: below 1 the Python loop refuses the view, the C one gives up
+    (for -2**63, offset - 1 would wrap around to the largest int64)."""
+    with pytest.raises(T7FormatError, match="corrupt torch.FloatTensor: size"):
+        python(tensor_file(offset), Path("t.t7"))
+    assert native(tensor_file(offset), Path("t.t7")) is None
+    assert native(tensor_file(1), Path("t.t7")) is not None
+
+
+def test_nesting_deeper_than_the_c_loop_goes_is_read_in_a_small_thread_stack(tmp_path):
+    """1,500 tensors, each in the storage slot of the one before: the C loop gives up at its
+    depth bound, so a thread with a 512 KB stack (macOS's default) does not crash, and the
+    Python loop says what is wrong."""
+    one = struct.pack("<iii", 4, 0, 3) + b"V 1" + struct.pack("<i", 17) + b"torch.FloatTensor"
+    one += struct.pack("<iqqq", 1, 1, 1, 1)
+    data = b"".join(one[:4] + struct.pack("<i", i + 1) + one[8:] for i in range(1500))
+    (tmp_path / "deep.t7").write_bytes(data + struct.pack("<i", 0))
+    seen = []
+
+    def load() -> None:
+        try:
+            load_t7(tmp_path / "deep.t7")
+        except T7FormatError as e:
+            seen.append(str(e))
+
+    previous = threading.stack_size(512 * 1024)
+    try:
+        worker = threading.Thread(target=load)
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(previous)
+    assert seen and "no storage" in seen[0]
 
 
 MUTATED = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import os
 import struct
@@ -159,20 +160,30 @@ def lazy_weights(folder) -> list:  # noqa: ANN001 - a Path
     return [m["weight"] for _, m in walk(tree) if "Convolution" in m.class_name]
 
 
-def test_one_load_opens_its_file_once_for_every_tensor(bundled, monkeypatch):
+def test_tensors_read_in_one_block_share_one_open_file(bundled, monkeypatch):
+    """Inside `reading_files` (translate and the mapping use it) a network's tensors cost one
+    open; outside it each read opens and closes the file, so no tree keeps it open."""
     import builtins
+
+    from converter.torch7.objects import reading_files
 
     opened = []
     real_open = builtins.open
     monkeypatch.setattr(builtins, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
     weights = lazy_weights(bundled)
     opened.clear()
-    arrays = [w.numpy() for w in weights]
-    assert len(arrays) > 100 and len(opened) == 1
+    with reading_files():
+        inside = [w.numpy() for w in weights]
+    assert len(inside) > 100 and len(opened) == 1
+    opened.clear()
+    outside = [w.numpy() for w in weights[:3]]
+    assert len(opened) == 3 and all(np.array_equal(a, b) for a, b in zip(inside, outside))
 
 
 def test_a_file_cut_short_after_the_load_is_refused(bundled, tmp_path):
     import shutil
+
+    from converter.torch7.objects import reading_files
 
     path = tmp_path / "irv2_tiny.t7"
     shutil.copy(bundled / "irv2_tiny.t7", path)
@@ -180,25 +191,32 @@ def test_a_file_cut_short_after_the_load_is_refused(bundled, tmp_path):
     last = max(weights, key=lambda w: w.storage.file_offset)
     with open(path, "r+b") as f:
         f.truncate(last.storage.file_offset + 4)  # its first element only
-    with pytest.raises(T7FormatError, match="file changed or truncated while reading a storage"):
-        last.numpy()
+    for block in (reading_files, contextlib.nullcontext):
+        with block(), pytest.raises(T7FormatError, match="file changed or truncated while"):
+            last.numpy()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_a_forked_process_reads_through_a_file_of_its_own(bundled):
+def test_a_process_forked_in_a_reading_block_reads_through_a_file_of_its_own(bundled):
     """Parent and child would otherwise share one file position between seek and read."""
+    from converter.torch7 import objects
+
     weights = lazy_weights(bundled)
-    expected = weights[1].numpy()  # the parent opens the file
-    shared = weights[0].storage.file
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
-        pid = os.fork()
-    if pid == 0:  # the child: its own file, the same values
-        ok = np.array_equal(weights[1].numpy(), expected) and shared._opened_by == os.getpid()
-        os._exit(0 if ok else 1)
-    _, status = os.waitpid(pid, 0)
+    with objects.reading_files():
+        expected = weights[1].numpy()  # the parent opens the file
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+            pid = os.fork()
+        if pid == 0:  # the child: the same values, through a file it opened
+            ok = False
+            try:
+                same = np.array_equal(weights[1].numpy(), expected)
+                mine = (weights[1].storage.path, os.getpid()) in objects._READING.get().files
+                ok = same and mine
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert shared._opened_by == os.getpid()
 
 
 EXPECTED_REALWORLD = {
@@ -268,6 +286,8 @@ def test_deep_nesting_is_an_error_not_a_crash(tmp_path):
         (b"PK\x03\x04rest", "ZIP"),
         (b"\x89HDF\r\n\x1a\n", "HDF5"),
         (b"\x03\x00\x00\x00\x01\x00\x00\x00\xff\xff\xff\x7f", "table"),
+        (struct.pack("<iii", 4, 1, 5) + b"V inf", "corrupt class version 'V inf'"),
+        (struct.pack("<iii", 4, 1, 5) + b"V 1.x", "corrupt class version 'V 1.x'"),
     ],
 )
 def test_bad_files_give_one_line(tmp_path, content, words):

@@ -236,6 +236,18 @@ def _user_code(code: Callable | None) -> Path | None:
     return None if _PROJECT in path.parents else path
 
 
+def tensor_problems(own: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> list[str]:
+    """What keeps `given` from standing for a module's `own` tensors, name for name and shape
+    for shape, in words ([] where nothing does)."""
+    problems = [f"no {k} tensor" for k in own if k not in given]
+    problems += [f"a {k} tensor it has no place for" for k in given if k not in own]
+    for k in own.keys() & given.keys():
+        if tuple(own[k].shape) != tuple(given[k].shape):
+            shape = "x".join(map(str, given[k].shape)) or "scalar"
+            problems.append(f"{k} of size {shape} where {tuple(own[k].shape)} is needed")
+    return problems
+
+
 def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:
     """The tensors a builder handed over must be exactly the module's own, shape for shape,
     and floating point where they become parameters: what assigning them all at once needs.
@@ -250,14 +262,12 @@ def _check_tensors(ctx: ModuleContext, built: nn.Module) -> None:
         for k, v in built._buffers.items()
         if v is not None and k not in built._non_persistent_buffers_set
     }
-    problems = [f"no {k} tensor" for k in own if k not in given]
-    problems += [f"a {k} tensor it has no place for" for k in given if k not in own]
-    for k in own.keys() & given.keys():
-        if tuple(own[k].shape) != tuple(given[k].shape):
-            shape = "x".join(map(str, given[k].shape)) or "scalar"
-            problems.append(f"{k} of size {shape} where {tuple(own[k].shape)} is needed")
-        elif k in params and not given[k].is_floating_point():
-            problems.append(f"{k} of {given[k].dtype}, not floating point")
+    problems = tensor_problems(own, given)
+    problems += [
+        f"{k} of {t.dtype}, not floating point"
+        for k, t in given.items()
+        if k in params and not t.is_floating_point()
+    ]
     if problems:
         raise T7FormatError(
             f"{ctx.where}: its tensors do not fit the {type(built).__name__} its fields "

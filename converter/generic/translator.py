@@ -35,7 +35,7 @@ from converter.torch7.modules import (
     stored_functions,
     unwrap,
 )
-from converter.torch7.objects import T7Object, T7Storage, T7Tensor
+from converter.torch7.objects import T7Object, T7Storage, T7Tensor, reading_files
 from converter.torch7.reader import load_t7
 
 # a path (model file, checkpoint directory, latest.t7) or what load_t7 returned
@@ -207,7 +207,9 @@ def translate(
     if unsupported:
         raise UnsupportedModuleError(name, unsupported)
     translation = TreeTranslation(name)
-    with torch.device("meta"):  # structure only; the file's tensors are assigned below
+    # structure only, on the meta device; the file's tensors, read through one open file, are
+    # assigned below
+    with torch.device("meta"), reading_files():
         module = translation.module(root, "")
     _warn_ignored_functions(translation)
     translation.assign(module)

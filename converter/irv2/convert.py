@@ -24,7 +24,7 @@ from converter.irv2.model import (
 from converter.torch7 import checkpoint
 from converter.torch7 import modules as t7modules
 from converter.torch7.digest import BackgroundSha256
-from converter.torch7.objects import T7Object, T7Tensor
+from converter.torch7.objects import T7Object, T7Tensor, reading_files
 from converter.torch7.reader import load_t7
 from mappings import table_path
 
@@ -111,7 +111,8 @@ def convert_tree(
     mapping.check_architecture(root, rows)  # before a model is built for it
     config = infer_config(root)
     target = skeleton(config)
-    state = mapping.apply_table(root, rows, target)
+    with reading_files():  # the tensors through one open file
+        state = mapping.apply_table(root, rows, target)
     meta = {
         "arch": ARCH,
         "config": config.to_dict(),

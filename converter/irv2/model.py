@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from converter.generic.registry import give, still_meta, uninitialised
+from converter.generic.registry import give, still_meta, tensor_problems, uninitialised
 
 # Channel divisors every layer of the network allows (the tiny test model is width/8).
 WIDTH_DIVISORS = (1, 2, 4, 8, 16)
@@ -329,20 +329,12 @@ def assign_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     are the model's own, each tensor is given to its module directly, without
     load_state_dict's call per module (a tenth of a full load). A mismatch raises
     RuntimeError, as load_state_dict does."""
-    own = model.state_dict(keep_vars=True)
-    problems = [f"missing {k}" for k in own if k not in state]
-    problems += [f"unexpected {k}" for k in state if k not in own]
-    problems += [
-        f"{k} of size {tuple(state[k].shape)}, not {tuple(v.shape)}"
-        for k, v in own.items()
-        if k in state and state[k].shape != v.shape
-    ]
+    problems = tensor_problems(model.state_dict(keep_vars=True), state)
     if problems:
         raise RuntimeError(f"{type(model).__name__}: {problems[0]}")
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules(remove_duplicate=False))  # a shared module: every path
     for key, tensor in state.items():
         path, _, name = key.rpartition(".")
         give(modules[path], name, tensor)
-    left = still_meta(model)
-    if left:
-        raise RuntimeError(f"{'.'.join(left[0])} has no tensor in the state")
+    for path, name in still_meta(model)[:1]:
+        raise RuntimeError(f"{type(model).__name__}: no {path}.{name} tensor".replace(" .", " "))

@@ -1,9 +1,9 @@
-/* The binary torch.save parser's object loop in C (converter/torch7/native.py calls it).
+/* The binary torch.save parser's object loop in C (converter/torch7/fast.py calls it).
 
-   It builds exactly what converter/torch7/binary.py's BinaryReader builds, with the same
+   It builds exactly what converter/torch7/fast.py's BinaryReader builds, with the same
    Python classes, for a file that reads cleanly. It never reports a problem itself: at the
    first thing it does not handle (a truncated or corrupt file, a view outside its storage, a
-   tds class, a table used as a key, an error raised by a constructor) it stops and returns
+   tds class, nesting deeper than C_DEPTH, an error raised by a constructor) it stops and returns
    None, and the Python reader reads the file again, so every file that fails fails with the
    Python reader's one message. Every read is bounds-checked before it is made. */
 
@@ -16,6 +16,11 @@
 static inline PyObject *Py_NewRef(PyObject *o) { Py_INCREF(o); return o; }
 static inline PyObject *Py_XNewRef(PyObject *o) { Py_XINCREF(o); return o; }
 #endif
+
+/* Deeper nesting is left to the Python loop (binary.py allows MAX_DEPTH, 2000): a few hundred
+   bytes of C stack a level stay well inside a thread's smallest stack (512 KB on macOS); the
+   deepest real file here (an nngraph U-Net) nests 98 levels. */
+#define C_DEPTH 1000
 
 enum { T_NIL = 0, T_NUMBER = 1, T_STRING = 2, T_TABLE = 3, T_TORCH = 4, T_BOOLEAN = 5 };
 
@@ -129,21 +134,31 @@ static PyObject *read_storage(Parser *p, PyObject *name, PyObject *spec) {
                                  (long long)size, start);
 }
 
-/* binary.py's _check_view: the view lies inside a storage of its own element type */
-static int view_fits(PyObject *storage, PyObject *dtype, int64_t *shape, int64_t *stride,
-                     int32_t ndim, int64_t offset) {
+/* element i of the little-endian int64 array at `at` (not necessarily aligned) */
+static int64_t long_at(const char *at, Py_ssize_t i) {
+    int64_t value;
+    memcpy(&value, at + 8 * i, 8);
+    return value;
+}
+
+/* binary.py's _check_view: the view (sizes, then strides, in `header`) lies inside a storage
+   of its own element type */
+static int view_fits(PyObject *storage, PyObject *dtype, const char *header, int32_t ndim,
+                     int64_t offset) {
     int64_t numel = ndim ? 1 : 0, last = offset;
     if (offset < 0) return 0;
     for (int32_t i = 0; i < ndim; i++) { /* sizes and strides >= 0: overflow checks by division */
-        if (shape[i] < 0 || stride[i] < 0) return 0;
-        if (shape[i] && numel > INT64_MAX / shape[i]) return 0;
-        numel *= shape[i];
+        int64_t size = long_at(header, i), stride = long_at(header, ndim + i);
+        if (size < 0 || stride < 0) return 0;
+        if (size && numel > INT64_MAX / size) return 0;
+        numel *= size;
     }
     if (numel == 0) return 1;
     if (storage == Py_None) return 0;
     for (int32_t i = 0; i < ndim; i++) {
-        if (stride[i] && shape[i] - 1 > (INT64_MAX - last) / stride[i]) return 0;
-        last += (shape[i] - 1) * stride[i];
+        int64_t size = long_at(header, i), stride = long_at(header, ndim + i);
+        if (stride && size - 1 > (INT64_MAX - last) / stride) return 0;
+        last += (size - 1) * stride;
     }
     PyObject *size = PyObject_GetAttrString(storage, "size");
     PyObject *kind = PyObject_GetAttrString(storage, "dtype");
@@ -159,29 +174,28 @@ static int view_fits(PyObject *storage, PyObject *dtype, int64_t *shape, int64_t
 
 static PyObject *read_tensor(Parser *p, PyObject *name, PyObject *spec) {
     int32_t ndim;
-    const char *at;
-    int64_t header[2 * 64 + 1];
-    if (read_i32(p, &ndim) || ndim < 0 || ndim > p->max_dims || ndim > 64) return NULL;
-    if (take(p, 8 * (2 * (Py_ssize_t)ndim + 1), &at)) return NULL;
-    memcpy(header, at, 8 * (2 * (size_t)ndim + 1));
-    int64_t offset = header[2 * ndim] - 1; /* Torch's storageOffset is 1-based */
+    const char *header; /* sizes, strides, storageOffset: read in place, no stack copy */
+    if (read_i32(p, &ndim) || ndim < 0 || ndim > p->max_dims) return NULL;
+    if (take(p, 8 * (2 * (Py_ssize_t)ndim + 1), &header)) return NULL;
+    int64_t first = long_at(header, 2 * ndim);
+    if (first < 1) return NULL; /* Torch's storageOffset is 1-based; Python refuses the rest */
     PyObject *storage = read_obj(p);
     if (storage == NULL) return NULL;
     PyObject *dtype = PyTuple_GET_ITEM(spec, 1);
     if ((storage != Py_None && !PyObject_TypeCheck(storage, (PyTypeObject *)p->t7storage)) ||
-        !view_fits(storage, dtype, header, header + ndim, ndim, offset)) {
+        !view_fits(storage, dtype, header, ndim, first - 1)) {
         Py_DECREF(storage);
         return NULL;
     }
     PyObject *shape = PyTuple_New(ndim), *stride = PyTuple_New(ndim), *tensor = NULL;
     if (shape && stride) {
         for (int32_t i = 0; i < ndim; i++) {
-            PyTuple_SET_ITEM(shape, i, PyLong_FromLongLong(header[i]));
-            PyTuple_SET_ITEM(stride, i, PyLong_FromLongLong(header[ndim + i]));
+            PyTuple_SET_ITEM(shape, i, PyLong_FromLongLong(long_at(header, i)));
+            PyTuple_SET_ITEM(stride, i, PyLong_FromLongLong(long_at(header, ndim + i)));
         }
         if (!PyErr_Occurred())
             tensor = PyObject_CallFunction(p->t7tensor, "OOOOLO", name, dtype, shape, stride,
-                                           (long long)offset, storage);
+                                           (long long)(first - 1), storage);
     }
     Py_XDECREF(shape);
     Py_XDECREF(stride);
@@ -357,7 +371,8 @@ static PyObject *read_obj(Parser *p) {
         Py_DECREF(key);
         return Py_XNewRef(seen);
     }
-    if (++p->depth <= p->max_depth && !Py_EnterRecursiveCall(" in the Torch7 parser")) {
+    if (++p->depth <= p->max_depth && p->depth <= C_DEPTH &&
+        !Py_EnterRecursiveCall(" in the Torch7 parser")) {
         obj = type == T_TORCH ? read_torch(p, key)
             : type == T_TABLE ? read_table(p, key)
                               : read_function(p, key);

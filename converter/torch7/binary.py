@@ -25,7 +25,6 @@ from converter.torch7.objects import (
     TENSOR_DTYPES,
     LuaBool,
     LuaFunction,
-    StorageFile,
     T7Object,
     T7Storage,
     T7Tensor,
@@ -55,8 +54,7 @@ class Reader(torchfile.T7Reader):
         self.pos = 0
         self.total_size = len(data)
         self.path = path
-        # storages stay in this file; None: read them eagerly
-        self.lazy_file = None if lazy_path is None else StorageFile(lazy_path)
+        self.lazy_path = lazy_path  # storages stay in this file; None: read them eagerly
         self.depth = 0
         self._versions: dict[bytes, int | None] = {}  # class heads seen: see _read_torch
         self._classes: dict[bytes, tuple[str, Callable[[Reader, Any], Any] | None]] = {}
@@ -117,8 +115,8 @@ class Reader(torchfile.T7Reader):
     def storage_at(self, class_name: str, dtype: np.dtype, size: int, start: int) -> T7Storage:
         """The storage whose `size` elements start at byte `start`: left in the file where it
         is read lazily, else copied out of the buffer now."""
-        if self.lazy_file is not None:
-            return T7Storage(class_name, dtype, size, file=self.lazy_file, file_offset=start)
+        if self.lazy_path is not None:
+            return T7Storage(class_name, dtype, size, path=self.lazy_path, file_offset=start)
         return T7Storage(class_name, dtype, size, data=self._array_at(dtype, size, start))
 
     def read_array(self, dtype: np.dtype, count: int) -> np.ndarray:
@@ -211,7 +209,7 @@ class Reader(torchfile.T7Reader):
             return None
         try:
             return int(float(text[2:]))
-        except ValueError:
+        except (ValueError, OverflowError):  # "V x", "V inf"
             raise self.fail(f"corrupt class version {text!r}") from None
 
     def _class(self, raw: bytes) -> tuple[str, Callable[[Reader, Any], Any] | None]:
@@ -266,7 +264,7 @@ def _storage_handler(class_name: str, dtype: np.dtype):
         size = reader.read_long()
         if size < 0:
             raise reader.fail(f"corrupt {class_name} size {size}")
-        if reader.lazy_file is not None:
+        if reader.lazy_path is not None:
             return reader.storage_at(class_name, dtype, size, reader.skip_array(dtype, size))
         return T7Storage(class_name, dtype, size, data=reader.read_array(dtype, size))
 

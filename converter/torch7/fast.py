@@ -43,7 +43,7 @@ from converter.torch7.objects import (
 
 try:
     from converter.torch7 import _t7parse
-except ImportError:  # built without a C compiler: BinaryReader alone, about 5x slower
+except ImportError:  # built without a C compiler: BinaryReader alone, 5-7x slower
     _t7parse = None
 
 # what the C loop reads itself: class name -> (0 storage / 1 tensor, dtype, element size)
@@ -59,24 +59,31 @@ def native_parser_built() -> bool:
     return _t7parse is not None
 
 
+def native(reader: BinaryReader) -> tuple[Any, int] | None:
+    """(the object, the offset after it) as the C loop reads `reader`'s buffer; None where it
+    gives up, or was not built."""
+    if _t7parse is None:
+        return None
+    return _t7parse.parse(
+        reader.data, MAX_DEPTH, MAX_TENSOR_DIMS, _SPECS, _PYTHON_ONLY, reader.storage_at,
+        T7Object, T7Tensor, T7Storage, LuaFunction, LuaBool, _IdentityKey,
+    )  # fmt: skip
+
+
 def parse(reader: BinaryReader) -> Any:
     """The one object in `reader`'s buffer, read by the C loop where it can, else by
     `reader`; `reader.pos` ends after it either way."""
-    if _t7parse is not None:
-        done = _t7parse.parse(
-            reader.data, MAX_DEPTH, MAX_TENSOR_DIMS, _SPECS, _PYTHON_ONLY, reader.storage_at,
-            T7Object, T7Tensor, T7Storage, LuaFunction, LuaBool, _IdentityKey,
-        )  # fmt: skip
-        if done is not None:
-            obj, reader.pos = done
-            return obj
-    return reader.read_obj()
+    done = native(reader)
+    if done is None:
+        return reader.read_obj()
+    obj, reader.pos = done
+    return obj
 
 
 class BinaryReader(Reader):
     """The binary format's object loop with its primitives inlined: a network's structure is
     mostly small numbers and strings, and one Python call per object instead of four parses
-    it a fifth faster (the C loop, where built, seven times faster still). Every read is
+    it a fifth faster (the C loop, where built, 5-7 times faster still). Every read is
     still checked (`unpack_from` refuses to read past the end) and fails with the same
     messages; the depth bound counts the tables and objects nested, not the numbers and
     strings at the bottom. The ASCII reader keeps Reader's loop, over its text primitives."""

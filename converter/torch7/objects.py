@@ -6,9 +6,12 @@ how the bytes were read (binary, ASCII or gzip).
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -101,41 +104,49 @@ class T7Object:
         return f"T7Object({self.class_name})"
 
 
-class StorageFile:
-    """The file one load's lazy storages lie in: opened on the first read and kept open for the
-    others, so a network's tensors cost one `open` per load instead of one per tensor (which on
-    a small model took longer than the reading), and closed when the last storage holding it is
-    gone. A file that shrank since the load is reported, not read short. A process forked after
-    the file was opened opens its own: the two would share one file position."""
+class _OpenFiles:
+    """The files lazy storages were read from within one `reading_files` block."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self._file: BinaryIO | None = None
-        self._opened_by = 0  # the process id that opened _file
-        self._lock = threading.Lock()  # seek + read as one, whichever thread reads
+    def __init__(self) -> None:
+        self.files: dict[tuple[Path, int], BinaryIO] = {}  # (path, process id) -> its file
+        self.lock = threading.Lock()  # seek + read as one, whichever thread reads
 
-    def read(self, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
-        """`count` elements at byte `offset`, read straight into a new array."""
-        out = np.empty(count, dtype)
-        if not count:
-            return out
-        view, done = memoryview(out).cast("B"), 0
-        with self._lock:
-            if self._opened_by != os.getpid():
-                self._file, self._opened_by = open(self.path, "rb", buffering=0), os.getpid()
-            self._file.seek(offset)
-            while done < len(view):
-                n = self._file.readinto(view[done:])
-                if not n:
-                    break
-                done += n
-        if done != len(view):
-            raise T7FormatError(f"{self.path}: file changed or truncated while reading a storage")
-        return out
 
-    def __del__(self) -> None:
-        if self._file is not None:
-            self._file.close()
+_READING: contextvars.ContextVar[_OpenFiles | None] = contextvars.ContextVar(
+    "t7_reading_files", default=None
+)
+
+
+@contextmanager
+def reading_files() -> Iterator[None]:
+    """Within the block, the lazy storages of a file share one open file: a network's tensors
+    cost one `open` instead of one per tensor (which on a small model took longer than the
+    reading). The files are closed when the outermost block ends, so no tree, and no network
+    that keeps its tree, holds a file open. A process forked inside the block opens its own
+    (the two would share one file position)."""
+    if _READING.get() is not None:
+        yield
+        return
+    session = _OpenFiles()
+    token = _READING.set(session)
+    try:
+        yield
+    finally:
+        _READING.reset(token)
+        for f in session.files.values():
+            f.close()
+
+
+def _read_into(f: BinaryIO, offset: int, out: np.ndarray) -> bool:
+    """Fill `out` from byte `offset` of `f`; False where the file ends first."""
+    view, done = memoryview(out).cast("B"), 0
+    f.seek(offset)
+    while done < len(view):
+        n = f.readinto(view[done:])
+        if not n:
+            return False
+        done += n
+    return True
 
 
 @dataclass(eq=False)
@@ -145,13 +156,9 @@ class T7Storage:
     class_name: str
     dtype: np.dtype
     size: int
-    file: StorageFile | None = None  # lazy: data is at `file_offset` in `file`
+    path: Path | None = None  # lazy: data is at `file_offset` in `path`
     file_offset: int = 0
     data: np.ndarray | None = None  # eager: already in memory (ASCII or compressed input)
-
-    @property
-    def path(self) -> Path | None:
-        return None if self.file is None else self.file.path
 
     def read(self, start: int, count: int) -> np.ndarray:
         """Elements [start, start+count) as a new, writable array."""
@@ -162,7 +169,23 @@ class T7Storage:
             )
         if self.data is not None:
             return self.data[start : start + count].copy()
-        return self.file.read(self.file_offset + start * self.dtype.itemsize, self.dtype, count)
+        out = np.empty(count, self.dtype)
+        offset, session = self.file_offset + start * self.dtype.itemsize, _READING.get()
+        if not count:
+            return out
+        if session is None:
+            with open(self.path, "rb", buffering=0) as f:
+                whole = _read_into(f, offset, out)
+        else:
+            with session.lock:
+                key = (self.path, os.getpid())
+                f = session.files.get(key) or session.files.setdefault(
+                    key, open(self.path, "rb", buffering=0)
+                )
+                whole = _read_into(f, offset, out)
+        if not whole:
+            raise T7FormatError(f"{self.path}: file changed or truncated while reading a storage")
+        return out
 
 
 @dataclass(eq=False)

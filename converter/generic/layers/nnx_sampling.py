@@ -149,6 +149,8 @@ class MaxSampling(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = (x.shape[-2], x.shape[-1])
         if size not in self._windows_by_size:
+            if len(self._windows_by_size) >= 64:  # a stream of ever new sizes: kept bounded
+                self._windows_by_size.clear()
             rows, cols = self._windows(size[0], self.oh), self._windows(size[1], self.ow)
             self._windows_by_size[size] = rows, cols
         rows, cols = self._windows_by_size[size]
