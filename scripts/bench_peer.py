@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from timing import calls_per_round, per_call, timed, use_clock
+from timing import best_alternating, use_clock
 from torch import nn
 
 from converter import load_model, translate
@@ -81,17 +81,6 @@ def cases(fixture: Path, realworld: Path, full: Path) -> list[Case]:
         Case("tracker", models / "torchdemos_tracker_unsupervised.net",
              models / "torchdemos_tracker_unsupervised_ref.t7"),
     ]  # fmt: skip
-
-
-def best_of(contestants: dict[str, Callable[[], object]], args) -> dict[str, float]:  # noqa: ANN001
-    """The best time per call of each contestant over --repeat rounds, alternating them; each
-    round as many calls as fill --round seconds, sized by a first call that does not count."""
-    calls = {name: calls_per_round(timed(fn)[0], args.round) for name, fn in contestants.items()}
-    times: dict[str, list[float]] = {name: [] for name in contestants}
-    for _ in range(args.repeat):
-        for name, fn in contestants.items():
-            times[name].append(per_call(fn, calls[name]))
-    return {name: min(t) for name, t in times.items()}
 
 
 def relative_error(out: np.ndarray, ref: np.ndarray) -> float:
@@ -198,14 +187,14 @@ def bench(case: Case, cv2, args) -> list[tuple[str, float, float]]:  # noqa: ANN
     else:
         what = "load"
         contestants = {"OpenCV": lambda: cv2.dnn.readNetFromTorch(str(case.path)), **ours_load}
-    rows += report(case, what, best_of(contestants, args), LIMITS[what])
+    rows += report(case, what, best_alternating(contestants, args.round, args.repeat), LIMITS[what])
     forwards = {"OpenCV": lambda: run_cv(net)}
     forwards |= {k: (lambda m=m: run_ours(m)) for k, m in models.items()}
     floor = functional_floor(models["translate"])
     if floor is not None and relative_error(floor(x).numpy(), y) <= TOLERANCE:
         forwards[FLOOR] = lambda: floor(x)
     limit = MLP_FORWARD_LIMIT if case.mlp else LIMITS["forward"]
-    rows += report(case, "forward", best_of(forwards, args), limit)
+    rows += report(case, "forward", best_alternating(forwards, args.round, args.repeat), limit)
     return rows
 
 

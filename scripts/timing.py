@@ -39,8 +39,20 @@ def calls_per_round(seconds_per_call: float, round_seconds: float) -> int:
 def best_per_call(fn: Callable, round_seconds: float, rounds: int) -> float:
     """Seconds per call of `fn`: the least over `rounds` rounds, sized by a first call that
     does not count (it also warms up)."""
-    calls = calls_per_round(timed(fn)[0], round_seconds)
-    return min(per_call(fn, calls) for _ in range(rounds))
+    return best_alternating({"fn": fn}, round_seconds, rounds)["fn"]
+
+
+def best_alternating(
+    contestants: dict[str, Callable], round_seconds: float, rounds: int
+) -> dict[str, float]:
+    """`best_per_call` of each contestant, their rounds alternating, so that a slow spell of
+    the machine falls on all of them alike."""
+    calls = {name: calls_per_round(timed(fn)[0], round_seconds) for name, fn in contestants.items()}
+    times: dict[str, list[float]] = {name: [] for name in contestants}
+    for _ in range(rounds):
+        for name, fn in contestants.items():
+            times[name].append(per_call(fn, calls[name]))
+    return {name: min(t) for name, t in times.items()}
 
 
 def timing_options(ap: argparse.ArgumentParser, forwards: int = 15) -> None:
