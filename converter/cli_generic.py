@@ -141,7 +141,7 @@ def convert_generic(
     name, root = load_tree(source, module=module_path)
     with _recording(out_format == "py") as calls:
         module = translate(root, getattr(torch, dtype) if dtype else None, name=name)
-    if out_format == "onnx" and dtype is None and _is_double(module):
+    if out_format == "onnx" and dtype is None and parameter_dtype(module) == torch.float64:
         say(
             f"note: {source} is a Double (float64) model; onnxruntime has no float64 "
             "convolution, so the .onnx is float32 (checked against PyTorch in float32)"
@@ -160,12 +160,6 @@ def _recording(wanted: bool):  # noqa: ANN202
     from converter.outputs.pysource.record import recording
 
     return recording() if wanted else contextlib.nullcontext()
-
-
-def _is_double(module) -> bool:  # noqa: ANN001
-    import torch
-
-    return any(p.dtype == torch.float64 for p in module.parameters())
 
 
 def _example_input(module, shapes: list[tuple[tuple[int, ...], str]], source: Path):  # noqa: ANN001, ANN202

@@ -134,8 +134,8 @@ def _load_torch7(path: Path, hashed: bool = False) -> Loaded:
     from converter.torch7.reader import load_t7
 
     source = checkpoint.resolve(path)
+    digest = BackgroundSha256(source.model_path) if hashed else None  # beside the parse
     tree = load_t7(source.model_path)
-    digest = BackgroundSha256(source.model_path) if hashed else None
     try:
         conversion = convert_tree(tree, source, digest=digest)
     except MappingError as mapping_error:

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from converter.errors import MappingError
-from converter.irv2.convert import convert_checkpoint
+from converter.irv2.convert import convert_checkpoint, convert_tree
 from converter.irv2.mapping import read_table
+from converter.torch7 import checkpoint
 from converter.torch7.reader import load_t7
 from mappings import table_path
 
@@ -91,7 +92,7 @@ def test_load_model_fills_a_skeleton_with_the_converted_tensors(bundled):
     check_against_reference(model, ref, ref["acts"], "tiny via load_model")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     assert load_model_meta(path)[1]["source_sha256"] == sha
-    conversion = convert_checkpoint(path, hashed=False)
+    conversion = convert_tree(load_t7(path), checkpoint.resolve(path))  # no digest given
     assert conversion.meta["source_sha256"] is None
     built = conversion.build_model()
     assert built.fc.weight.data_ptr() == conversion.state_dict["fc.weight"].data_ptr()

@@ -81,18 +81,13 @@ def convert_checkpoint(
     path: str | Path,
     table: str = "irv2",
     digest: BackgroundSha256 | None = None,
-    hashed: bool = True,
 ) -> Conversion:
     """Convert a model file, a checkpoint directory or its latest.t7.
 
-    `digest` may be a hash of the model file already under way (see converter.digest). Without
-    `hashed` the meta's `source_sha256` is None: hashing the file costs more CPU than reading
-    it, a waste where only the model is wanted (`load_model`).
+    `digest` may be a hash of the model file already under way (see converter.digest).
     """
     source = checkpoint.resolve(path)
-    if not hashed:
-        digest = None
-    elif digest is None or digest.path != source.model_path:
+    if digest is None or digest.path != source.model_path:
         digest = BackgroundSha256(source.model_path)
     return convert_tree(load_t7(source.model_path), source, table, digest)
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from converter.generic.registry import give, still_meta, tensor_problems, uninitialised
+from converter.generic.registry import give, tensor_problems, uninitialised
 
 # Channel divisors every layer of the network allows (the tiny test model is width/8).
 WIDTH_DIVISORS = (1, 2, 4, 8, 16)
@@ -326,15 +326,19 @@ def with_weights(
 
 def assign_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     """`model.load_state_dict(state, assign=True)`: after checking that the keys and shapes
-    are the model's own, each tensor is given to its module directly, without
-    load_state_dict's call per module (a tenth of a full load). A mismatch raises
+    are the model's own, each tensor is given to its module directly, in one walk of the
+    network, without load_state_dict's call per module (a tenth of a full load). A mismatch raises
     RuntimeError, as load_state_dict does."""
-    problems = tensor_problems(model.state_dict(keep_vars=True), state)
+    modules = dict(model.named_modules(remove_duplicate=False))  # a shared module: every path
+    own = {  # every parameter and buffer, so none can stay on the meta device unnoticed
+        f"{path}.{name}" if path else name: t
+        for path, m in modules.items()
+        for name, t in [*m._parameters.items(), *m._buffers.items()]
+        if t is not None
+    }
+    problems = tensor_problems(own, state)
     if problems:
         raise RuntimeError(f"{type(model).__name__}: {problems[0]}")
-    modules = dict(model.named_modules(remove_duplicate=False))  # a shared module: every path
     for key, tensor in state.items():
         path, _, name = key.rpartition(".")
         give(modules[path], name, tensor)
-    for path, name in still_meta(model)[:1]:
-        raise RuntimeError(f"{type(model).__name__}: no {path}.{name} tensor".replace(" .", " "))

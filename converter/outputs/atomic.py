@@ -24,6 +24,12 @@ def check_writable(path: Path, force: bool, option: str = "output") -> None:
     write will do: permission bits, read-only mounts and root's rights all answer as they will.
     """
     path = Path(path)
+    _check_target(path, force, option)
+    check_folder(path.parent, path, option)
+
+
+def _check_target(path: Path, force: bool, option: str) -> None:
+    """Everything `check_writable` refuses but an unwritable folder."""
     if path.is_dir():
         raise UserError(f"{path}: is a directory; give a file name for {option}")
     if path.exists() and not force:
@@ -32,20 +38,24 @@ def check_writable(path: Path, force: bool, option: str = "output") -> None:
         raise UserError(f"{path}: {path.parent} is a file, not a folder; choose another {option}")
     if not path.parent.is_dir():
         raise UserError(f"{path.parent}: output directory does not exist ({option} {path})")
-    check_folder(path.parent, path, option)
 
 
 def check_folder(folder: Path, path: Path, option: str) -> None:
     """Refuse `path` (named by `option`) when this process cannot create a file in `folder`."""
+    fd, probe = _temp_file(folder, path, option)
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _temp_file(folder: Path, path: Path, option: str) -> tuple[int, str]:
+    """A new temp file in `folder` for `path`, or the one-line refusal of that folder."""
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as e:
         raise UserError(
             f"{path}: cannot write in {folder} ({e.strerror}); choose another {option} "
             "or a folder you can write in"
         ) from None
-    os.close(fd)
-    os.unlink(probe)
 
 
 @contextmanager
@@ -53,8 +63,8 @@ def atomic_path(path: Path, force: bool) -> Iterator[Path]:
     """A temp path beside `path` that replaces it only if the block succeeds. An OS error on
     the temp file is reported on `path`: the user never named the temp file."""
     path = Path(path)
-    check_writable(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _check_target(path, force, "output")
+    fd, tmp = _temp_file(path.parent, path, "output")  # its own folder check: no probe first
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

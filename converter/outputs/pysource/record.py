@@ -22,11 +22,13 @@ Calls = dict[int, tuple[nn.Module, tuple[Any, ...], dict[str, Any]]]
 
 
 def _module_classes() -> list[type]:
-    found, todo = [], [nn.Module]
+    found, seen, todo = [], {nn.Module}, [nn.Module]
     while todo:
         cls = todo.pop()
         found.append(cls)
-        todo.extend(c for c in cls.__subclasses__() if c not in found)
+        more = [c for c in cls.__subclasses__() if c not in seen]
+        seen.update(more)
+        todo.extend(more)
     return found
 
 
