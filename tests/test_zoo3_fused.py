@@ -55,6 +55,23 @@ def test_remembered_state_is_what_the_second_forward_needs(fixtures, name):
     assert delta > 1e-3 * float(ref2.abs().max())
 
 
+def test_forget_on_a_container_reaches_the_sequence_module_inside(fixtures):
+    """rnn's Module:forget() reaches every module inside: a Sequencer-style container's
+    forget() makes a remembering SeqLSTM in it start the next call from zeros."""
+    from converter.generic.layers.rnn_steps import Stateful
+
+    case, lstm = check_forwards(fixtures, "seqlstm_remember")
+    outer = Stateful()
+    outer.add_module("1", torch.nn.Sequential(lstm))
+    x2 = tensor(case["input2"])
+    fresh = forward(translate(case["module"]), x2)
+    assert not torch.equal(forward(lstm, x2), fresh)  # it remembered the first forward
+    lstm.forget()
+    forward(lstm, tensor(case["input"]))  # remembers again
+    outer.forget()
+    assert torch.equal(forward(lstm, x2), fresh)
+
+
 @pytest.mark.parametrize("mode, carries", [("eval", True), ("train", False), ("neither", False)])
 def test_remember_modes_carry_state_only_in_their_mode(fixtures, mode, carries):
     """_remember 'eval' carries the state in evaluate mode, 'train' and 'neither' do not."""

@@ -27,7 +27,7 @@ from torch import nn
 from converter.errors import T7FormatError
 from converter.generic.layers.arithmetic import put_tensor
 from converter.generic.layers.dpnn import Decorator
-from converter.generic.layers.rnn_steps import tracing
+from converter.generic.layers.rnn_steps import Remembers, forget
 from converter.generic.registry import ModuleContext, register_translation
 from converter.torch7.objects import T7Object
 
@@ -61,51 +61,6 @@ def required_tensor(ctx: ModuleContext, name: str) -> Any:
     if value is None:
         raise T7FormatError(f"{ctx.where} has no '{name}' tensor; the file is not a complete model")
     return value
-
-
-class Remembers:
-    """The state a Torch7 sequence module kept between forwards (mixed into the nn.Modules
-    below). `_last` holds the final h/c of the last forward; `_primed` the states whose Torch7
-    buffer (h0, c0) a forward without an explicit state has sized, which is what Torch7 tested
-    before continuing from the last forward."""
-
-    remember: str
-    forgets_on_mode_change: bool
-
-    def forget(self) -> None:
-        """Torch7's forget()/resetStates(): the next forward starts from zero state."""
-        self._last: dict[str, torch.Tensor] = {}
-        self._primed: set[str] = set()
-
-    def train(self, mode: bool = True):  # noqa: ANN201 - nn.Module.train's own return
-        if self.forgets_on_mode_change and mode != self.training:
-            self.forget()  # rnn's training()/evaluate() forget on a change of mode
-        return super().train(mode)
-
-    def _remembers(self) -> bool:
-        return self.remember in ("both", "train" if self.training else "eval")
-
-    def _initial(self, key: str, given: Any, batch: int, size: int, x: torch.Tensor) -> Any:
-        """The state `key` a forward starts from: `given` (the table's h0/c0), else the last
-        forward's final one where Torch7 continued from it, else zeros."""
-        if given is not None:
-            return given
-        if tracing():  # an exported program is a function of its input
-            return x.new_zeros(batch, size)
-        last = self._last.get(key) if self._remembers() and key in self._primed else None
-        self._primed.add(key)
-        if last is None:
-            return x.new_zeros(batch, size)
-        if last.shape[0] != batch:
-            raise ValueError(
-                f"a batch of {batch} after one of {last.shape[0]}: the state it remembers is "
-                "per sequence, so the batch size must stay the same; call forget() first"
-            )
-        return last
-
-    def _keep(self, **final: torch.Tensor) -> None:
-        if not tracing():
-            self._last = {k: v.detach() for k, v in final.items()}
 
 
 def unpack_state(input: Any, names: int) -> tuple[Any, ...]:
@@ -247,20 +202,12 @@ class SeqReverseSequence(nn.Module):
         return x.flip(self.dim)
 
 
-def forget_inside(container: nn.Module) -> None:
-    """Torch7's forget() on a container: every module inside it that remembers state (those
-    with their own `forget()`) starts the next call from zeros."""
-    for m in container.modules():
-        if m is not container and hasattr(m, "forget"):
-            m.forget()
-
-
 class SeqBRNN(Decorator):
     """rnn's nn.SeqBRNN: its one child (a Sequential: forward SeqLSTM and the reversed backward
     one, merged; batch-first transposes around them) run as is. `forget()` reaches the LSTMs."""
 
     def forget(self) -> None:
-        forget_inside(self)
+        forget(self)
 
 
 def _remember_mode(t7: T7Object) -> str | None:

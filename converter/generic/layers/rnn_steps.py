@@ -18,17 +18,66 @@ are the Torch7 paths. The classes depend on torch and this file only.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 
 def forget(module: nn.Module) -> None:
-    """Torch7's `forget()` on `module` and everything inside it: each step module starts again
-    at step 1 from zero state at its next call."""
+    """Torch7's `forget()` on `module` and everything inside it, as rnn's Module:forget()
+    reaches every module inside: each step module starts again at step 1, and each sequence
+    module forgets the state it kept (Remembers), so the next call starts from zero state."""
     for m in module.modules():
-        restart = getattr(m, "restart", None)
-        if callable(restart):
-            restart()
+        if isinstance(m, Remembers):
+            Remembers.forget(m)
+        elif callable(getattr(m, "restart", None)):
+            m.restart()
+
+
+class Remembers:
+    """The state a Torch7 sequence module kept between forwards (mixed into the nn.Modules
+    below). `_last` holds the final h/c of the last forward; `_primed` the states whose Torch7
+    buffer (h0, c0) a forward without an explicit state has sized, which is what Torch7 tested
+    before continuing from the last forward."""
+
+    remember: str
+    forgets_on_mode_change: bool
+
+    def forget(self) -> None:
+        """Torch7's forget()/resetStates(): the next forward starts from zero state."""
+        self._last: dict[str, torch.Tensor] = {}
+        self._primed: set[str] = set()
+
+    def train(self, mode: bool = True):  # noqa: ANN201 - nn.Module.train's own return
+        if self.forgets_on_mode_change and mode != self.training:
+            self.forget()  # rnn's training()/evaluate() forget on a change of mode
+        return super().train(mode)
+
+    def _remembers(self) -> bool:
+        return self.remember in ("both", "train" if self.training else "eval")
+
+    def _initial(self, key: str, given: Any, batch: int, size: int, x: torch.Tensor) -> Any:
+        """The state `key` a forward starts from: `given` (the table's h0/c0), else the last
+        forward's final one where Torch7 continued from it, else zeros."""
+        if given is not None:
+            return given
+        if tracing():  # an exported program is a function of its input
+            return x.new_zeros(batch, size)
+        last = self._last.get(key) if self._remembers() and key in self._primed else None
+        self._primed.add(key)
+        if last is None:
+            return x.new_zeros(batch, size)
+        if last.shape[0] != batch:
+            raise ValueError(
+                f"a batch of {batch} after one of {last.shape[0]}: the state it remembers is "
+                "per sequence, so the batch size must stay the same; call forget() first"
+            )
+        return last
+
+    def _keep(self, **final: torch.Tensor) -> None:
+        if not tracing():
+            self._last = {k: v.detach() for k, v in final.items()}
 
 
 class Stateful(nn.Module):

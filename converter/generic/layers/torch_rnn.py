@@ -22,10 +22,10 @@ from converter.errors import T7FormatError
 from converter.generic.layers.rnn_fused import (
     SeqLSTM,
     VanillaRNN,
-    forget_inside,
     put_lstm,
     required_tensor,
 )
+from converter.generic.layers.rnn_steps import forget
 from converter.generic.registry import ModuleContext, register_translation
 from converter.torch7.objects import T7Object, T7Tensor
 
@@ -54,7 +54,7 @@ class SequenceNet(nn.ModuleDict):
 
     def forget(self) -> None:
         """torch-rnn's resetStates(): every recurrent layer starts the next call from zeros."""
-        forget_inside(self)
+        forget(self)
 
 
 def is_torch_rnn_lstm(t7: T7Object) -> bool:
