@@ -68,33 +68,29 @@ class Architecture:
             replace_linear(network, self.head["path"], self.head["out_features"])
         return network
 
-    def meta(self, state_dict: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """The JSON-ready record (beside `tensors(state_dict)` in a file)."""
-        if self.arch == IRV2:
-            return {"arch": IRV2, "config": self.config}
-        spec, arrays = self._spec()
-        shared = sorted(k for k, a in arrays.items() if _same(state_dict.get(k), a))
-        return {
-            "arch": TRANSLATED,
-            "torch7_tree": json.dumps(spec, allow_nan=False),
-            "tree_from_state_dict": shared,
-            "dtype": self.dtype,
-            "head": self.head,
-        }
-
-    def tensors(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The state_dict and the tree's tensors it does not hold, as one flat dict."""
+    def saved(
+        self, state_dict: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """(the JSON-ready record, the tensors to store beside it: the state_dict and the
+        tree's tensors it does not hold, as one flat dict), the tree matched against the
+        state_dict once."""
         import torch
 
         if self.arch == IRV2:
-            return dict(state_dict)
-        _, arrays = self._spec()
-        extra = {
-            TREE_KEY + k: torch.from_numpy(a.copy())
-            for k, a in arrays.items()
-            if not _same(state_dict.get(k), a)
+            return {"arch": IRV2, "config": self.config}, dict(state_dict)
+        spec, arrays = self._spec()
+        shared = {k for k, a in arrays.items() if _same(state_dict.get(k), a)}
+        record = {
+            "arch": TRANSLATED,
+            "torch7_tree": json.dumps(spec, allow_nan=False),
+            "tree_from_state_dict": sorted(shared),
+            "dtype": self.dtype,
+            "head": self.head,
         }
-        return {**state_dict, **extra}
+        extra = {
+            TREE_KEY + k: torch.from_numpy(a.copy()) for k, a in arrays.items() if k not in shared
+        }
+        return record, {**state_dict, **extra}
 
     def _spec(self) -> tuple[dict, dict]:
         """The tree as spec and arrays, encoded once (checkpoints are written every epoch)."""

@@ -111,14 +111,10 @@ def _load_file(path: Path, said: str, hashed: bool = False) -> Loaded:
 
 def _translated_artifact(path: Path) -> Loaded:
     """t7convert --generic's .safetensors: the tree read (and checked) once, then translated."""
-    import torch
-
     from converter.architecture import of_network
-    from converter.generic.translator import translate
-    from converter.outputs.translated import read_artifact_tree
+    from converter.outputs.translated import translate_artifact
 
-    tree, dtype = read_artifact_tree(path)
-    network = translate(tree, getattr(torch, dtype) if dtype else None, name=str(path))
+    network, tree = translate_artifact(path)
     network.architecture = of_network(network, tree, path.name)
     return Loaded(network, "generic", f"{path} (generic translation, .safetensors)")
 

@@ -70,8 +70,9 @@ def reconvert(source: Path, output: Path, fmt: str | None, force: bool, shape: A
         return f"ONNX {check.describe()}"
     if shape is not None:
         raise UserError("--input-shape applies to .onnx outputs and to --generic only")
-    meta.update(record.meta(state))
-    out.save(record.tensors(state), meta, output, out_format, force=force)
+    shape, tensors = record.saved(state)
+    meta.update(shape)
+    out.save(tensors, meta, output, out_format, force=force)
     classes = meta.get("classes")
     named = f", {len(classes)} named classes" if classes else ""
     return f"{len(state)} tensors, {record.arch}{named}, metadata carried"

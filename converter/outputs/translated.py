@@ -135,13 +135,19 @@ def _unregistered(root: T7Object, plugins: dict) -> str:
 def load_translated(path: str | Path, device: str = "cpu") -> nn.Module:
     """The module `t7convert --generic` stored in a .safetensors file, in eval mode, rebuilt
     from the file's data through the layer registry (plugins it used must be loaded first)."""
+    return translate_artifact(path)[0].to(device)
+
+
+def translate_artifact(path: str | Path) -> tuple[nn.Module, T7Object]:
+    """(the translated network, the Torch7 tree it was translated from) of a generic
+    artifact: the tree read and checked once, the parameters cast to the stored type."""
     import torch
 
     from converter.generic.translator import translate
 
     root, dtype = read_artifact_tree(path)
     cast = getattr(torch, dtype) if dtype else None
-    return translate(root, cast, name=str(path)).to(device)
+    return translate(root, cast, name=str(path)), root
 
 
 def read_artifact_tree(path: str | Path) -> tuple[T7Object, str | None]:

@@ -269,11 +269,12 @@ class TrainLoop:
         completed = st.epoch - 1 if st.batches_done == 0 else st.epoch
         state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         record = model.architecture  # the network's shape (converter.architecture)
+        shape, tensors = record.saved(state_dict)
         meta = {
             **self.meta,
             "format": checkpoint.FORMAT,
             "version": checkpoint.VERSION,
-            **record.meta(state_dict),
+            **shape,
             "preset": record.preset,
             "epoch": completed,
             "batches_done": st.batches_done,
@@ -282,7 +283,7 @@ class TrainLoop:
             "classes": st.classes,  # the class folders: what irv2-classify names outputs by
         }
         payload = {
-            "state_dict": record.tensors(state_dict),
+            "state_dict": tensors,
             "meta": meta,
             "trainer": self.trainer.state_dict(),
             "loop": {"state": st.to_dict(), "config": asdict(self.cfg)},
