@@ -13,7 +13,6 @@ activation buffers (what lim0606's checkpoints.lua leaves in a file saved withou
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import shutil
 import subprocess
@@ -21,6 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fixture_set import FIXTURES, gunzip
 
 FLOOR = r"""
 import sys, numpy as np, torch, torchfile
@@ -74,9 +75,8 @@ def bloated_copy(src: Path, dst: Path, factor: int) -> int:
 
 
 def main() -> None:
-    default = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "torch7"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fixture", type=Path, default=default)
+    ap.add_argument("--fixture", type=Path, default=FIXTURES)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--bloat", type=int, default=4)
     ap.add_argument("--make-bloated", nargs=3, help=argparse.SUPPRESS)
@@ -92,8 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         full = tmp / "irv2_full.t7"
-        with gzip.open(src_gz) as fin, open(full, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 22)
+        gunzip(src_gz, full)
         bloated = tmp / "irv2_bloated.t7"
         # In a child process: a child's peak RSS starts at its parent's, so this one stays small.
         param_bytes = int(

@@ -14,16 +14,15 @@ machine may be shared: the best pass is the least disturbed). Target: >= 0.95x t
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from fixture_set import FIXTURES, gunzip
+
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("IRV2_FIXTURES", REPO.parent / "shared" / "fixtures" / "torch7"))
 
 
 def image_folder(root: Path, n: int, photos: Path) -> Path:
@@ -40,8 +39,7 @@ def image_folder(root: Path, n: int, photos: Path) -> Path:
 def default_weights(tmp: Path) -> list[Path]:
     """The ResNet-18 fixture (gunzipped here) and the bundled tiny IRv2."""
     r18 = tmp / "resnet18.t7"
-    with gzip.open(FIXTURES / "resnet18" / "resnet18.t7.gz") as src, open(r18, "wb") as dst:
-        shutil.copyfileobj(src, dst)
+    gunzip(FIXTURES / "resnet18" / "resnet18.t7.gz", r18)
     return [r18, REPO / "tests" / "data" / "irv2_tiny.t7"]
 
 

@@ -33,8 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from fixture_set import FIXTURES
+
 REPO = Path(__file__).resolve().parent.parent
-PHOTOS = REPO.parent / "shared" / "fixtures" / "torch7" / "images"
 
 
 def image_folder(root: Path, n: int, photos: Path) -> Path:
@@ -131,7 +132,7 @@ def _child(args: argparse.Namespace, folder: Path, measure: str, variant: str = 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", default=str(REPO / "tests" / "data" / "irv2_tiny.t7"))
-    p.add_argument("--photos", type=Path, default=PHOTOS)
+    p.add_argument("--photos", type=Path, default=FIXTURES / "images")
     p.add_argument("--images", type=int, default=48, help="N for the speed runs")
     p.add_argument("--memory-images", type=int, default=1000, help="N (and 4N) for memory; 0: none")
     p.add_argument("--memory-model", choices=["pool", "weights"], default="pool")

@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fixture_set import FIXTURES
+
 REPO = Path(__file__).resolve().parent.parent
 LIMIT_S = 1.5  # ResNet-18 to .safetensors
 SHAPES = {"resnet18": "3,224,224", "irv2_tiny": "3,299,299"}
@@ -57,9 +59,8 @@ def convert(
 
 
 def main() -> None:
-    default = REPO.parent / "shared" / "fixtures" / "torch7"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fixture", type=Path, default=default)
+    ap.add_argument("--fixture", type=Path, default=FIXTURES)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--onnx-repeat", type=int, default=1)
     args = ap.parse_args()

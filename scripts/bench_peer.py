@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gzip
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fixture_set import FIXTURES, gunzip
 from timing import best_alternating, use_clock
 from torch import nn
 
@@ -207,8 +206,7 @@ def report(case: Case, what: str, best: dict[str, float], limit: float) -> list:
 
 
 def unpack(fixture: Path, full: Path) -> None:
-    with gzip.open(fixture / "full" / "irv2_full.t7.gz") as fin, open(full, "wb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 22)
+    gunzip(fixture / "full" / "irv2_full.t7.gz", full)
 
 
 def bench_alone(case: Case, args, rows_file: Path) -> list[tuple[str, float, float]]:  # noqa: ANN001
@@ -237,7 +235,7 @@ def run_one(args, cv2) -> None:  # noqa: ANN001
 def main() -> None:
     shared = Path(__file__).resolve().parent.parent.parent / "shared"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fixture", type=Path, default=shared / "fixtures" / "torch7")
+    ap.add_argument("--fixture", type=Path, default=FIXTURES)
     ap.add_argument("--realworld", type=Path, default=shared / "realworld")
     ap.add_argument("--repeat", type=int, default=5, help="rounds; the best is kept")
     ap.add_argument("--round", type=float, default=0.3, help="seconds a round lasts at least")

@@ -20,15 +20,14 @@ process's CPU time) is steadier than wall time.
 from __future__ import annotations
 
 import argparse
-import gzip
 import importlib.util
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
 from bench_formats import convert
+from fixture_set import FIXTURES, gunzip
 from timing import calls_per_round, per_call, timed, timing_options, use_clock
 from torch import nn
 
@@ -82,8 +81,7 @@ def check_outputs(models: dict[str, nn.Module], ref: dict) -> None:
 
 def bench_forward(full_gz: Path, tmp: Path, args) -> bool:  # noqa: ANN001
     full = tmp / "irv2_full.t7"
-    with gzip.open(full_gz) as fin, open(full, "wb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 22)
+    gunzip(full_gz, full)
     models = {
         "hand-written": convert_checkpoint(full).build_model(),
         "translated": translate(full),
@@ -124,9 +122,8 @@ def bench_write(r18_gz: Path, tmp: Path, repeat: int, clock: str) -> bool:
 
 
 def main() -> None:
-    default = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "torch7"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fixture", type=Path, default=default)
+    ap.add_argument("--fixture", type=Path, default=FIXTURES)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3, help="conversions timed per format")
     timing_options(ap, forwards=40)

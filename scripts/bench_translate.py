@@ -23,8 +23,6 @@ process's CPU time) is steadier than wall time.
 from __future__ import annotations
 
 import argparse
-import gzip
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -32,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fixture_set import FIXTURES, gunzip
 from timing import calls_per_round, clock_name, per_call, timed, timing_options, use_clock
 from torch import nn
 
@@ -61,19 +60,22 @@ def _module(cls: str, **fields) -> T7Object:  # noqa: ANN003
     return T7Object(cls, 1, {"output": empty, "gradInput": empty, "train": False, **fields})
 
 
-def residual_graph(seed: int = 0) -> T7Object:
-    """x -> BLOCKS x (h = h + ReLU(conv3x3(h))), as nngraph: 3 nodes per block."""
+def residual_graph(
+    seed: int = 0, channels: int = CHANNELS, blocks: int = BLOCKS, std: float | None = None
+) -> T7Object:
+    """x -> blocks x (h = h + ReLU(conv3x3(h))), as nngraph: 3 nodes per block; the weights
+    drawn with `std` (default 1/sqrt(fan-in))."""
     rng = np.random.default_rng(seed)
+    std = 1 / np.sqrt(channels * 9) if std is None else std
     g = GraphBuilder()
     x = g.node(_module("nn.Identity"))
     h = x
-    for _ in range(BLOCKS):
-        std = 1 / np.sqrt(CHANNELS * 9)
+    for _ in range(blocks):
         conv = _module(
-            "nn.SpatialConvolution", nInputPlane=CHANNELS, nOutputPlane=CHANNELS,
+            "nn.SpatialConvolution", nInputPlane=channels, nOutputPlane=channels,
             kW=3, kH=3, dW=1, dH=1, padW=1, padH=1,
-            weight=rng.normal(0, std, (CHANNELS, CHANNELS, 3, 3)).astype(np.float32),
-            bias=rng.uniform(-0.1, 0.1, CHANNELS).astype(np.float32),
+            weight=rng.normal(0, std, (channels, channels, 3, 3)).astype(np.float32),
+            bias=rng.uniform(-0.1, 0.1, channels).astype(np.float32),
         )  # fmt: skip
         relu = g.node(_module("nn.ReLU", threshold=0, val=0, inplace=False), [g.node(conv, [h])])
         h = g.node(_module("nn.CAddTable"), [h, relu])
@@ -231,9 +233,8 @@ def compare_options(ap: argparse.ArgumentParser) -> None:
 
 
 def main() -> None:
-    default = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "torch7"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fixture", type=Path, default=default)
+    ap.add_argument("--fixture", type=Path, default=FIXTURES)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--skip-irv2", action="store_true", help="no full-IRv2 comparison")
     compare_options(ap)
@@ -267,8 +268,7 @@ def main() -> None:
         )  # fmt: skip
         if not args.skip_irv2:
             full = Path(tmp) / "irv2_full.t7"
-            with gzip.open(src_gz) as fin, open(full, "wb") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 22)
+            gunzip(src_gz, full)
             mapped = {"mapped": lambda p: convert_checkpoint(p).build_model(), "generic": translate}
             ok &= compare(f"full IRv2, batch {args.batch}", full, mapped,
                           random_input(batch=args.batch), args)  # fmt: skip

@@ -38,11 +38,13 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))  # its siblings, also when a test imports it
+
+from bench_translate import residual_graph  # noqa: E402
+from fixture_set import FIXTURES  # noqa: E402
 
 from converter import load_model  # noqa: E402
 from converter.generic.translator import translate  # noqa: E402
-from converter.torch7.nngraph_writer import GraphBuilder  # noqa: E402
-from converter.torch7.objects import T7Object  # noqa: E402
 from converter.torch7.writer import save_t7  # noqa: E402
 from evaluate.data.options import default_workers  # noqa: E402
 from evaluate.runtime.devices import resolve_device  # noqa: E402
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="auto", help="auto, cuda, cuda:N or cpu")
     p.add_argument("--small", action="store_true", help="tiny sizes, no compile or torchrun")
-    p.add_argument("--fixtures", type=Path, default=_default_fixtures())
+    p.add_argument("--fixtures", type=Path, default=FIXTURES)
     p.add_argument("--batch-sizes", default=None, help="comma-separated; default 64,128 (2)")
     a = p.parse_args(argv)
     device = resolve_device(a.device)
@@ -74,10 +76,6 @@ def main(argv: list[str] | None = None) -> int:
         rows += _torchrun(device, irv2, jpegs, work, a.small)
     print(_table(rows))
     return 1 if any(r[3] == "FAIL" for r in rows) else 0
-
-
-def _default_fixtures() -> Path:
-    return Path(os.environ.get("IRV2_FIXTURES", REPO.parent / "shared" / "fixtures" / "torch7"))
 
 
 def _describe(device: torch.device) -> str:
@@ -117,7 +115,7 @@ def _correctness(
         why = "--small" if small else f"{resnet} not found"
         rows.append(("ResNet-18 (generic) device vs CPU", "-", "", f"SKIP ({why})"))
     graph = work / "graph.t7"
-    save_t7(_residual_graph(), graph)
+    save_t7(residual_graph(channels=8, blocks=4, std=0.1), graph)
     cases.append(("nngraph gModule (generic)", lambda: translate(graph), (2, 8, 16, 16)))
     tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
@@ -141,28 +139,6 @@ def _correctness(
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
     return rows
-
-
-def _module(cls: str, **fields) -> T7Object:  # noqa: ANN003
-    empty = np.zeros(0, np.float32)
-    return T7Object(cls, 1, {"output": empty, "gradInput": empty, "train": False, **fields})
-
-
-def _residual_graph(channels: int = 8, blocks: int = 4) -> T7Object:
-    """x -> blocks x (h = h + ReLU(conv3x3(h))), as an nngraph gModule."""
-    rng = np.random.default_rng(0)
-    g = GraphBuilder()
-    h = x = g.node(_module("nn.Identity"))
-    for _ in range(blocks):
-        conv = _module(
-            "nn.SpatialConvolution", nInputPlane=channels, nOutputPlane=channels,
-            kW=3, kH=3, dW=1, dH=1, padW=1, padH=1,
-            weight=rng.normal(0, 0.1, (channels, channels, 3, 3)).astype(np.float32),
-            bias=rng.uniform(-0.1, 0.1, channels).astype(np.float32),
-        )  # fmt: skip
-        relu = g.node(_module("nn.ReLU", threshold=0, val=0, inplace=False), [g.node(conv, [h])])
-        h = g.node(_module("nn.CAddTable"), [h, relu])
-    return g.gmodule([x], [h])
 
 
 # --- speed ----------------------------------------------------------------------------------
