@@ -101,11 +101,11 @@ def class_folders(root: Path, scan: _Scan | None = None) -> ImageList:
     return ImageList(root, paths, labels, names, "class folders", notes)
 
 
-def folder_images(root: Path, option: str = "--data") -> ImageList:
+def folder_images(root: Path) -> ImageList:
     """A folder as a user hands it over: class folders (labelled, as class_folders), or image
     files directly in it (unlabelled, name order)."""
     if not root.is_dir():
-        raise UserError(f"{root}: {'not a' if root.exists() else 'no such'} directory ({option})")
+        raise UserError(f"{root}: {'not a' if root.exists() else 'no such'} directory (--data)")
     scan = _Scan()
     if any(e.is_dir() for e in scan.entries(root)):
         return class_folders(root, scan)

@@ -91,10 +91,10 @@ def plot(
     runs are overlaid."""
     from evaluate.logs.plot import check_plot_output, plot_runs
 
-    check_plot_output(output, force)  # a typo or an old figure costs no parsing
+    fmt = check_plot_output(output, force)  # a typo or an old figure costs no parsing
     runs = _runs(logs)
     out, left_out = plot_runs(
-        runs, output, smooth=smooth, loss_panel=loss_panel, title=title, force=force
+        runs, output, smooth=smooth, loss_panel=loss_panel, title=title, force=force, fmt=fmt
     )
     for name in left_out:
         click.echo(

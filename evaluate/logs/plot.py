@@ -31,12 +31,14 @@ def plot_runs(
     loss_panel: bool = False,
     title: str | None = None,
     force: bool = False,
+    fmt: str | None = None,
 ) -> tuple[Path, list[str]]:
     """Draw `runs` into `out` (any format matplotlib writes, by its suffix; written atomically,
     an existing file only with `force`); the path and the names of the runs left out, which
-    had nothing to draw."""
+    had nothing to draw. `fmt`: what `check_plot_output(out, force)` already said, if the
+    caller asked it first."""
     out = Path(out)
-    fmt = check_plot_output(out, force)
+    fmt = fmt or check_plot_output(out, force)
     drawn, left_out = drawable(runs, [_curves(run, smooth) for run in runs])
     fig = _figure(drawn, loss_panel=loss_panel, title=title)
     with atomic_path(out, force=force) as tmp:

@@ -52,10 +52,12 @@ def build_model(o: dict[str, Any], resumed: dict | None, n_folders: int):
     else:
         model = InceptionResNetV2(IRV2Config(num_classes=o["num_classes"] or 1000))
         note = "training from scratch"
-    record = getattr(model, "architecture", None) or of_network(model)
+    # an IRv2's record is its config, made at the end (a new classifier changes it)
+    irv2 = isinstance(model, InceptionResNetV2)
+    record = None if irv2 else getattr(model, "architecture", None) or of_network(model)
     if o["reset_classifier"]:
         n = o["num_classes"] or n_folders
-        if isinstance(model, InceptionResNetV2):
+        if irv2:
             model.reset_classifier(n)
         else:
             from converter.architecture import last_linear, replace_linear
@@ -67,9 +69,7 @@ def build_model(o: dict[str, Any], resumed: dict | None, n_folders: int):
             f"--num-classes {o['num_classes']} but the model has {num_classes(model)} outputs; "
             "add --reset-classifier to replace its classifier"
         )
-    if isinstance(model, InceptionResNetV2):  # its config changes with a new classifier
-        record = of_network(model)
-    model.architecture = record
+    model.architecture = of_network(model) if irv2 else record
     return model, note, t7_source
 
 
