@@ -10,14 +10,13 @@ from __future__ import annotations
 import pytest
 import torch
 from t7compare import assert_close, tensor
-from zoo2cases import check_forwards, compare, forward, stored_forwards, with_fields
+from zoo2cases import check_forwards, forward, load_case, with_fields
 
 from converter import load_translated
 from converter.generic import registry
 from converter.generic.layers.texture_nets import circular_padding_2016
 from converter.generic.translator import translate
 from converter.outputs.translated import save_translated
-from converter.torch7.reader import load_t7
 
 DPNN = [
     "inception", "decorator", "serial", "collapse", "convert_bchw_bf", "convert_transpose",
@@ -40,10 +39,6 @@ TEXTURE_NETS = [
 ZERO_NOISE = ["tn2016_gennoise_zero", "tnhead_gennoise_mult0"]
 
 
-def zoo3(fixtures, name: str):
-    return fixtures / "zoo3" / f"{name}.t7"
-
-
 @pytest.mark.parametrize("name", DPNN + NNX + STN + TEXTURE_NETS)
 def test_library_module_reproduces_torch7(fixtures, name):
     check_forwards(fixtures, name)
@@ -51,7 +46,7 @@ def test_library_module_reproduces_torch7(fixtures, name):
 
 @pytest.mark.parametrize("name", ZERO_NOISE)
 def test_noise_times_zero_is_torch7s_zeros(fixtures, name):
-    case = load_t7(zoo3(fixtures, name))
+    case = load_case(fixtures, name, "zoo3")
     x = tensor(case["input"])
     got = forward(translate(case["module"]), x)
     assert torch.equal(got, tensor(case["output"])) and got.count_nonzero() == 0
@@ -63,7 +58,7 @@ def test_2016_circular_padding_through_its_own_translation(fixtures, monkeypatch
     """A file cannot tell the 2016 class from HEAD's (same fields); built in is HEAD's, which
     the 2016 one equals for pads of 1. For larger pads the 2016 translation is registered."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    case = load_t7(zoo3(fixtures, "tn2016_circularpad2"))
+    case = load_case(fixtures, "tn2016_circularpad2", "zoo3")
     builtin = forward(translate(case["module"]), tensor(case["input"]))
     assert not torch.equal(builtin, tensor(case["output"]))  # HEAD wraps all pad rows
     registry.register_translation("nn.SpatialCircularPadding")(circular_padding_2016)
@@ -74,12 +69,12 @@ def test_2016_circular_padding_through_its_own_translation(fixtures, monkeypatch
 def test_texture_nets_noise_draws_noise_of_the_right_shape(fixtures):
     """GenNoise/NoiseFill draw from an RNG Torch7's files cannot reproduce: the distribution
     and shape are what the classes draw (2016: U[0,1) into the input; HEAD: N(0,1)·mult)."""
-    case = load_t7(zoo3(fixtures, "tn2016_gennoise_zero"))
+    case = load_case(fixtures, "tn2016_gennoise_zero", "zoo3")
     uniform = translate(with_fields(case["module"], action=None))
     x = torch.full((2, 3, 4, 4), 7.0)
     got = forward(uniform, x)
     assert got is x and 0 <= got.min() and got.max() < 1
-    head = load_t7(zoo3(fixtures, "tnhead_gennoise_mult0"))["module"]
+    head = load_case(fixtures, "tnhead_gennoise_mult0", "zoo3")["module"]
     got = forward(translate(with_fields(head, mult=1)), x)
     assert got.shape == (2, 2, 4, 4) and got.std() > 0.1
 
@@ -93,7 +88,7 @@ def test_dontcast_runs_its_module_in_double(fixtures):
 @pytest.mark.parametrize("name", ["convert_bchw_bf", "convert_transpose", "collapse"])
 def test_convert_and_collapse_take_one_sample(fixtures, name):
     """A sample without its batch dim gives that sample's row of the batch output."""
-    case = load_t7(zoo3(fixtures, name))
+    case = load_case(fixtures, name, "zoo3")
     module = translate(case["module"])
     got = forward(module, tensor(case["input"])[1])
     want = tensor(case["output"])[1]
@@ -114,7 +109,7 @@ def test_argmax_is_one_based_long(fixtures):
     ],
 )
 def test_bad_input_is_refused_with_the_reason(fixtures, name, x, says):
-    module = translate(load_t7(zoo3(fixtures, name))["module"])
+    module = translate(load_case(fixtures, name, "zoo3")["module"])
     with pytest.raises(ValueError, match=says):
         forward(module, x)
 
@@ -126,8 +121,9 @@ def test_bad_input_is_refused_with_the_reason(fixtures, name, x, says):
 )  # fmt: skip
 def test_library_module_through_the_safe_file(fixtures, tmp_path, name):
     """t7convert --generic's .safetensors (the tree as data, translated again on load)."""
-    case = load_t7(zoo3(fixtures, name))
-    save_translated(case["module"], tmp_path / "m.safetensors", False, f"{name}.t7")
-    module = load_translated(tmp_path / "m.safetensors")
-    for k in stored_forwards(case):
-        compare(forward(module, tensor(case[f"input{k}"])), tensor(case[f"output{k}"]), name + k)
+
+    def saved_and_reloaded(module):
+        save_translated(module, tmp_path / "m.safetensors", False, f"{name}.t7")
+        return load_translated(tmp_path / "m.safetensors")
+
+    check_forwards(fixtures, name, build=saved_and_reloaded)

@@ -218,13 +218,12 @@ def test_an_unknown_remember_mode_is_one_clear_error(fixtures):
 def test_the_safe_artifact_keeps_the_recurrent_semantics(fixtures, tmp_path, name):
     """t7convert --generic's .safetensors (the tree as data) loads back into modules that
     carry the state across forwards (remember) and mask as the file did."""
-    case = load_case(fixtures, name, "zoo3")
-    save_translated(case["module"], tmp_path / "rnn.safetensors", False, f"{name}.t7")
-    module = load_translated(tmp_path / "rnn.safetensors")
-    for k in ("", "2"):
-        if f"input{k}" in case:
-            got = forward(module, tensor(case[f"input{k}"]))
-            compare(got, tensor(case[f"output{k}"]), f"{name} output{k or 1} from .safetensors")
+
+    def saved_and_reloaded(module):
+        save_translated(module, tmp_path / "rnn.safetensors", False, f"{name}.t7")
+        return load_translated(tmp_path / "rnn.safetensors")
+
+    check_forwards(fixtures, name, build=saved_and_reloaded)
 
 
 def test_a_recurrent_whose_modules_are_not_its_parts_is_refused(fixtures):

@@ -7,6 +7,7 @@ entry by entry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +53,17 @@ def check_case(fixtures: Path, name: str) -> tuple[dict, torch.nn.Module, Any, A
     return case, module, x, got
 
 
-def check_forwards(fixtures: Path, name: str, zoo: str = "zoo3") -> tuple[dict, torch.nn.Module]:
-    """Translate the case's module and run every forward the case stores, in order, on that one
-    instance (the state it keeps between them is part of the case), each compared with
-    Torch7's. Returns (case, translated module)."""
+def check_forwards(
+    fixtures: Path,
+    name: str,
+    zoo: str = "zoo3",
+    build: Callable[[Any], torch.nn.Module] = translate,
+) -> tuple[dict, torch.nn.Module]:
+    """Build the case's module (translate it, or e.g. save and reload it) and run every forward
+    the case stores, in order, on that one instance (the state it keeps between them is part of
+    the case), each compared with Torch7's. Returns (case, built module)."""
     case = load_case(fixtures, name, zoo)
-    module = translate(case["module"])
+    module = build(case["module"])
     assert not module.training
     for k in stored_forwards(case):
         compare(forward(module, tensor(case[f"input{k}"])), tensor(case[f"output{k}"]), name + k)
