@@ -40,10 +40,10 @@ def torch7_logits(fixtures) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def wnid_folders(fixtures, tmp_path_factory) -> Path:
+def wnid_folders(photos, tmp_path_factory) -> Path:
     """The 7 photos in 4 ImageNet synset folders (a subset of the 1000 classes)."""
     root = tmp_path_factory.mktemp("subset")
-    for photo in sorted((fixtures / "images").glob("*.JPEG")):
+    for photo in photos:
         folder = root / imagenet().wnids[LABELS[photo.name[:2]]]
         folder.mkdir(exist_ok=True)
         shutil.copy(photo, folder / photo.name)
@@ -125,8 +125,8 @@ def test_restrict_to_present_ranks_only_the_folders_classes(r18_forms, wnid_fold
     assert classes.shape == (7, 4) and set(classes.ravel()) == set(LABELS.values())
 
 
-def test_a_dataset_root_points_to_its_val_folder(bundled, fixtures, tmp_path):
-    photo = sorted((fixtures / "images").glob("*.JPEG"))[0]
+def test_a_dataset_root_points_to_its_val_folder(bundled, photos, tmp_path):
+    photo = photos[0]
     for split in ("train", "val"):
         (tmp_path / split / "n01440764").mkdir(parents=True)
         shutil.copy(photo, tmp_path / split / "n01440764" / photo.name)
@@ -147,12 +147,12 @@ NOT_CLASSIFIERS = {
 
 @pytest.mark.parametrize("model", sorted(NOT_CLASSIFIERS))
 def test_every_tool_refuses_a_model_that_is_not_an_image_classifier(
-    model, realworld, fixtures, wnid_folders, tmp_path
+    model, realworld, photos, wnid_folders, tmp_path
 ):
     from evaluate.pretrained.classify_cli import main as classify_main
     from evaluate.pretrained.features_cli import main as features_main
 
-    weights, photo = realworld / model, sorted((fixtures / "images").glob("*.JPEG"))[0]
+    weights, photo = realworld / model, photos[0]
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     calls = {

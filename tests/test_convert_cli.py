@@ -104,7 +104,7 @@ def _gzipped_checkpoint(fixtures, root):
     return ckpt
 
 
-def test_latest_naming_a_gzipped_model_reads_the_gz(fixtures, tmp_path):
+def test_latest_naming_a_gzipped_model_reads_the_gz(fixtures, photos, tmp_path):
     """t7convert DIR and irv2-train --resume-t7 DIR read model_1.t7.gz and say so."""
     from evaluate.train.cli import main as train_main
 
@@ -119,7 +119,7 @@ def test_latest_naming_a_gzipped_model_reads_the_gz(fixtures, tmp_path):
     assert run(fixtures / "tiny" / "ckpt", tmp_path / "plain.pt").exit_code == 0
     plain = torch.load(tmp_path / "plain.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(direct[k], plain[k]) for k in plain)
-    photo = sorted((fixtures / "images").glob("*.JPEG"))[0]
+    photo = photos[0]
     (tmp_path / "train" / "n01440764").mkdir(parents=True)  # irv2-train reads --data first
     shutil.copy(photo, tmp_path / "train" / "n01440764" / photo.name)
     args = ["--data", str(tmp_path), "--resume-t7", str(ckpt), "--save", str(tmp_path / "r")]
