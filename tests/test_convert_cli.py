@@ -12,14 +12,10 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from cli_invoke import run
 from click.testing import CliRunner
 
 from converter import load_converted, load_model
-from converter.cli import main
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

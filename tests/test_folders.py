@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_invoke import invoke_streams as invoke
 from PIL import Image
 
 from converter.errors import UserError
@@ -21,13 +21,6 @@ def image(path: Path, seed: int = 0) -> Path:
     pixels = np.random.default_rng(seed).integers(0, 256, (24, 30, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(path)
     return path
-
-
-def invoke(command, *args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(command, [*map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

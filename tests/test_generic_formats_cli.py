@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_invoke import run
 
-from converter.cli import main
 from converter.outputs.export import UnpicklingFormatWarning, save_generic
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def test_safetensors_needs_no_input_shape_and_pt2_warns(bundled, tmp_path):

@@ -12,24 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_invoke import run
+from t7build import zoo
 from t7compare import tensor
 from zoo2cases import compare, forward
 
 from converter import translate
-from converter.cli import main
 from converter.errors import T7FormatError
 from converter.torch7.objects import T7Object
-from converter.torch7.reader import load_t7
 from converter.torch7.writer import save_t7
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def zoo(fixtures, name: str) -> dict:
-    return load_t7(fixtures / "zoo" / f"{name}.t7")
 
 
 @pytest.fixture

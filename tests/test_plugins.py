@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_invoke import run
+from t7build import module
 
 from converter import load_plugin, register_translation, translate
-from converter.cli import main
 from converter.errors import T7FormatError, UserError
 from converter.generic import registry
 from converter.generic.translator import UnsupportedModuleError
@@ -22,22 +22,12 @@ from converter.torch7.objects import T7Object
 from converter.torch7.writer import save_t7
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
-EMPTY = np.zeros(0, dtype=np.float32)
 
 
 @pytest.fixture(autouse=True)
 def own_registry(monkeypatch):
     """What a test (or a plugin it loads) registers ends with the test."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def module(cls: str, **fields) -> T7Object:
-    """A Torch7 module object as Lua writes it: its fields plus output/gradInput/train."""
-    return T7Object(cls, 1, {"output": EMPTY, "gradInput": EMPTY, "train": False, **fields})
 
 
 def sequential(*mods: T7Object) -> T7Object:

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_plugins import module, own_registry, run  # noqa: F401 - own_registry: autouse
+from cli_invoke import run
+from t7build import module
+from test_plugins import own_registry  # noqa: F401 - autouse
 
 from converter import load_model, translate
 from converter.outputs.pysource.record import recording

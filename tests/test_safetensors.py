@@ -11,18 +11,13 @@ import textwrap
 
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_invoke import run
 from nopickle import NoPickle, forbid_pickle
 from t7compare import assert_close, tensor
 
 from converter import load_converted, load_model
-from converter.cli import main
 from converter.errors import UserError
 from converter.torch7.reader import load_t7
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

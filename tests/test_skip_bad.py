@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_invoke import invoke, invoke_streams
 from PIL import Image
 
 from evaluate.cli import main as eval_main
@@ -32,17 +32,9 @@ def broken(path: Path) -> Path:
     return path
 
 
-def invoke(command, *args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(command, [*map(str, args)])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stderr
-
-
 @pytest.mark.parametrize("command", [eval_main, features_main, train_main])
 def test_the_same_option_everywhere(command):
-    code, _ = invoke(command, "--help")
-    text = CliRunner().invoke(command, ["--help"]).output
+    code, text = invoke(command, "--help")
     assert code == 0 and "--skip-bad" in text and "instead of stopping at the first" in text
 
 
@@ -53,12 +45,12 @@ def test_features_leave_the_row_nan_and_list_the_image(tmp_path, bundled):
     image(data / "c.png", 1)
     out = tmp_path / "f.h5"
     common = ["--data", data, "--weights", bundled / "irv2_tiny.t7", "-o", out, "--workers", 0]
-    code, err = invoke(features_main, *common, "--batch-size", 2, "-q")
+    code, _, err = invoke_streams(features_main, *common, "--batch-size", 2, "-q")
     print(err)
     assert code == 2 and HINT in err and str(bad) in err and len(err.splitlines()) == 1
     assert not out.exists()
 
-    code, err = invoke(features_main, *common, "--batch-size", 2, "--skip-bad", "-q")
+    code, _, err = invoke_streams(features_main, *common, "--batch-size", 2, "--skip-bad", "-q")
     print(err)
     assert code == 0, err
     assert err.splitlines()[0] == "skipped 1 unreadable image(s); their feature rows are NaN:"
@@ -125,12 +117,12 @@ def test_irv2_train_takes_the_option_and_refuses_a_batch_with_nothing_readable(t
         "--reset-classifier", "--device", "cpu", "--workers", 0, "--batch-size", 2,
         "--epochs", 1, "--no-val",
     ]  # fmt: skip
-    code, err = invoke(train_main, *common, "--save", tmp_path / "stopped")
+    code, _, err = invoke_streams(train_main, *common, "--save", tmp_path / "stopped")
     print(err)
     assert code == 2 and HINT in err and ("0.png" in err)
 
     run = tmp_path / "run"
-    code, err = invoke(train_main, *common, "--save", run, "--skip-bad")
+    code, _, err = invoke_streams(train_main, *common, "--save", run, "--skip-bad")
     print(err)
     assert code == 2 and "every image of batch 1 of epoch 1 is unreadable" in err
     log = (run / "train.log").read_text()

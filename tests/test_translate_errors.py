@@ -13,31 +13,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_invoke import run
+from t7build import module, zoo
 from t7compare import tensor
 from zoo2cases import compare, forward, with_fields
 
 from converter import load_translated, translate
-from converter.cli import main
 from converter.generic.translator import IgnoredFunctionWarning, UnsupportedModuleError
 from converter.torch7.objects import LuaFunction, T7Object
 from converter.torch7.reader import load_t7
 from converter.torch7.writer import save_t7
 
-EMPTY = np.zeros(0, np.float32)
 FUNCTION = LuaFunction(b"\x1bLJ\x02", None)  # LuaJIT bytecode header: what Lua writes
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def zoo(fixtures, name: str) -> dict:
-    return load_t7(fixtures / "zoo" / f"{name}.t7")
-
-
-def module(cls: str, **fields) -> T7Object:
-    return T7Object(cls, 1, {"output": EMPTY, "gradInput": EMPTY, "train": False, **fields})
 
 
 def test_classes_below_an_unknown_container_are_reported_too(fixtures, tmp_path):
