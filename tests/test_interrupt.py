@@ -112,3 +112,25 @@ def test_train_names_the_checkpoint_to_resume_from(augment, dataset, weights, tm
         f"interrupted; {run / 'checkpoint.pt'} holds the run up to {where}; "
         f"go on with --resume {run}"
     )
+
+
+def test_ctrl_c_during_a_deferred_block_takes_effect_when_it_ends():
+    """irv2-train writes a checkpoint and notes it in such a block: the Ctrl-C line then
+    names the file on disk, never the one before it."""
+    from evaluate.runtime.interrupts import interrupt_deferred
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    done = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with interrupt_deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # the handler has run by now
+                done.append("the block's work")
+        assert done == ["the block's work"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with interrupt_deferred():
+            done.append("no Ctrl-C: nothing raised")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(done) == 2

@@ -29,6 +29,7 @@ from converter.errors import UserError
 from evaluate.data.datasets import skipped_lines, unreadable
 from evaluate.logs import format as logformat
 from evaluate.runtime.distributed import DistInfo, all_reduce_sum, unwrap
+from evaluate.runtime.interrupts import interrupt_deferred
 from evaluate.train import checkpoint
 from evaluate.train.loader import ResumableSampler
 from evaluate.train.log import TrainLog, epoch_status
@@ -289,7 +290,8 @@ class TrainLoop:
             "loop": {"state": st.to_dict(), "config": asdict(self.cfg)},
             "rng": checkpoint.rng_states(),
         }
-        self.saved = checkpoint.save(self.run_dir, payload, best), completed, st.batches_done
+        with interrupt_deferred():  # Ctrl-C names the checkpoint it finds on disk
+            self.saved = checkpoint.save(self.run_dir, payload, best), completed, st.batches_done
 
 
 def make_validator(
